@@ -1,0 +1,63 @@
+# bt86 - build, test, benchmark.  See README.md.
+# `make` builds ./bt86; `make test` runs every test; `make asan` builds an
+# AddressSanitizer/UBSan variant (./bt86-asan) and runs the unit and CPU tests.
+# Missing Debian packages are installed by scripts/deps.sh (apt-get).
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -MMD -MP
+LDLIBS  += -lcapstone -lz -lm -lpthread -lutil $(shell pkg-config --libs sdl2 2>/dev/null)
+SDLCFLAGS := $(shell pkg-config --cflags sdl2 2>/dev/null)
+B       ?= build
+
+LIBSRC  := $(filter-out monitor/main.c,$(wildcard cpu/*.c mem/*.c devices/*.c translator/*.c monitor/*.c))
+LIBOBJ  := $(LIBSRC:%.c=$(B)/%.o)
+UNITSRC := $(wildcard tests/unit/test_*.c)
+UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
+BIOSSRC := $(wildcard bios/*.asm)
+
+.PHONY: all deps test asan clean bench guest run
+all: bt86
+
+DEPS_STAMP := $(B)/.deps-ok
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p $(B)
+	@sh scripts/deps.sh
+	@touch $@
+deps:
+	@sh scripts/deps.sh
+
+$(B)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SDLCFLAGS) -c $< -o $@
+
+$(B)/libbt86.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bt86: $(B)/monitor/main.o $(B)/libbt86.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libbt86.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SDLCFLAGS) -o $@ $< $(B)/libbt86.a $(LDLIBS)
+
+unit: $(UNITBIN)
+
+# The README's test command. Ends with "N passed, N failed".
+test: bt86 $(UNITBIN)
+	@sh tests/run.sh $(B)
+
+asan:
+	$(MAKE) B=build-asan OPT=-O1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" bt86 unit
+	cp bt86 bt86-asan 2>/dev/null || true
+	ASAN=1 sh tests/run.sh build-asan --quick
+
+bench: bt86
+	@sh bench/run.sh
+
+clean:
+	rm -rf build build-asan bt86 bt86-asan
+
+-include $(LIBOBJ:.o=.d) $(B)/monitor/main.d

@@ -1,0 +1,99 @@
+/* cpu/cpu.h - architectural state of one IA-32 (P6-family) CPU.
+ *
+ * Owns: everything a program can observe: GPRs, EIP, EFLAGS (kept eagerly,
+ * never lazy outside an instruction), segment registers with their hidden
+ * descriptor caches, control/debug registers, descriptor-table registers,
+ * MSRs, x87 state, pending events. No globals: two CPUs coexist (lockstep).
+ * Guest exceptions are values (enum exc) returned up the stack; a handler
+ * computes before it writes, so a faulting instruction leaves no partial state.
+ */
+#ifndef BT86_CPU_H
+#define BT86_CPU_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "cpu/decode.h"
+
+struct mem;
+struct bus;
+
+enum gpr { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
+
+/* Exception vectors (SDM vol. 3 sec. 6.3.1). */
+enum exc_vec {
+    EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,
+    EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12,
+    EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17, EXC_MC = 18,
+};
+
+/* Result of executing one instruction or one step. EXC_NONE: retired. */
+#define EXC_NONE (-1)
+/* Non-exception exits from an instruction (>= 256). */
+enum {
+    EXIT_HLT = 256,      /* HLT executed: wait for an interrupt            */
+    EXIT_RESET,          /* triple fault or reset line                     */
+    EXIT_UNIMPL,         /* instruction not implemented by this engine     */
+};
+
+/* A segment register with its descriptor cache (SDM vol. 3 sec. 3.4.3). */
+struct seg {
+    uint16_t sel;      /* visible selector                                  */
+    uint32_t base;     /* cached base                                       */
+    uint32_t limit;    /* cached limit in bytes (granularity applied)       */
+    uint16_t ar;       /* access rights: descriptor bits 40-47 in 7:0
+                          (type, S, DPL, P) and 52-55 in 11:8 (AVL,L,D/B,G) */
+};
+#define AR_P     0x0080
+#define AR_S     0x0010
+#define AR_DB    0x0400
+#define AR_G     0x0800
+#define AR_DPL(ar) (((ar) >> 5) & 3)
+
+struct dtr { uint32_t base; uint16_t limit; };
+
+struct cpu {
+    uint32_t r[8];             /* EAX ECX EDX EBX ESP EBP ESI EDI            */
+    uint32_t eip;              /* offset in CS                               */
+    uint32_t eflags;           /* always architecturally exact               */
+    struct seg seg[6];         /* ES CS SS DS FS GS (SEG_* order)            */
+    struct seg ldtr, tr;       /* LDTR and TR with caches                    */
+    struct dtr gdtr, idtr;
+    uint32_t cr[5];            /* CR0 CR1(unused) CR2 CR3 CR4                */
+    uint32_t dr[8];            /* DR0-DR7 (DR4/5 alias 6/7 with CR4.DE=0)     */
+    int cpl;                   /* current privilege level                    */
+    uint64_t tsc;              /* time-stamp counter                         */
+    uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
+    uint64_t msr_apic_base;
+    uint64_t mtrr_cap_def[2], mtrr_fixed[11], mtrr_var[16];
+    uint32_t cpuid_feat_edx;   /* CPUID.1:EDX: what the model implements     */
+    uint32_t cpuid_signature;  /* CPUID.1:EAX family/model/stepping          */
+
+    /* event state */
+    uint8_t  intr_shadow;      /* 1 after STI/MOV SS/POP SS: no intr next    */
+    bool     halted;
+    bool     a20_enabled;      /* mirror of the board's A20 gate             */
+    uint64_t icount;           /* instructions retired                       */
+
+    /* x87 (SDM vol. 1 ch. 8); registers kept as 80-bit images */
+    struct {
+        uint16_t cw, sw, tw;   /* control, status, tag (full 2-bit tags)     */
+        uint16_t fop;
+        uint32_t fip, fdp;
+        uint16_t fcs, fds;
+        uint8_t  st[8][10];    /* physical registers R0..R7 (80-bit)         */
+    } fpu;
+
+    /* the machine around it */
+    struct mem *mem;           /* guest physical memory                      */
+    struct bus *bus;           /* I/O ports                                  */
+    void *machine;             /* opaque back-pointer for callouts           */
+};
+
+void cpu_init(struct cpu *cpu, struct mem *mem, struct bus *bus);
+void cpu_reset(struct cpu *cpu);        /* P6 power-on/reset state */
+
+/* Execute one instruction (interpreter). Returns EXC_NONE when it retired,
+ * an exception vector (already delivered to the guest unless the caller
+ * asked otherwise), or EXIT_*. */
+int interp_step(struct cpu *cpu);
+
+#endif
