@@ -16,8 +16,10 @@ LIBOBJ  := $(LIBSRC:%.c=$(B)/%.o)
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 BIOSSRC := $(wildcard bios/*.asm)
+BENCHSRC := $(wildcard bench/*.c)
+BENCHBIN := $(BENCHSRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all deps test asan clean bench guest run
+.PHONY: all deps test asan clean bench bench-bin unit guest run
 all: bt86
 
 DEPS_STAMP := $(B)/.deps-ok
@@ -45,8 +47,14 @@ $(B)/tests/%: tests/unit/%.c $(B)/libbt86.a | $(DEPS_STAMP)
 
 unit: $(UNITBIN)
 
+$(B)/bench/%: bench/%.c $(B)/libbt86.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SDLCFLAGS) -o $@ $< $(B)/libbt86.a $(LDLIBS)
+
+bench-bin: $(BENCHBIN)
+
 # The README's test command. Ends with "N passed, N failed".
-test: bt86 $(UNITBIN)
+test: bt86 $(UNITBIN) $(BENCHBIN)
 	@sh tests/run.sh $(B)
 
 asan:
@@ -54,8 +62,8 @@ asan:
 	cp bt86 bt86-asan 2>/dev/null || true
 	ASAN=1 sh tests/run.sh build-asan --quick
 
-bench: bt86
-	@sh bench/run.sh
+bench: bt86 $(BENCHBIN)
+	@sh bench/run.sh $(B)
 
 clean:
 	rm -rf build build-asan bt86 bt86-asan

@@ -81,5 +81,7 @@ void decode_init(void);
 /* Intel-syntax text of a decoded insn; `eip` is the address of the insn
  * (for branch targets). Returns the number of chars written (snprintf). */
 int disasm_format(const struct insn *insn, uint32_t eip, char *buf, size_t n);
+/* "eax", "ax" or "al" style name of GPR `reg` at `size` bytes. */
+const char *disasm_reg_name(unsigned reg, unsigned size);
 
 #endif

@@ -79,6 +79,9 @@
 #define A_NOSIZE  0x00008000u  /* operand size prefix does not matter       */
 #define A_SSE3    0x00010000u  /* feature: SSE3 (absent on a P6)            */
 #define A_STACK   0x00020000u  /* stack operation: uses SS.B for eSP size    */
+#define A_O16     0x00040000u  /* operand size fixed to 16 bits             */
+#define A_O32     0x00080000u  /* operand size fixed to 32 bits             */
+#define PFX_ANY   0xFF         /* pfx column: matches any SSE prefix (catch-all rows) */
 #define A_FEATURES (A_MMX|A_SSE|A_SSE2|A_SSE3|A_FXSR|A_UNIMPL)
 
 /* ModRM constraints (ext column) */
@@ -92,7 +95,8 @@
 #define OPTYPES(T) \
     T(__)  /* none */ \
     T(Eb) T(Ew) T(Ed) T(Ev) T(Gb) T(Gw) T(Gd) T(Gv) \
-    T(Rd) T(Rw) T(Rv) /* ModRM r/m, register only (mod=3) */ \
+    T(Rd) T(Rw) T(Rv) /* ModRM r/m, register only (mod=3; Rd of MOV CR/DR ignores mod) */ \
+    T(Evw) /* r/m: register of operand size, or a 16-bit memory word (MOV Ev,Sw; SLDT; STR; SMSW) */ \
     T(M)  /* memory, unsized (LEA, INVLPG) */ \
     T(Mb) T(Mw) T(Md) T(Mq) T(Mv) T(Mp) T(Ma) T(Ms) T(Mdq) \
     T(Ib) T(Ibs) T(Iw) T(Iz) T(Iv) T(Jb) T(Jz) T(Ap) T(Ob) T(Ov) \
