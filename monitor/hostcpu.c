@@ -42,6 +42,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 
 #if defined(__x86_64__) && defined(__linux__)
@@ -72,7 +73,9 @@
 struct hostcpu_ctx {
     uint64_t host_rsp;             /* RSP after enter64's pushes              */
     uint16_t host_ds, host_es;     /* the process's DS/ES (0 normally)        */
-    uint8_t pad[4];
+    uint16_t host_fs, host_gs;     /* FS/GS selectors (restored with bases)   */
+    uint64_t host_fsbase;          /* FS base (glibc's thread pointer)        */
+    uint64_t host_gsbase;          /* GS base                                 */
     _Alignas(16) uint8_t fx[512];  /* FXSAVE image of the host x87/SSE state  */
 };
 
@@ -96,11 +99,19 @@ struct hostcpu {
     volatile int signo;
     volatile uint32_t f_r[8], f_eflags, f_eip, f_addr, f_err;
     volatile bool unavailable;     /* the far return to CS=0x23 faulted       */
+    bool fsgsbase;                 /* RD/WRFSBASE usable: FS/GS loads by the
+                                      code are undone in land64             */
 };
 
-/* The engine running on this thread (for the signal handler, which has no
- * other way to find it). NULL outside hostcpu_run. */
-static _Thread_local struct hostcpu *hostcpu_current;
+/* The engine whose code is running (for the signal handler, which has no
+ * other way to find it); NULL outside a run. Not thread-local on purpose:
+ * the handler may run with a FS base the 32-bit code broke (a load of FS
+ * resets it), so it must not touch TLS. Runs are serialised by
+ * hostcpu_lock, so one pointer is enough. */
+static struct hostcpu *volatile hostcpu_current;
+/* This thread is inside hostcpu_run (a signal handler calling it again
+ * would deadlock on hostcpu_lock). Only read outside the signal handler. */
+static _Thread_local bool hostcpu_in_run;
 
 /* Dispositions saved while a run has ours installed; process-wide like the
  * dispositions themselves, serialised by hostcpu_lock. */
@@ -145,6 +156,10 @@ static void hc_build(struct hostcpu *hc)
     uint32_t o_ds = (uint32_t)offsetof(struct hostcpu_ctx, host_ds);
     uint32_t o_es = (uint32_t)offsetof(struct hostcpu_ctx, host_es);
     uint32_t o_fx = (uint32_t)offsetof(struct hostcpu_ctx, fx);
+    uint32_t o_fs = (uint32_t)offsetof(struct hostcpu_ctx, host_fs);
+    uint32_t o_gs = (uint32_t)offsetof(struct hostcpu_ctx, host_gs);
+    uint32_t o_fsb = (uint32_t)offsetof(struct hostcpu_ctx, host_fsbase);
+    uint32_t o_gsb = (uint32_t)offsetof(struct hostcpu_ctx, host_gsbase);
 
     /* enter64: void enter64(struct hostcpu_ctx *rdi) -- 64-bit code */
     hc->enter64 = base + (uint32_t)e.n;
@@ -156,6 +171,16 @@ static void hc_build(struct hostcpu *hc)
     EB(&e, "\x66\x89\x87"); e32(&e, o_ds);              /* mov [rdi+d],ax       */
     EB(&e, "\x8c\xc0");                                 /* mov eax,es           */
     EB(&e, "\x66\x89\x87"); e32(&e, o_es);              /* mov [rdi+d],ax       */
+    if (hc->fsgsbase) {
+        EB(&e, "\x8c\xe0");                             /* mov eax,fs           */
+        EB(&e, "\x66\x89\x87"); e32(&e, o_fs);
+        EB(&e, "\x8c\xe8");                             /* mov eax,gs           */
+        EB(&e, "\x66\x89\x87"); e32(&e, o_gs);
+        EB(&e, "\xf3\x48\x0f\xae\xc0");                 /* rdfsbase rax         */
+        EB(&e, "\x48\x89\x87"); e32(&e, o_fsb);         /* mov [rdi+d],rax      */
+        EB(&e, "\xf3\x48\x0f\xae\xc8");                 /* rdgsbase rax         */
+        EB(&e, "\x48\x89\x87"); e32(&e, o_gsb);
+    }
     EB(&e, "\x6a"); e8(&e, HC_USER32_CS);               /* push 0x23            */
     size_t push_entry = e.n;
     e8(&e, 0x68); e32(&e, 0);                           /* push entry32 (below) */
@@ -171,6 +196,18 @@ static void hc_build(struct hostcpu *hc)
     EB(&e, "\x8e\xd8");                                 /* mov ds,eax           */
     EB(&e, "\x0f\xb7\x87"); e32(&e, o_es);
     EB(&e, "\x8e\xc0");                                 /* mov es,eax           */
+    if (hc->fsgsbase) {
+        /* A selector load sets the base from the descriptor: load the
+         * selector first, then the 64-bit base. */
+        EB(&e, "\x0f\xb7\x87"); e32(&e, o_fs);
+        EB(&e, "\x8e\xe0");                             /* mov fs,eax           */
+        EB(&e, "\x48\x8b\x87"); e32(&e, o_fsb);         /* mov rax,[rdi+d]      */
+        EB(&e, "\xf3\x48\x0f\xae\xd0");                 /* wrfsbase rax         */
+        EB(&e, "\x0f\xb7\x87"); e32(&e, o_gs);
+        EB(&e, "\x8e\xe8");                             /* mov gs,eax           */
+        EB(&e, "\x48\x8b\x87"); e32(&e, o_gsb);
+        EB(&e, "\xf3\x48\x0f\xae\xd8");                 /* wrgsbase rax         */
+    }
     EB(&e, "\x0f\xae\x8f"); e32(&e, o_fx);              /* fxrstor [rdi+d]      */
     e8(&e, 0x9d);                                       /* popfq                */
     EB(&e, "\x41\x5f\x41\x5e\x41\x5d\x41\x5c\x5d\x5b"); /* pop r15-r12 rbp rbx  */
@@ -363,6 +400,9 @@ struct hostcpu *hostcpu_new(uint32_t data_base, uint32_t data_size, char *why, s
         free(hc);
         return NULL;
     }
+    /* The kernel enables FSGSBASE for user code (since 5.9) and says so in
+     * AT_HWCAP2 bit 1 (HWCAP2_FSGSBASE). */
+    hc->fsgsbase = (getauxval(AT_HWCAP2) & 2) != 0;
     hc_build(hc);
     /* The stub page becomes read+exec, the I/O page read+write; the code
      * area stays RWX (it is rewritten each run). */
@@ -436,7 +476,7 @@ int hostcpu_run(struct hostcpu *hc, const uint8_t *code, size_t len,
     res->exc = HOSTCPU_EXC_NONE;
     if (!hc || (!code && len) || len > hostcpu_max_code(hc))
         return -1;
-    if (hostcpu_current)
+    if (hostcpu_in_run)
         return -1;                 /* re-entered from a signal handler */
 
     uint8_t *codep = hc->low + 2 * HC_PAGE;
@@ -454,10 +494,12 @@ int hostcpu_run(struct hostcpu *hc, const uint8_t *code, size_t len,
     hc->unavailable = false;
     hc->signo = 0;
 
+    hostcpu_in_run = true;
     pthread_mutex_lock(&hostcpu_lock);
     stack_t ss = { .ss_sp = hc->altstack, .ss_size = HC_ALTSTACK, .ss_flags = 0 }, old_ss;
     if (sigaltstack(&ss, &old_ss)) {
         pthread_mutex_unlock(&hostcpu_lock);
+        hostcpu_in_run = false;
         return -1;
     }
     struct sigaction sa;
@@ -497,6 +539,7 @@ int hostcpu_run(struct hostcpu *hc, const uint8_t *code, size_t len,
         sigaltstack(&old_ss, NULL);
     }
     pthread_mutex_unlock(&hostcpu_lock);
+    hostcpu_in_run = false;
 
     if (hc->unavailable)
         return -1;
@@ -589,6 +632,11 @@ uint8_t *hostcpu_data(struct hostcpu *hc)
 size_t hostcpu_max_code(const struct hostcpu *hc)
 {
     return hc ? HC_CODE_MAX - hc->epilogue_len : 0;
+}
+
+int hostcpu_fsgs_loads_ok(const struct hostcpu *hc)
+{
+    return hc && hc->fsgsbase;
 }
 
 uint32_t hostcpu_code_base(const struct hostcpu *hc)

@@ -10,9 +10,13 @@
  *  - user-level only; it may touch memory only in the data area (a fixed
  *    32-bit address range the caller chooses, so an interpreter can mirror
  *    it); stray accesses elsewhere below 4 GiB may hit host mappings.
- *  - it must not load FS or GS (their 64-bit bases would be lost), and must
- *    not use INT n with n = 0x80, SYSCALL or SYSENTER (they would be real
- *    host system calls); other INT n raise #GP and are reported.
+ *  - it may load DS/ES/FS/GS with null or the flat selectors (0x2B data,
+ *    0x23 code) -- the engine restores the host's afterwards -- but FS/GS
+ *    loads only where hostcpu_fsgs_loads_ok() (the host's FS/GS bases are
+ *    restored with WRFSBASE/WRGSBASE, which needs FSGSBASE; without it a
+ *    load would lose glibc's thread pointer).
+ *  - it must not use INT 0x80, SYSCALL or SYSENTER (they would be real host
+ *    system calls); other INT n raise #GP and are reported.
  *  - falling off the end of the code returns; a jump elsewhere runs until
  *    it faults (or the optional timeout).
  * Undefined flags of the host CPU (an AMD Zen here) differ from a P6:
@@ -76,6 +80,9 @@ size_t hostcpu_max_code(const struct hostcpu *hc);
  * too long) with res->exc = HOSTCPU_EXC_NONE and res->out = *in. */
 int hostcpu_run(struct hostcpu *hc, const uint8_t *code, size_t len,
                 const struct host_state *in, struct host_result *res);
+
+/* 1 when the code may load FS and GS (see the contract above). */
+int hostcpu_fsgs_loads_ok(const struct hostcpu *hc);
 
 /* The 32-bit linear address where code[0] runs (to compute branch targets). */
 uint32_t hostcpu_code_base(const struct hostcpu *hc);

@@ -277,6 +277,42 @@ static void test_traps(void)
     EXPECT_EQ(r.exc, HOSTCPU_EXC_NONE);
 }
 
+static void test_segment_loads(void)
+{
+    /* Loads of DS/ES/FS/GS with the flat selectors or null are user-level
+     * instructions the fuzzer may generate; the engine undoes them. */
+    struct host_state in = state0();
+    in.r[0] = 0x2b; in.r[1] = 0; in.r[2] = 0x23;
+    struct host_result r;
+    /* null DS: the store through it is #GP(0); the engine survives */
+    r = RUNC("\x8e\xd9\xa3\x00\x00\x00\x10", &in);           /* mov ds,ecx; mov [..],eax */
+    EXPECT_EQ(r.exc, 13);
+    EXPECT_EQ(r.fault_eip_offset, 2);
+    r = RUNC("\x8e\xd1", &in);                                  /* mov ss,ecx(0): #GP */
+    EXPECT_EQ(r.exc, 13);
+    r = RUNC("\x8e\xc1\x8e\xd8\x90", &in);                     /* es=0, ds=0x2b */
+    EXPECT_EQ(r.exc, HOSTCPU_EXC_NONE);
+    if (!hostcpu_fsgs_loads_ok(hc)) {
+        printf("  (no FSGSBASE: FS/GS loads not tested)\n");
+        return;
+    }
+    /* mov fs,eax; mov gs,eax; mov ebx,fs; mov ebp,[fs:0x10000004] */
+    hostcpu_data(hc)[4] = 0x99;
+    r = RUNC("\x8e\xe0\x8e\xe8\x8c\xe3\x64\x8b\x2d\x04\x00\x00\x10", &in);
+    EXPECT_EQ(r.exc, HOSTCPU_EXC_NONE);
+    EXPECT_EQ(r.out.r[3], 0x2b);
+    EXPECT_EQ(r.out.r[5] & 0xff, 0x99);
+    r = RUNC("\x8e\xe0\x0f\x0b", &in);                        /* mov fs,eax; ud2 */
+    EXPECT_EQ(r.exc, 6);
+    EXPECT_EQ(r.fault_eip_offset, 2);
+    r = RUNC("\x8e\xe2\x8e\xea", &in);                          /* fs=gs=0x23 (readable code) */
+    EXPECT_EQ(r.exc, HOSTCPU_EXC_NONE);
+    /* TLS (FS-relative in glibc) still works */
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", strerror(2));
+    EXPECT(buf[0] != 0);
+}
+
 static void test_timeout(void)
 {
     struct host_state in = state0();
@@ -512,6 +548,7 @@ int main(void)
     RUN(test_ud2_and_privileged);
     RUN(test_page_fault);
     RUN(test_traps);
+    RUN(test_segment_loads);
     RUN(test_timeout);
     RUN(test_random_alu);
     RUN(test_bad_input);
