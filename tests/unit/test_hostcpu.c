@@ -10,6 +10,7 @@
 #include "tests/unit/test.h"
 #include "monitor/hostcpu.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,45 @@ static void test_bad_input(void)
     }
 }
 
+/* Two engines on two threads at once: runs are serialised inside, and each
+ * thread's faults and results stay its own. */
+struct thread_arg { uint32_t base; int bad; };
+static void *thread_body(void *p)
+{
+    struct thread_arg *a = p;
+    struct hostcpu *h = hostcpu_new(a->base, 0x1000, NULL, 0);
+    if (!h) {
+        a->bad = 1000;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < 300; i++) {
+        struct host_state in = { .r = { i, 0, 0, a->base, a->base + 0x800, 0, 0, 0 }, .eflags = 2 };
+        struct host_result r;
+        /* mov [ebx],eax; inc eax; and on odd i: ud2 */
+        static const uint8_t code[] = { 0x89, 0x03, 0x40, 0x0f, 0x0b };
+        size_t len = (i & 1) ? 5 : 3;
+        if (hostcpu_run(h, code, len, &in, &r) != 0)
+            a->bad++;
+        else if (r.out.r[0] != i + 1 || r.exc != ((i & 1) ? 6 : HOSTCPU_EXC_NONE) ||
+                 r.out.r[3] != a->base || hostcpu_data(h)[0] != (uint8_t)i)
+            a->bad++;
+    }
+    hostcpu_free(h);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    struct thread_arg a[2] = { { DATA_BASE + 0x200000, 0 }, { DATA_BASE + 0x300000, 0 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        EXPECT_EQ(pthread_create(&t[i], NULL, thread_body, &a[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    EXPECT_EQ(a[0].bad, 0);
+    EXPECT_EQ(a[1].bad, 0);
+}
+
 static volatile sig_atomic_t dummy_handler_hits;
 static void dummy_handler(int sig) { (void)sig; dummy_handler_hits++; }
 
@@ -552,6 +592,7 @@ int main(void)
     RUN(test_timeout);
     RUN(test_random_alu);
     RUN(test_bad_input);
+    RUN(test_threads);
     RUN(test_host_state_intact);
     hostcpu_free(hc);
     return test_summary();
