@@ -3,13 +3,14 @@
  * Owns: one low region per engine (below 2 GiB, MAP_32BIT) holding
  *   page 0   the trampolines (read+exec once built):
  *            enter64  C-callable: saves callee-saved registers, RFLAGS, the
- *                     x87/SSE state and DS/ES in the ctx, then far-returns
+ *                     x87/SSE state, DS/ES and (with FSGSBASE) FS/GS with
+ *                     their 64-bit bases in the ctx, then far-returns
  *                     (LRETQ) to CS=0x23 (Linux's __USER32_CS);
  *            entry32  compatibility mode: DS=ES=SS=0x2B, loads EFLAGS with
  *                     POPFD from a scratch stack, then the eight GPRs (ESP
  *                     last) and jumps to the code;
  *            land64   64-bit: reloads the host RSP from the ctx, restores
- *                     DS/ES, x87/SSE, RFLAGS and the saved registers, returns;
+ *                     DS/ES/FS/GS, x87/SSE, RFLAGS and the saved registers;
  *   page 1   the I/O page: input and output registers and the scratch stack;
  *   pages 2- the code area: the caller's code, followed by the epilogue that
  *            stores the GPRs and PUSHFD into the I/O page (SS: overrides) and
@@ -25,8 +26,9 @@
  * on the test's stack. Dispositions, mask and alt stack are restored after
  * every run: outside hostcpu_run the process is untouched.
  * Invariants: every address the 32-bit code, trampolines or epilogue use is
- * below 4 GiB; the host RSP never depends on anything the test can write
- * (it lives in struct hostcpu, above 4 GiB as far as the test knows).
+ * below 4 GiB; the host RSP and the saved host state never depend on the
+ * low region or the data area (they live in struct hostcpu on the C heap),
+ * so code that scribbles over its own pages cannot take the host down.
  */
 #include "monitor/hostcpu.h"
 
