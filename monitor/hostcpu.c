@@ -31,6 +31,7 @@
  * so code that scribbles over its own pages cannot take the host down.
  */
 #include "monitor/hostcpu.h"
+#include "cpu/cpu.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -634,6 +635,26 @@ uint8_t *hostcpu_data(struct hostcpu *hc)
 size_t hostcpu_max_code(const struct hostcpu *hc)
 {
     return hc ? HC_CODE_MAX - hc->epilogue_len : 0;
+}
+
+void hostcpu_mirror_cpu(const struct hostcpu *hc, const struct host_state *in, struct cpu *c)
+{
+    memcpy(c->r, in->r, sizeof c->r);
+    c->eip = hostcpu_code_base(hc);
+    /* POPFD at CPL 3, IOPL 0 (SDM vol. 2 POPF): IF, IOPL, VM, VIF, VIP
+     * unchanged, RF cleared; TF is forced off by hostcpu_run. */
+    c->eflags = (in->eflags & HOSTCPU_EFLAGS_USER & ~0x100u) | 0x202u;
+    /* Linux's GDT: 0x23 = 32-bit code, 0x2B = data; both flat, DPL 3,
+     * accessed (type 0xB execute/read, 0x3 read/write), G=1, D/B=1. */
+    static const struct seg code = { 0x23, 0, 0xffffffffu, 0xfb | AR_DB | AR_G };
+    static const struct seg data = { 0x2b, 0, 0xffffffffu, 0xf3 | AR_DB | AR_G };
+    static const struct seg null = { 0, 0, 0, 0 };
+    c->seg[SEG_ES] = data;
+    c->seg[SEG_CS] = code;
+    c->seg[SEG_SS] = data;
+    c->seg[SEG_DS] = data;
+    c->seg[SEG_FS] = null;
+    c->seg[SEG_GS] = null;
 }
 
 int hostcpu_fsgs_loads_ok(const struct hostcpu *hc)

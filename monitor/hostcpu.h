@@ -52,7 +52,14 @@ struct host_result {
     int signo;                     /* host signal that reported it, or 0    */
 };
 
+/* EFLAGS bits user code can change with POPFD at CPL 3 (measured; see
+ * hostcpu.c): CF PF AF ZF SF TF DF OF NT AC ID. IF reads 1, IOPL 0, and RF,
+ * VM, VIF, VIP 0 in every result; compare results under this mask (and the
+ * opcode's undefined-flag mask). */
+#define HOSTCPU_EFLAGS_USER 0x00244fd5u
+
 struct hostcpu;
+struct cpu;
 
 /* 1 when this is x86-64 Linux and a 32-bit code segment really runs code
  * (checked once by experiment); else 0 and a reason in why[n]. */
@@ -80,6 +87,14 @@ size_t hostcpu_max_code(const struct hostcpu *hc);
  * too long) with res->exc = HOSTCPU_EXC_NONE and res->out = *in. */
 int hostcpu_run(struct hostcpu *hc, const uint8_t *code, size_t len,
                 const struct host_state *in, struct host_result *res);
+
+/* Sets c's GPRs, EIP (the code's address), EFLAGS (as the host's POPFD
+ * leaves them: TF off, IF=1, IOPL 0) and segment registers to what the code
+ * sees on the host: CS=0x23 and SS/DS/ES=0x2B flat 4 GiB DPL 3 with D/B=1,
+ * FS/GS null. The caller sets CPL 3 and protected mode (CR0.PE, CR0.AM for
+ * #AC), and mirrors the code bytes at hostcpu_code_base() and the data area
+ * at its base: CALL pushes real EIPs. */
+void hostcpu_mirror_cpu(const struct hostcpu *hc, const struct host_state *in, struct cpu *c);
 
 /* 1 when the code may load FS and GS (see the contract above). */
 int hostcpu_fsgs_loads_ok(const struct hostcpu *hc);

@@ -9,6 +9,7 @@
  */
 #include "tests/unit/test.h"
 #include "monitor/hostcpu.h"
+#include "cpu/cpu.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -21,15 +22,15 @@
 #define STACK_TOP (DATA_BASE + 0x8000u)
 
 /* Arithmetic flags and DF: what every test compares. */
-#define FL_CF 0x001u
-#define FL_PF 0x004u
-#define FL_AF 0x010u
-#define FL_ZF 0x040u
-#define FL_SF 0x080u
-#define FL_TF 0x100u
-#define FL_DF 0x400u
-#define FL_OF 0x800u
-#define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
+#define HF_CF 0x001u
+#define HF_PF 0x004u
+#define HF_AF 0x010u
+#define HF_ZF 0x040u
+#define HF_SF 0x080u
+#define HF_TF 0x100u
+#define HF_DF 0x400u
+#define HF_OF 0x800u
+#define HF_ARITH (HF_CF | HF_PF | HF_AF | HF_ZF | HF_SF | HF_OF)
 
 static struct hostcpu *hc;
 
@@ -61,7 +62,7 @@ static void test_add_overflow_flags(void)
     EXPECT_EQ(r.out.r[0], 0x80000000);
     /* 0x80000000: signed overflow, sign set, carry out of bit 3, low byte 0
      * has even parity; no carry out of bit 31, not zero. */
-    EXPECT_EQ(r.out.eflags & FL_ARITH, FL_OF | FL_SF | FL_AF | FL_PF);
+    EXPECT_EQ(r.out.eflags & HF_ARITH, HF_OF | HF_SF | HF_AF | HF_PF);
     for (int i = 1; i < 8; i++)
         EXPECT_EQ(r.out.r[i], in.r[i]);
 }
@@ -69,50 +70,50 @@ static void test_add_overflow_flags(void)
 static void test_adc_sub_flags(void)
 {
     struct host_state in = state0();
-    in.r[0] = 0xffffffff; in.r[3] = 0; in.eflags = 0x2 | FL_CF;
+    in.r[0] = 0xffffffff; in.r[3] = 0; in.eflags = 0x2 | HF_CF;
     struct host_result r = RUNC("\x11\xd8", &in);                /* adc eax,ebx */
     EXPECT_EQ(r.out.r[0], 0);
-    EXPECT_EQ(r.out.eflags & FL_ARITH, FL_CF | FL_ZF | FL_AF | FL_PF);
+    EXPECT_EQ(r.out.eflags & HF_ARITH, HF_CF | HF_ZF | HF_AF | HF_PF);
 
     in.eflags = 0x2;                                             /* CF=0: no carry in */
     r = RUNC("\x11\xd8", &in);
     EXPECT_EQ(r.out.r[0], 0xffffffff);
-    EXPECT_EQ(r.out.eflags & FL_ARITH, FL_SF | FL_PF);
+    EXPECT_EQ(r.out.eflags & HF_ARITH, HF_SF | HF_PF);
 
     in.r[0] = 0; in.r[3] = 1;
     r = RUNC("\x29\xd8", &in);                                   /* sub eax,ebx */
     EXPECT_EQ(r.out.r[0], 0xffffffff);
-    EXPECT_EQ(r.out.eflags & FL_ARITH, FL_CF | FL_SF | FL_AF | FL_PF);
+    EXPECT_EQ(r.out.eflags & HF_ARITH, HF_CF | HF_SF | HF_AF | HF_PF);
 
     in.r[0] = 0x80000000; in.r[3] = 1;
     r = RUNC("\x29\xd8", &in);
     EXPECT_EQ(r.out.r[0], 0x7fffffff);
-    EXPECT_EQ(r.out.eflags & FL_ARITH, FL_OF | FL_AF | FL_PF);
+    EXPECT_EQ(r.out.eflags & HF_ARITH, HF_OF | HF_AF | HF_PF);
 
     in.r[0] = 5; in.r[3] = 5;
     r = RUNC("\x39\xd8", &in);                                   /* cmp eax,ebx */
     EXPECT_EQ(r.out.r[0], 5);
-    EXPECT_EQ(r.out.eflags & FL_ARITH, FL_ZF | FL_PF);
+    EXPECT_EQ(r.out.eflags & HF_ARITH, HF_ZF | HF_PF);
 }
 
 static void test_flags_in_and_df(void)
 {
     /* Input flags reach the code: STC-less ADC sees CF; SETcc reads them. */
     struct host_state in = state0();
-    in.eflags = 0x2 | FL_CF | FL_ZF | FL_SF | FL_OF | FL_DF;
+    in.eflags = 0x2 | HF_CF | HF_ZF | HF_SF | HF_OF | HF_DF;
     /* setc al; setz ah; (bswap-free) mov ebx,0 does not touch flags */
     struct host_result r = RUNC("\x0f\x92\xc0\x0f\x94\xc4", &in);
     EXPECT_EQ(r.out.r[0] & 0xffff, 0x0101);
-    EXPECT_EQ(r.out.eflags & (FL_ARITH | FL_DF), in.eflags & (FL_ARITH | FL_DF));
+    EXPECT_EQ(r.out.eflags & (HF_ARITH | HF_DF), in.eflags & (HF_ARITH | HF_DF));
     /* std in the code survives to the output */
     in.eflags = 0x2;
     r = RUNC("\xfd", &in);
-    EXPECT(r.out.eflags & FL_DF);
+    EXPECT(r.out.eflags & HF_DF);
     /* TF in the input is dropped (the engine would trap at once) */
-    in.eflags = 0x2 | FL_TF;
+    in.eflags = 0x2 | HF_TF;
     r = RUNC("\x90", &in);
     EXPECT_EQ(r.exc, HOSTCPU_EXC_NONE);
-    EXPECT_EQ(r.out.eflags & FL_TF, 0);
+    EXPECT_EQ(r.out.eflags & HF_TF, 0);
 }
 
 static void test_memory_write(void)
@@ -250,7 +251,7 @@ static void test_traps(void)
     struct host_result r = RUNC("\x90\xcc\x90", &in);            /* int3: a trap */
     EXPECT_EQ(r.exc, 3);
     EXPECT_EQ(r.fault_eip_offset, 2);
-    in.eflags = 0x2 | FL_OF;
+    in.eflags = 0x2 | HF_OF;
     r = RUNC("\x90\xce", &in);                                   /* into with OF */
     EXPECT_EQ(r.exc, 4);
     EXPECT_EQ(r.fault_eip_offset, 2);
@@ -267,7 +268,7 @@ static void test_traps(void)
     r = RUNC("\x9c\x81\x0c\x24\x00\x01\x00\x00\x9d\x90\x90", &in);
     EXPECT_EQ(r.exc, 1);
     EXPECT_EQ(r.fault_eip_offset, 10);
-    EXPECT(r.out.eflags & FL_TF);
+    EXPECT(r.out.eflags & HF_TF);
     /* AC=1: a misaligned load raises #AC (Linux runs with CR0.AM=1) */
     in.eflags = 0x2 | 0x40000;
     r = RUNC("\x90\x8b\x05\x01\x00\x00\x10", &in);
@@ -312,6 +313,35 @@ static void test_segment_loads(void)
     char buf[64];
     snprintf(buf, sizeof buf, "%s", strerror(2));
     EXPECT(buf[0] != 0);
+}
+
+static void test_mirror_cpu(void)
+{
+    /* What hostcpu_mirror_cpu claims is what the code sees on the host:
+     * selectors, the code's address and the flags after the engine's POPFD. */
+    struct host_state in = state0();
+    in.eflags = 0xffffffffu;
+    struct cpu *c = calloc(1, sizeof *c);
+    EXPECT(c != NULL);
+    if (!c)
+        return;
+    hostcpu_mirror_cpu(hc, &in, c);
+    /* mov eax,cs; mov ecx,ss; mov edx,ds; mov ebx,es; mov ebp,fs; mov esi,gs;
+     * pushfd; pop edi */
+    in.r[7] = 0;
+    struct host_result r = RUNC("\x8c\xc8\x8c\xd1\x8c\xda\x8c\xc3\x8c\xe5\x8c\xee\x9c\x5f", &in);
+    EXPECT_EQ(r.exc, HOSTCPU_EXC_NONE);
+    EXPECT_EQ(r.out.r[0], c->seg[SEG_CS].sel);
+    EXPECT_EQ(r.out.r[1], c->seg[SEG_SS].sel);
+    EXPECT_EQ(r.out.r[2], c->seg[SEG_DS].sel);
+    EXPECT_EQ(r.out.r[3], c->seg[SEG_ES].sel);
+    EXPECT_EQ(r.out.r[5] & 0xffff, c->seg[SEG_FS].sel);
+    EXPECT_EQ(r.out.r[6] & 0xffff, c->seg[SEG_GS].sel);
+    EXPECT_EQ(r.out.r[7], c->eflags);
+    EXPECT_EQ(c->seg[SEG_CS].ar & (AR_DB | AR_P), AR_DB | AR_P);
+    r = RUNC("\xe8\x00\x00\x00\x00\x58", &in);                  /* call $+5; pop eax */
+    EXPECT_EQ(r.out.r[0], c->eip + 5);
+    free(c);
 }
 
 static void test_timeout(void)
@@ -383,7 +413,7 @@ static void test_random_alu(void)
         len = gen_alu(code, 1 + seed % 20, seed * 2654435761u);
         for (int i = 0; i < 8; i++)
             in.r[i] = i == 4 ? STACK_TOP : seed * 0x9e3779b9u + (uint32_t)i * 0x01010101u;
-        in.eflags = 0x2 | (seed & FL_ARITH);
+        in.eflags = 0x2 | (seed & HF_ARITH);
         struct host_result r;
         if (hostcpu_run(hc, code, len, &in, &r) != 0 || r.exc != HOSTCPU_EXC_NONE)
             bad++;
@@ -511,7 +541,7 @@ static void test_host_state_intact(void)
     struct host_result r = RUNC(trash, &in);
     __asm__ volatile("" : "+r"(r12), "+r"(r15), "+r"(rbx));
     EXPECT_EQ(r.exc, HOSTCPU_EXC_NONE);
-    EXPECT(r.out.eflags & FL_DF);
+    EXPECT(r.out.eflags & HF_DF);
     EXPECT_EQ(r12, 0x1212121212121212ull);
     EXPECT_EQ(r15, 0x1515151515151515ull);
     EXPECT_EQ(rbx, 0xbbbbbbbbbbbbbbbbull);
@@ -530,7 +560,7 @@ static void test_host_state_intact(void)
     uint64_t rfl;
     __asm__ volatile("pushfq; pop %0; fnstcw %1; stmxcsr %2; mov %%ds,%3"
                      : "=r"(rfl), "=m"(cw_after), "=m"(mx_after), "=r"(ds_after));
-    EXPECT_EQ(rfl & (FL_DF | FL_TF | 0x40000), 0);
+    EXPECT_EQ(rfl & (HF_DF | HF_TF | 0x40000), 0);
     EXPECT_EQ(cw_after, cw_before);
     EXPECT_EQ(mx_after, mx_before);
     EXPECT_EQ(ds_after, ds_before);
@@ -589,6 +619,7 @@ int main(void)
     RUN(test_page_fault);
     RUN(test_traps);
     RUN(test_segment_loads);
+    RUN(test_mirror_cpu);
     RUN(test_timeout);
     RUN(test_random_alu);
     RUN(test_bad_input);
