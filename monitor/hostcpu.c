@@ -106,6 +106,21 @@ struct hostcpu {
                                       code are undone in land64             */
 };
 
+
+static void hc_why(char *why, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void hc_why(char *why, size_t n, const char *fmt, ...)
+{
+    if (!why || !n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+}
+
+#if HOSTCPU_SUPPORTED
+
 /* The engine whose code is running (for the signal handler, which has no
  * other way to find it); NULL outside a run. Not thread-local on purpose:
  * the handler may run with a FS base the 32-bit code broke (a load of FS
@@ -122,20 +137,6 @@ static const int hostcpu_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SI
 #define HC_NSIGS (sizeof hostcpu_sigs / sizeof hostcpu_sigs[0])
 static struct sigaction hostcpu_oldact[HC_NSIGS];
 static pthread_mutex_t hostcpu_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void hc_why(char *why, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void hc_why(char *why, size_t n, const char *fmt, ...)
-{
-    if (!why || !n)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, n, fmt, ap);
-    va_end(ap);
-}
-
-#if HOSTCPU_SUPPORTED
 
 /* ---- a tiny byte emitter for the trampolines -------------------------- */
 
