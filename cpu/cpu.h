@@ -67,6 +67,14 @@ struct cpu {
     uint32_t cpuid_feat_edx;   /* CPUID.1:EDX: what the model implements     */
     uint32_t cpuid_signature;  /* CPUID.1:EAX family/model/stepping          */
 
+    /* exception being raised by the current instruction */
+    uint32_t exc_err;          /* error code, valid when exc_has_err         */
+    bool     exc_has_err;
+    uint32_t insn_eip;         /* EIP of the instruction being executed      */
+    uint32_t next_eip;         /* EIP after it (handlers set EIP from this)  */
+    int      exc_depth;        /* nesting while delivering (double fault)    */
+    bool     exit_on_halt;     /* tests: HLT returns EXIT_HLT immediately    */
+
     /* event state */
     uint8_t  intr_shadow;      /* 1 after STI/MOV SS/POP SS: no intr next    */
     bool     halted;
@@ -82,6 +90,11 @@ struct cpu {
         uint8_t  st[8][10];    /* physical registers R0..R7 (80-bit)         */
     } fpu;
 
+    /* interrupt controller hooks (the board wires them; NULL: none) */
+    bool (*intr_pending)(void *opaque);  /* INTR line asserted?           */
+    int  (*intr_ack)(void *opaque);      /* INTA: returns the vector      */
+    void *intr_opaque;
+
     /* the machine around it */
     struct mem *mem;           /* guest physical memory                      */
     struct bus *bus;           /* I/O ports                                  */
@@ -95,5 +108,13 @@ void cpu_reset(struct cpu *cpu);        /* P6 power-on/reset state */
  * an exception vector (already delivered to the guest unless the caller
  * asked otherwise), or EXIT_*. */
 int interp_step(struct cpu *cpu);
+/* Run up to n instructions; stops early on EXIT_* (returned). */
+int interp_run(struct cpu *cpu, uint64_t n);
+/* Deliver interrupt/exception `vec` to the guest as hardware would
+ * (real mode: IVT; protected mode: IDT). `is_sw`: INT n / INT3 / INTO. */
+int cpu_deliver(struct cpu *cpu, int vec, bool has_err, uint32_t err, bool is_sw, uint32_t return_eip);
+/* EFLAGS bits a P6 keeps fixed: bit 1 set; 3, 5, 15 and 22-31 clear. */
+#define EFLAGS_FIXED1 0x00000002u
+#define EFLAGS_MASK   0x003F7FD5u   /* writable/defined bits on a P6 */
 
 #endif

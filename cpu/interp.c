@@ -1,11 +1,186 @@
-/* cpu/interp.c - placeholder until the interpreter lands. */
-#include "cpu/cpu.h"
+/* cpu/interp.c - the reference engine: fetch, decode, dispatch, deliver.
+ *
+ * Owns: the instruction cycle (fetch with CS limit and page checks, decode,
+ * feature check, dispatch through the table generated from cpu/opcodes.def),
+ * exception and interrupt delivery (real mode through the IVT here;
+ * protected mode in cpu/pmode.c), the interrupt shadow, the P6 reset state.
+ * Invariants: EIP is the faulting instruction's on an exception (faults), the
+ * next one's for traps; handlers never leave partial state (see
+ * cpu/interp_priv.h).
+ */
+#include "cpu/interp_priv.h"
 #include <string.h>
+
+static const op_fn dispatch[OP_COUNT] = {
+#define X(name, map, pfx, opc, ext, mnem, handler, o1, o2, o3, attrs, fr, fw, fu) [OP_##name] = op_##handler,
+#include "cpu/opcodes.def"
+#undef X
+};
+
+/* CPUID.1:EDX of our model (SDM vol. 2 CPUID, table 3-11):
+ * FPU(0) VME-(1) DE(2) PSE(3) TSC(4) MSR(5) PAE(6) MCE(7) CX8(8) SEP(11)
+ * MTRR(12) PGE(13) CMOV(15). No APIC, MMX, FXSR, SSE until implemented. */
+#define CPUID_FEATURES 0x0000B9FDu
+#define CPUID_SIG      0x00000652u   /* family 6, model 5, stepping 2: Pentium II */
+
 void cpu_init(struct cpu *cpu, struct mem *mem, struct bus *bus)
 {
     memset(cpu, 0, sizeof *cpu);
-    cpu->mem = mem; cpu->bus = bus;
+    cpu->mem = mem;
+    cpu->bus = bus;
+    cpu->cpuid_feat_edx = CPUID_FEATURES;
+    cpu->cpuid_signature = CPUID_SIG;
     cpu_reset(cpu);
 }
-void cpu_reset(struct cpu *cpu) { cpu->eip = 0xFFF0; }
-int interp_step(struct cpu *cpu) { (void)cpu; return EXIT_UNIMPL; }
+
+/* Power-on / RESET state (SDM vol. 3 sec. 10.1.1, table 10-1). */
+void cpu_reset(struct cpu *c)
+{
+    memset(c->r, 0, sizeof c->r);
+    c->r[R_EDX] = c->cpuid_signature;
+    c->eip = 0xFFF0;
+    c->eflags = EFLAGS_FIXED1;
+    for (int s = 0; s < 6; s++)
+        c->seg[s] = (struct seg){ .sel = 0, .base = 0, .limit = 0xFFFF, .ar = 0x93 };
+    c->seg[SEG_CS] = (struct seg){ .sel = 0xF000, .base = 0xFFFF0000u, .limit = 0xFFFF, .ar = 0x9B };
+    c->gdtr = (struct dtr){ 0, 0xFFFF };
+    c->idtr = (struct dtr){ 0, 0xFFFF };
+    c->ldtr = (struct seg){ .sel = 0, .base = 0, .limit = 0xFFFF, .ar = 0x82 };
+    c->tr = (struct seg){ .sel = 0, .base = 0, .limit = 0xFFFF, .ar = 0x8B };
+    c->cr[0] = 0x60000010u;          /* CD NW ET */
+    c->cr[2] = c->cr[3] = c->cr[4] = 0;
+    memset(c->dr, 0, sizeof c->dr);
+    c->dr[6] = 0xFFFF0FF0u;
+    c->dr[7] = 0x00000400u;
+    c->cpl = 0;
+    c->tsc = 0;
+    c->intr_shadow = 0;
+    c->halted = false;
+    c->a20_enabled = true;
+    c->exc_depth = 0;
+    memset(&c->fpu, 0, sizeof c->fpu);
+    c->fpu.cw = 0x0040;              /* after RESET; FNINIT gives 0x037F */
+    c->fpu.tw = 0x5555;
+    c->msr_apic_base = 0;
+}
+
+/* Fetch up to 15 instruction bytes at CS:EIP into buf. Returns the number
+ * available before the CS limit or a page fault; *stop_exc is that fault
+ * (EXC_NONE if the bytes ran out at the limit). */
+static unsigned fetch(struct cpu *c, uint8_t *buf, const uint8_t **p, int *stop_exc)
+{
+    const struct seg *cs = &c->seg[SEG_CS];
+    uint32_t eip = c->eip;
+    *stop_exc = EXC_NONE;
+    if (eip > cs->limit) { *stop_exc = fault(c, EXC_GP, 0); return 0; }
+    uint32_t room = cs->limit - eip;
+    unsigned want = room >= 14 ? 15 : room + 1;
+    uint32_t lin = cs->base + eip;
+    uint64_t pa;
+    int r;
+    if (!(c->cr[0] & CR0_PG)) { pa = c->a20_enabled ? lin : (lin & ~0x100000u); r = EXC_NONE; }
+    else r = lin_to_phys(c, lin, ACC_EXEC, c->cpl == 3, &pa);
+    if (r != EXC_NONE) { *stop_exc = r; return 0; }
+    unsigned in_page = 4096 - (lin & 0xFFF);
+    uint8_t *host = mem_host_page(c->mem, pa, false);
+    if (host && in_page >= want) { *p = host + (pa & 0xFFF); return want; }
+    /* slow path: byte by byte, across pages */
+    unsigned n = 0;
+    while (n < want) {
+        uint64_t v;
+        r = lin_read(c, lin + n, 1, &v, c->cpl == 3);
+        if (r != EXC_NONE) { *stop_exc = r; break; }
+        buf[n++] = (uint8_t)v;
+    }
+    *p = buf;
+    return n;
+}
+
+static inline bool feature_ok(const struct cpu *c, uint32_t attrs)
+{
+    if (!(attrs & A_FEATURES)) return true;
+    if (attrs & (A_UNIMPL | A_SSE | A_SSE2 | A_SSE3)) return false;
+    if ((attrs & A_MMX) && !(c->cpuid_feat_edx & (1u << 23))) return false;
+    if ((attrs & A_FXSR) && !(c->cpuid_feat_edx & (1u << 24))) return false;
+    return true;
+}
+
+/* Execute one decoded instruction; exceptions are returned, not delivered. */
+static int execute(struct cpu *c, const struct insn *in)
+{
+    const struct opinfo *r = &optab[in->op];
+    if (!feature_ok(c, r->attrs)) return UD(c);
+    uint32_t next = c->eip + in->len;
+    if (!(c->seg[SEG_CS].ar & AR_DB)) next &= 0xFFFF;
+    c->next_eip = next;
+    c->eip = next;
+    int rc = dispatch[in->op](c, in);
+    if (rc != EXC_NONE && rc != EXIT_HLT) c->eip = c->insn_eip;
+    return rc;
+}
+
+static bool is_trap_like(int vec)
+{
+    return vec == EXC_BP || vec == EXC_OF;
+}
+
+int interp_step(struct cpu *c)
+{
+    uint8_t buf[16];
+    const uint8_t *p = buf;
+    int stop_exc, rc;
+    struct insn in;
+    c->insn_eip = c->eip;
+    c->exc_has_err = false;
+    uint8_t shadow = c->intr_shadow;
+    c->intr_shadow = 0;
+    unsigned n = fetch(c, buf, &p, &stop_exc);
+    int d = n ? decode(&in, p, n, (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16) : DECODE_MORE;
+    if (d == DECODE_OK) {
+        rc = execute(c, &in);
+    } else if (d == DECODE_MORE) {
+        rc = stop_exc != EXC_NONE ? stop_exc : fault(c, EXC_GP, 0);
+    } else if (d == DECODE_GP) {
+        rc = fault(c, EXC_GP, 0);
+    } else {
+        rc = UD(c);
+    }
+    if (rc == EXC_NONE) {
+        c->icount++;
+        c->tsc++;
+        return EXC_NONE;
+    }
+    if (rc >= 256) {
+        if (rc == EXIT_HLT) { c->icount++; c->tsc++; }
+        return rc;
+    }
+    (void)shadow;
+    /* a fault: EIP is back at the instruction; deliver */
+    int dr = cpu_deliver(c, rc, c->exc_has_err, c->exc_err, false,
+                         is_trap_like(rc) ? c->next_eip : c->insn_eip);
+    if (dr >= 256) return dr;
+    return rc;
+}
+
+int interp_run(struct cpu *c, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        if (c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque)) {
+            int vec = c->intr_ack(c->intr_opaque);
+            c->halted = false;
+            int dr = cpu_deliver(c, vec, false, 0, false, c->eip);
+            if (dr >= 256) return dr;
+        }
+        if (c->halted) return EXIT_HLT;
+        int rc = interp_step(c);
+        if (rc >= 256) return rc;
+    }
+    return EXC_NONE;
+}
+
+int op_unimpl(struct cpu *c, const struct insn *in)
+{
+    (void)in;
+    (void)c;
+    return EXIT_UNIMPL;
+}

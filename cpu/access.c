@@ -1,0 +1,211 @@
+/* cpu/access.c - guest memory as the CPU sees it: segments, then paging.
+ *
+ * Owns: segment limit and type checks (SDM vol. 3 sec. 5.3-5.4: expand-up
+ * and expand-down limits, 16/32-bit upper bound, read/write/execute rights),
+ * linear accesses that straddle pages (both pages are translated before
+ * either is touched), the A20 mask, operand access by decoded descriptor,
+ * and the push/pop helpers. Exceptions come back as vectors (cpu->exc_err
+ * holds the error code); nothing here leaves partial state on a fault.
+ */
+#include "cpu/interp_priv.h"
+#include <string.h>
+
+int seg_check(struct cpu *c, int s, uint32_t off, unsigned size, enum acc a, uint32_t *lin)
+{
+    const struct seg *sg = &c->seg[s];
+    int vec = s == SEG_SS ? EXC_SS : EXC_GP;
+    if (!cpu_real(c) && !cpu_v86(c)) {
+        if (!(sg->ar & AR_P)) return fault(c, vec, 0);      /* null or unusable */
+        if (sg->ar & 0x08) {                                /* code segment */
+            if (a == ACC_WRITE) return fault(c, vec, 0);
+            if (a == ACC_READ && !(sg->ar & 0x02)) return fault(c, vec, 0);
+        } else if (a == ACC_WRITE && !(sg->ar & 0x02)) {
+            return fault(c, vec, 0);
+        }
+    }
+    uint32_t last = off + size - 1;
+    if ((sg->ar & 0x1C) == 0x14) {                          /* expand-down data */
+        uint32_t upper = (sg->ar & AR_DB) ? 0xFFFFFFFFu : 0xFFFFu;
+        if (off <= sg->limit || last > upper || last < off) return fault(c, vec, 0);
+    } else if (last > sg->limit || (last < off && sg->limit != 0xFFFFFFFFu)) {
+        return fault(c, vec, 0);
+    }
+    *lin = sg->base + off;
+    return EXC_NONE;
+}
+
+static inline uint64_t a20(const struct cpu *c, uint64_t pa)
+{
+    return c->a20_enabled ? pa : (pa & ~(uint64_t)0x100000);
+}
+
+/* Translate one byte's page; paging lives in cpu/paging.c. */
+static inline int xlate(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa)
+{
+    if (!(c->cr[0] & CR0_PG)) { *pa = a20(c, lin); return EXC_NONE; }
+    int r = lin_to_phys(c, lin, a, user, pa);
+    if (r == EXC_NONE) *pa = a20(c, *pa);
+    return r;
+}
+
+int lin_read(struct cpu *c, uint32_t lin, unsigned size, uint64_t *v, bool user)
+{
+    uint64_t pa, pa2;
+    int r = xlate(c, lin, ACC_READ, user, &pa);
+    if (r != EXC_NONE) return r;
+    unsigned first = 4096 - (lin & 0xFFF);
+    if (first >= size) { *v = mem_read_phys(c->mem, pa, size); return EXC_NONE; }
+    r = xlate(c, lin + first, ACC_READ, user, &pa2);
+    if (r != EXC_NONE) return r;
+    uint64_t val = 0;
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t b = i < first ? mem_read_phys(c->mem, pa + i, 1) : mem_read_phys(c->mem, pa2 + (i - first), 1);
+        val |= b << (8 * i);
+    }
+    *v = val;
+    return EXC_NONE;
+}
+
+int lin_probe_write(struct cpu *c, uint32_t lin, unsigned size, bool user)
+{
+    uint64_t pa;
+    int r = xlate(c, lin, ACC_WRITE, user, &pa);
+    if (r != EXC_NONE) return r;
+    unsigned first = 4096 - (lin & 0xFFF);
+    if (first < size) return xlate(c, lin + first, ACC_WRITE, user, &pa);
+    return EXC_NONE;
+}
+
+int lin_write(struct cpu *c, uint32_t lin, unsigned size, uint64_t v, bool user)
+{
+    uint64_t pa, pa2;
+    int r = xlate(c, lin, ACC_WRITE, user, &pa);
+    if (r != EXC_NONE) return r;
+    unsigned first = 4096 - (lin & 0xFFF);
+    if (first >= size) { mem_write_phys(c->mem, pa, v, size); return EXC_NONE; }
+    r = xlate(c, lin + first, ACC_WRITE, user, &pa2);
+    if (r != EXC_NONE) return r;
+    for (unsigned i = 0; i < size; i++) {
+        uint8_t b = (uint8_t)(v >> (8 * i));
+        if (i < first) mem_write_phys(c->mem, pa + i, b, 1);
+        else mem_write_phys(c->mem, pa2 + (i - first), b, 1);
+    }
+    return EXC_NONE;
+}
+
+static inline bool user_mode(const struct cpu *c) { return c->cpl == 3; }
+
+int mem_rd(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t *v)
+{
+    uint32_t lin;
+    int r = seg_check(c, s, off, size, ACC_READ, &lin);
+    if (r != EXC_NONE) return r;
+    uint64_t x;
+    r = lin_read(c, lin, size, &x, user_mode(c));
+    if (r == EXC_NONE) *v = (uint32_t)x;
+    return r;
+}
+
+int mem_wr(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t v)
+{
+    uint32_t lin;
+    int r = seg_check(c, s, off, size, ACC_WRITE, &lin);
+    if (r != EXC_NONE) return r;
+    return lin_write(c, lin, size, v, user_mode(c));
+}
+
+int mem_rd64(struct cpu *c, int s, uint32_t off, uint64_t *v)
+{
+    uint32_t lin;
+    int r = seg_check(c, s, off, 8, ACC_READ, &lin);
+    if (r != EXC_NONE) return r;
+    return lin_read(c, lin, 8, v, user_mode(c));
+}
+
+int mem_wr64(struct cpu *c, int s, uint32_t off, uint64_t v)
+{
+    uint32_t lin;
+    int r = seg_check(c, s, off, 8, ACC_WRITE, &lin);
+    if (r != EXC_NONE) return r;
+    return lin_write(c, lin, 8, v, user_mode(c));
+}
+
+int mem_probe_wr(struct cpu *c, int s, uint32_t off, unsigned size)
+{
+    uint32_t lin;
+    int r = seg_check(c, s, off, size, ACC_WRITE, &lin);
+    if (r != EXC_NONE) return r;
+    return lin_probe_write(c, lin, size, user_mode(c));
+}
+
+uint32_t insn_ea(const struct cpu *c, const struct insn *in)
+{
+    uint32_t ea = (uint32_t)in->disp;
+    if (in->base != REG_NONE) ea += c->r[in->base];
+    if (in->index != REG_NONE) ea += c->r[in->index] << in->scale;
+    return in->addrsize == 2 ? (ea & 0xFFFF) : ea;
+}
+
+static inline uint32_t imm_of(const struct insn *in, int k)
+{
+    const struct insn_opnd *o = &in->opnd[k];
+    if (o->type == OT_ONE) return 1;
+    if (k > 0 && in->imm2_size && (in->opnd[k - 1].kind == OPND_IMM || in->opnd[k - 1].kind == OPND_FAR))
+        return in->imm2;
+    return in->imm;
+}
+
+int opnd_read(struct cpu *c, const struct insn *in, int k, uint32_t *v)
+{
+    const struct insn_opnd *o = &in->opnd[k];
+    switch (o->kind) {
+    case OPND_GPR: *v = reg_get(c, o->reg, o->size); return EXC_NONE;
+    case OPND_IMM: *v = imm_of(in, k); return EXC_NONE;
+    case OPND_MEM: return mem_rd(c, in->seg, insn_ea(c, in), o->size, v);
+    case OPND_SREG: *v = c->seg[o->reg].sel; return EXC_NONE;
+    default: return UD(c);
+    }
+}
+
+int opnd_write(struct cpu *c, const struct insn *in, int k, uint32_t v)
+{
+    const struct insn_opnd *o = &in->opnd[k];
+    switch (o->kind) {
+    case OPND_GPR: reg_set(c, o->reg, o->size, v); return EXC_NONE;
+    case OPND_MEM: return mem_wr(c, in->seg, insn_ea(c, in), o->size, v);
+    default: return UD(c);
+    }
+}
+
+int opnd_probe(struct cpu *c, const struct insn *in, int k)
+{
+    const struct insn_opnd *o = &in->opnd[k];
+    if (o->kind != OPND_MEM) return EXC_NONE;
+    return mem_probe_wr(c, in->seg, insn_ea(c, in), o->size);
+}
+
+int stack_push(struct cpu *c, unsigned size, uint32_t v)
+{
+    uint32_t sp = sp_get(c) - size;
+    if (stack_size(c) == 2) sp &= 0xFFFF;
+    int r = mem_wr(c, SEG_SS, sp, size, v);
+    if (r != EXC_NONE) return r;
+    sp_set(c, sp);
+    return EXC_NONE;
+}
+
+int stack_pop(struct cpu *c, unsigned size, uint32_t *v)
+{
+    uint32_t sp = sp_get(c);
+    int r = mem_rd(c, SEG_SS, sp, size, v);
+    if (r != EXC_NONE) return r;
+    sp_set(c, sp + size);
+    return EXC_NONE;
+}
+
+int stack_peek(struct cpu *c, uint32_t off, unsigned size, uint32_t *v)
+{
+    uint32_t sp = sp_get(c) + off;
+    if (stack_size(c) == 2) sp &= 0xFFFF;
+    return mem_rd(c, SEG_SS, sp, size, v);
+}

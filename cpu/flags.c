@@ -1,0 +1,64 @@
+/* cpu/flags.c - arithmetic flags, computed eagerly and exactly.
+ *
+ * Owns: the OSZAPC results of add/sub/logic (SDM vol. 1 sec. 3.4.3.1 and
+ * appendix A) and condition-code evaluation for Jcc/SETcc/CMOVcc
+ * (SDM vol. 2 Jcc table: tttn encoding).
+ */
+#include "cpu/interp_priv.h"
+
+const uint8_t parity_table[256] = {
+#define P2(n) n, n ^ 1, n ^ 1, n
+#define P4(n) P2(n), P2(n ^ 1), P2(n ^ 1), P2(n)
+#define P6(n) P4(n), P4(n ^ 1), P4(n ^ 1), P4(n)
+    P6(1), P6(0), P6(0), P6(1)
+#undef P2
+#undef P4
+#undef P6
+};
+
+uint32_t flags_add(uint32_t a, uint32_t b, uint32_t cin, unsigned size)
+{
+    uint32_t m = size_mask(size);
+    a &= m; b &= m;
+    uint64_t r64 = (uint64_t)a + b + cin;
+    uint32_t res = (uint32_t)r64 & m;
+    uint32_t f = flags_szp(res, size);
+    if (r64 > m) f |= FL_CF;
+    if ((a ^ res) & (b ^ res) & sign_bit(size)) f |= FL_OF;
+    if ((a ^ b ^ res) & 0x10) f |= FL_AF;
+    return f;
+}
+
+uint32_t flags_sub(uint32_t a, uint32_t b, uint32_t cin, unsigned size)
+{
+    uint32_t m = size_mask(size);
+    a &= m; b &= m;
+    uint32_t res = (a - b - cin) & m;
+    uint32_t f = flags_szp(res, size);
+    if ((uint64_t)a < (uint64_t)b + cin) f |= FL_CF;
+    if ((a ^ b) & (a ^ res) & sign_bit(size)) f |= FL_OF;
+    if ((a ^ b ^ res) & 0x10) f |= FL_AF;
+    return f;
+}
+
+uint32_t flags_logic(uint32_t res, unsigned size)
+{
+    return flags_szp(res, size);     /* CF = OF = 0; AF undefined: P6 clears it */
+}
+
+bool cond_true(const struct cpu *c, unsigned cc)
+{
+    uint32_t f = c->eflags;
+    bool r;
+    switch ((cc >> 1) & 7) {
+    case 0: r = f & FL_OF; break;
+    case 1: r = f & FL_CF; break;
+    case 2: r = f & FL_ZF; break;
+    case 3: r = f & (FL_CF | FL_ZF); break;
+    case 4: r = f & FL_SF; break;
+    case 5: r = f & FL_PF; break;
+    case 6: r = !(f & FL_SF) != !(f & FL_OF); break;
+    default: r = (f & FL_ZF) || (!(f & FL_SF) != !(f & FL_OF)); break;
+    }
+    return (cc & 1) ? !r : r;
+}

@@ -1,0 +1,159 @@
+/* tests/unit/test_interp.c - the interpreter on small real-mode programs.
+ * Each program is placed at 0000:7C00 with a stack at 0000:7000 and run
+ * until HLT; results are checked against hand-computed architecture values. */
+#include "test.h"
+#include "cpu/cpu.h"
+#include "mem/mem.h"
+#include <string.h>
+
+static struct mem *m;
+
+static void setup(struct cpu *c, const uint8_t *code, size_t n)
+{
+    memset(mem_ram(m), 0, 1 << 20);
+    memcpy(mem_ram(m) + 0x7C00, code, n);
+    cpu_init(c, m, NULL);
+    c->seg[SEG_CS].sel = 0; c->seg[SEG_CS].base = 0;
+    c->eip = 0x7C00;
+    c->r[R_ESP] = 0x7000;
+}
+
+static int run(struct cpu *c)
+{
+    for (int i = 0; i < 100000; i++) {
+        int r = interp_step(c);
+        if (r == EXIT_HLT || r == EXIT_UNIMPL || r == EXIT_RESET) return r;
+    }
+    return -2;
+}
+
+static void test_arith_loop(void)
+{
+    /* mov cx,10; xor ax,ax; l: add ax,cx; loop l; hlt  -> AX = 55 */
+    static const uint8_t p[] = { 0xB9, 10, 0, 0x31, 0xC0, 0x01, 0xC8, 0xE2, 0xFC, 0xF4 };
+    struct cpu c; setup(&c, p, sizeof p);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(c.r[R_EAX] & 0xFFFF, 55);
+    EXPECT_EQ(c.r[R_ECX] & 0xFFFF, 0);
+    EXPECT_EQ(c.eip, 0x7C0A);
+}
+
+static void test_flags_add(void)
+{
+    /* mov eax,0x7fffffff; add eax,1; hlt */
+    static const uint8_t p[] = { 0x66, 0xB8, 0xFF, 0xFF, 0xFF, 0x7F, 0x66, 0x83, 0xC0, 0x01, 0xF4 };
+    struct cpu c; setup(&c, p, sizeof p);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(c.r[R_EAX], 0x80000000u);
+    EXPECT_EQ(c.eflags & FL_ARITH, FL_OF | FL_SF | FL_AF | FL_PF);
+}
+
+static void test_div_zero_ivt(void)
+{
+    /* IVT[0] -> 0000:7D00 (hlt). xor bl,bl; div bl */
+    static const uint8_t p[] = { 0x30, 0xDB, 0xF6, 0xF3 };
+    struct cpu c; setup(&c, p, sizeof p);
+    uint8_t *ram = mem_ram(m);
+    ram[0] = 0x00; ram[1] = 0x7D; ram[2] = 0; ram[3] = 0;
+    ram[0x7D00] = 0xF4;
+    c.eflags |= FL_IF;
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(c.eip, 0x7D01);
+    EXPECT_EQ(c.r[R_ESP] & 0xFFFF, 0x7000 - 6);
+    /* pushed IP is the faulting DIV (a fault), CS 0, FLAGS with IF */
+    EXPECT_EQ(ram[0x7000 - 6] | ram[0x7000 - 5] << 8, 0x7C02);
+    EXPECT_EQ(ram[0x7000 - 2] & 0x02, 0x02);
+    EXPECT_EQ(ram[0x7000 - 1] & 0x02, 0x02);   /* IF (bit 9) was set when pushed */
+    EXPECT_EQ(c.eflags & FL_IF, 0);
+}
+
+static void test_rep_movsb_and_cmps(void)
+{
+    /* si=0x100 di=0x200 cx=5 rep movsb; si=0x100 di=0x200 cx=5 repe cmpsb; hlt */
+    static const uint8_t p[] = { 0xBE, 0x00, 0x01, 0xBF, 0x00, 0x02, 0xB9, 5, 0, 0xF3, 0xA4,
+                                 0xBE, 0x00, 0x01, 0xBF, 0x00, 0x02, 0xB9, 5, 0, 0xF3, 0xA6, 0xF4 };
+    struct cpu c; setup(&c, p, sizeof p);
+    memcpy(mem_ram(m) + 0x100, "hello", 5);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT(!memcmp(mem_ram(m) + 0x200, "hello", 5));
+    EXPECT_EQ(c.r[R_ECX] & 0xFFFF, 0);
+    EXPECT_EQ(c.r[R_ESI] & 0xFFFF, 0x105);
+    EXPECT(c.eflags & FL_ZF);
+}
+
+static void test_call_ret_push_pop(void)
+{
+    /* call f; hlt; f: push 0x1234; pop bx; ret */
+    static const uint8_t p[] = { 0xE8, 0x01, 0x00, 0xF4, 0x68, 0x34, 0x12, 0x5B, 0xC3 };
+    struct cpu c; setup(&c, p, sizeof p);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(c.r[R_EBX] & 0xFFFF, 0x1234);
+    EXPECT_EQ(c.r[R_ESP], 0x7000);
+    EXPECT_EQ(c.eip, 0x7C04);
+}
+
+static void test_word_at_segment_end_faults(void)
+{
+    /* mov ax,[0xffff] -> #GP(0) on a 386+ in real mode; IVT[13] -> hlt at 7D00 */
+    static const uint8_t p[] = { 0xA1, 0xFF, 0xFF };
+    struct cpu c; setup(&c, p, sizeof p);
+    uint8_t *ram = mem_ram(m);
+    ram[13 * 4] = 0x00; ram[13 * 4 + 1] = 0x7D;
+    ram[0x7D00] = 0xF4;
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(c.eip, 0x7D01);
+    EXPECT_EQ(ram[0x7000 - 6] | ram[0x7000 - 5] << 8, 0x7C00);
+}
+
+static void test_shifts_and_mul(void)
+{
+    /* mov ax,0x8001; rol ax,1 -> 0x0003 CF=1; mov al,200; mov bl,3; mul bl -> AX=600, CF=OF=1 */
+    static const uint8_t p[] = { 0xB8, 0x01, 0x80, 0xD1, 0xC0, 0x89, 0xC2,
+                                 0xB0, 200, 0xB3, 3, 0xF6, 0xE3, 0xF4 };
+    struct cpu c; setup(&c, p, sizeof p);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(c.r[R_EDX] & 0xFFFF, 0x0003);
+    EXPECT_EQ(c.r[R_EAX] & 0xFFFF, 600);
+    EXPECT_EQ(c.eflags & (FL_CF | FL_OF), FL_CF | FL_OF);
+}
+
+static void test_ud_on_bad_opcode(void)
+{
+    /* 0F 0B (UD2) -> IVT[6] */
+    static const uint8_t p[] = { 0x0F, 0x0B };
+    struct cpu c; setup(&c, p, sizeof p);
+    uint8_t *ram = mem_ram(m);
+    ram[6 * 4] = 0x00; ram[6 * 4 + 1] = 0x7D;
+    ram[0x7D00] = 0xF4;
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(c.eip, 0x7D01);
+}
+
+static void test_reset_state(void)
+{
+    struct cpu c;
+    cpu_init(&c, m, NULL);
+    EXPECT_EQ(c.eip, 0xFFF0);
+    EXPECT_EQ(c.seg[SEG_CS].sel, 0xF000);
+    EXPECT_EQ(c.seg[SEG_CS].base, 0xFFFF0000u);
+    EXPECT_EQ(c.r[R_EDX] >> 8 & 0xF, 6);      /* family 6 */
+    EXPECT_EQ(c.eflags, 2);
+    EXPECT_EQ(c.cr[0], 0x60000010u);
+}
+
+int main(void)
+{
+    m = mem_new(2 << 20);
+    if (!m) { printf("FAIL setup: mem_new\n"); return 1; }
+    RUN(test_reset_state);
+    RUN(test_arith_loop);
+    RUN(test_flags_add);
+    RUN(test_div_zero_ivt);
+    RUN(test_rep_movsb_and_cmps);
+    RUN(test_call_ret_push_pop);
+    RUN(test_word_at_segment_end_faults);
+    RUN(test_shifts_and_mul);
+    RUN(test_ud_on_bad_opcode);
+    mem_free(m);
+    return test_summary();
+}
