@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pty.h>
+#include <termios.h>
 
 struct rx {
     uint8_t buf[256];     /* bytes received */
@@ -202,6 +204,58 @@ static void test_pty_backend(void)
     chardev_free(cd);
 }
 
+/* stdio on a terminal: raw mode while open (no echo, no ICANON, no ISIG:
+ * Ctrl-C goes to the guest), the original mode restored by chardev_free;
+ * Ctrl-A x on the terminal quits; a second stdio chardev is refused. */
+static void test_stdio_raw_mode(void)
+{
+    int master, slave;
+    if (openpty(&master, &slave, NULL, NULL, NULL) < 0) { printf("  (no pty)\n"); return; }
+    struct termios before;
+    tcgetattr(slave, &before);
+    EXPECT(before.c_lflag & ICANON);
+    int saved_in = dup(0), saved_out = dup(1);
+    fflush(stdout);
+    dup2(slave, 0);
+    dup2(slave, 1);
+    char err[256] = "";
+    struct chardev *cd = chardev_open("stdio", err, sizeof err);
+    struct chardev *cd2 = chardev_open("stdio", err, sizeof err);
+    struct termios raw;
+    tcgetattr(slave, &raw);
+    struct rx r = { .room = 100 };
+    if (cd) {
+        chardev_set_receiver(cd, rx_can, rx_recv, &r);
+        if (write(master, "\x03q\x01x", 4) != 4) r.quits = -100;
+        for (int i = 0; i < 100 && !chardev_quit_requested(cd); i++) { chardev_poll(cd); usleep(1000); }
+    }
+    bool quit = cd && chardev_quit_requested(cd);
+    chardev_free(cd);
+    struct termios after;
+    tcgetattr(slave, &after);
+    dup2(saved_in, 0);
+    dup2(saved_out, 1);
+    close(saved_in);
+    close(saved_out);
+    EXPECT(cd != NULL);
+    EXPECT(cd2 == NULL);
+    EXPECT(strstr(err, "already used") != NULL);
+    EXPECT(!(raw.c_lflag & (ICANON | ECHO | ISIG)));
+    EXPECT(after.c_lflag & ICANON);
+    EXPECT(after.c_lflag & ECHO);
+    EXPECT_EQ(after.c_lflag, before.c_lflag);
+    EXPECT(quit);
+    EXPECT_EQ(r.len, 2);
+    EXPECT(r.len == 2 && r.buf[0] == 0x03 && r.buf[1] == 'q');   /* Ctrl-C reached the guest */
+    char out[256];
+    ssize_t n = read(master, out, sizeof out - 1);      /* the quit notice */
+    EXPECT(n > 0);
+    if (n > 0) { out[n] = 0; EXPECT(strstr(out, "terminated") != NULL); }
+    /* stdio can be opened again once freed */
+    close(master);
+    close(slave);
+}
+
 int main(void)
 {
     RUN(test_spec_errors);
@@ -214,5 +268,6 @@ int main(void)
     RUN(test_no_escapes_passes_ctrl_a);
     RUN(test_file_backend);
     RUN(test_pty_backend);
+    RUN(test_stdio_raw_mode);
     return test_summary();
 }

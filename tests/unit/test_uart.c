@@ -104,6 +104,18 @@ static void test_linux_autoconfig(void)
     out(&r, LCR, 0);
     out(&r, MCR, st1);
     EXPECT_EQ((st2 ^ st1) & 0x10, 0);
+    /* TI16750 probe: IIR bit 5 must not follow FCR bit 5 (64-byte FIFO) */
+    out(&r, LCR, 0);
+    out(&r, FCR, 0x21);
+    uint8_t s1 = in(&r, IIR) >> 5;
+    out(&r, FCR, 0x01);
+    out(&r, LCR, 0x80);
+    out(&r, FCR, 0x21);
+    uint8_t s2 = in(&r, IIR) >> 5;
+    out(&r, FCR, 0x01);
+    out(&r, LCR, 0);
+    EXPECT_EQ(s1, 6);
+    EXPECT_EQ(s2, 6);                       /* 7 would mean a 16750 */
     out(&r, LCR, save_lcr);
     out(&r, FCR, 0);
     EXPECT_EQ(in(&r, IIR) >> 6, 0);         /* FIFOs off again */
@@ -384,6 +396,27 @@ static void test_timeout_on_clock(void)
     vclock_free(clk);
 }
 
+/* A break from the host: a zero byte with LSR.BI (and the FIFO error bit),
+ * reported as a line status interrupt until LSR is read. */
+static void test_break(void)
+{
+    struct rig r;
+    rig_init(&r, NULL);
+    out(&r, FCR, 0x01);
+    out(&r, MCR, 0x08);
+    out(&r, IER, 0x05);
+    uart_receive_break(r.u);
+    EXPECT_EQ(in(&r, IIR), 0xC6);
+    EXPECT_EQ(r.sink.level, 1);
+    EXPECT_EQ(in(&r, LSR), 0xF1);            /* RXFE TEMT THRE BI DR */
+    EXPECT_EQ(in(&r, LSR), 0x61);
+    EXPECT_EQ(in(&r, IIR), 0xC4);
+    EXPECT_EQ(in(&r, RBR), 0x00);
+    EXPECT_EQ(in(&r, IIR), 0xC1);
+    EXPECT_EQ(r.sink.level, 0);
+    rig_free(&r);
+}
+
 /* Two ports on the bus (COM1 and COM2): independent state and outputs. */
 static void test_two_ports_on_bus(void)
 {
@@ -432,6 +465,7 @@ int main(void)
     RUN(test_priorities_and_overrun);
     RUN(test_non_fifo_mode);
     RUN(test_timeout_on_clock);
+    RUN(test_break);
     RUN(test_two_ports_on_bus);
     return test_summary();
 }
