@@ -6,7 +6,9 @@
  * Invariants: chardev_poll never blocks (poll() with a zero timeout before
  * every read; stdin is never made O_NONBLOCK because it usually shares its
  * open file description with stdout); input bytes leave the queue only when
- * the receiver has room, so back-pressure never loses data. The saved
+ * the receiver has room, so back-pressure never loses data (pty/memory);
+ * stdio keeps reading to see Ctrl-A keys, which act when they are read, and
+ * drops ordinary input beyond IN_QUEUE_LIMIT unread bytes. The saved
  * terminal state is the one piece of process-wide state here, because the
  * terminal itself is process-wide; at most one stdio chardev exists.
  */
@@ -26,7 +28,7 @@
 
 #define CTRL_A 0x01
 #define IN_READ_CHUNK 256        /* bytes read from a host fd per poll      */
-#define IN_QUEUE_LIMIT 4096      /* stop reading the fd while this many wait */
+#define IN_QUEUE_LIMIT 4096      /* unread input kept from a host fd        */
 
 enum chardev_kind { CD_NONE, CD_STDIO, CD_FILE, CD_PTY, CD_MEMORY };
 
@@ -43,7 +45,7 @@ struct chardev {
     int out_fd;                  /* host output fd, -1 if none              */
     int extra_fd;                /* pty: our copy of the slave fd, else -1  */
     bool escapes;                /* Ctrl-A keys are interpreted on input    */
-    bool esc_pending;            /* last input byte was a lone Ctrl-A       */
+    bool esc_pending;            /* last host byte was a lone Ctrl-A        */
     bool quit;                   /* Ctrl-A x was typed                      */
     char *pty_path;              /* pty: slave device path                  */
     struct bytebuf in;           /* input read from the host, not delivered */
@@ -309,21 +311,6 @@ static void chardev_puts(struct chardev *cd, const char *s)
 
 /* ---- input ---- */
 
-static void chardev_fill(struct chardev *cd)
-{
-    if (cd->in_fd < 0 || cd->in.len >= IN_QUEUE_LIMIT) return;
-    struct pollfd p = { .fd = cd->in_fd, .events = POLLIN };
-    if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return;
-    uint8_t tmp[IN_READ_CHUNK];
-    ssize_t n = read(cd->in_fd, tmp, sizeof tmp);
-    if (n > 0) {
-        buf_append(&cd->in, tmp, (size_t)n);
-    } else if (n == 0 && cd->kind == CD_STDIO) {
-        cd->in_fd = -1;                   /* stdin at EOF: stop polling it */
-    }
-    /* pty: EIO/EAGAIN while the other side is closed is not fatal. */
-}
-
 static void chardev_escape(struct chardev *cd, uint8_t c)
 {
     switch (c) {
@@ -345,32 +332,50 @@ static void chardev_escape(struct chardev *cd, uint8_t c)
     }
 }
 
+/* Host bytes enter the queue. Escape keys are acted on here, as they
+ * arrive, so Ctrl-A x works even when the guest never reads its input. */
+static void chardev_ingest(struct chardev *cd, const uint8_t *p, size_t n)
+{
+    if (!cd->escapes) { buf_append(&cd->in, p, n); return; }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (cd->esc_pending) {
+            cd->esc_pending = false;
+            if (c != CTRL_A) { chardev_escape(cd, c); continue; }
+        } else if (c == CTRL_A) {
+            cd->esc_pending = true;
+            continue;
+        }
+        if (cd->in.len < IN_QUEUE_LIMIT || cd->kind == CD_MEMORY)
+            buf_append(&cd->in, &c, 1);    /* else: guest not reading; dropped */
+    }
+}
+
+static void chardev_fill(struct chardev *cd)
+{
+    if (cd->in_fd < 0) return;
+    /* Without escape keys a full queue pushes back on the host fd (nothing
+     * is lost); with them we keep reading so Ctrl-A x is always seen. */
+    if (!cd->escapes && cd->in.len >= IN_QUEUE_LIMIT) return;
+    struct pollfd p = { .fd = cd->in_fd, .events = POLLIN };
+    if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) return;
+    uint8_t tmp[IN_READ_CHUNK];
+    ssize_t n = read(cd->in_fd, tmp, sizeof tmp);
+    if (n > 0) {
+        chardev_ingest(cd, tmp, (size_t)n);
+    } else if (n == 0 && cd->kind == CD_STDIO) {
+        cd->in_fd = -1;                   /* stdin at EOF: stop polling it */
+    }
+    /* pty: EIO/EAGAIN while the other side is closed is not fatal. */
+}
+
 size_t chardev_poll(struct chardev *cd)
 {
     chardev_fill(cd);
     size_t delivered = 0;
     while (cd->in.len) {
         const uint8_t *p = cd->in.data + cd->in.head;
-        if (cd->esc_pending) {
-            if (p[0] == CTRL_A && cd->receive) {
-                if (cd->can_read && cd->can_read(cd->rx_opaque) == 0) break;
-                cd->receive(cd->rx_opaque, p, 1);
-                delivered++;
-            } else if (p[0] != CTRL_A) {
-                chardev_escape(cd, p[0]);
-            }
-            cd->esc_pending = false;
-            buf_consume(&cd->in, 1);
-            continue;
-        }
-        if (cd->escapes && p[0] == CTRL_A) {
-            cd->esc_pending = true;
-            buf_consume(&cd->in, 1);
-            continue;
-        }
-        /* a run of ordinary bytes up to the next escape key */
-        size_t run = 1;
-        while (run < cd->in.len && !(cd->escapes && p[run] == CTRL_A)) run++;
+        size_t run = cd->in.len;
         if (!cd->receive) {                 /* nobody listens: drop */
             buf_consume(&cd->in, run);
             continue;
@@ -389,7 +394,7 @@ size_t chardev_poll(struct chardev *cd)
 
 void chardev_mem_inject(struct chardev *cd, const uint8_t *buf, size_t len)
 {
-    if (cd->kind == CD_MEMORY) buf_append(&cd->in, buf, len);
+    if (cd->kind == CD_MEMORY) chardev_ingest(cd, buf, len);
 }
 
 const uint8_t *chardev_mem_output(const struct chardev *cd, size_t *len)

@@ -4,7 +4,9 @@
  * guest output with chardev_write() and registers a receiver; the run loop
  * calls chardev_poll() now and then, which reads host input without blocking
  * and pushes it to the receiver, never more than the receiver says it can
- * take (bytes it cannot take stay queued in the chardev: nothing is lost).
+ * take (bytes it cannot take stay queued in the chardev; only stdio drops
+ * input beyond 4 KiB that the guest leaves unread, so that Ctrl-A x is still
+ * read and honoured at once).
  *
  * Back-ends, chosen by a QEMU-like spec string (chardev_open):
  *   "stdio"      the terminal, in raw mode (restored at exit and on SIGINT,
