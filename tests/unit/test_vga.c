@@ -13,6 +13,8 @@
 #include "devices/vga.h"
 #include "devices/png.h"
 #include "devices/bus.h"
+#include "monitor/display_sdl.h"
+#include <SDL.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -792,6 +794,179 @@ static void test_vga_on_bus(void)
     vga_free(v);
 }
 
+
+/* ---- the SDL front-end (no real display here) ---------------------------- */
+
+/* With no $DISPLAY/$WAYLAND_DISPLAY the machine must fall back to
+ * --display none (SDL itself would happily pick its offscreen driver). */
+static void test_display_sdl_fallback(void)
+{
+    char *disp = getenv("DISPLAY") ? strdup(getenv("DISPLAY")) : NULL;
+    char *way = getenv("WAYLAND_DISPLAY") ? strdup(getenv("WAYLAND_DISPLAY")) : NULL;
+    char *drv = getenv("SDL_VIDEODRIVER") ? strdup(getenv("SDL_VIDEODRIVER")) : NULL;
+    unsetenv("DISPLAY"); unsetenv("WAYLAND_DISPLAY"); unsetenv("SDL_VIDEODRIVER");
+    EXPECT(!display_sdl_available());
+    setenv("DISPLAY", "", 1);                           /* empty counts as unset */
+    EXPECT(!display_sdl_available());
+    unsetenv("DISPLAY");
+    if (disp) { setenv("DISPLAY", disp, 1); free(disp); }
+    if (way) { setenv("WAYLAND_DISPLAY", way, 1); free(way); }
+    if (drv) { setenv("SDL_VIDEODRIVER", drv, 1); free(drv); }
+}
+
+/* SDL scancode -> set 2 make codes (IBM/Microsoft tables). */
+static void test_display_sdl_keycodes(void)
+{
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_A), 0x1C);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_Z), 0x1A);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_1), 0x16);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_0), 0x45);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_RETURN), 0x5A);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_ESCAPE), 0x76);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_F1), 0x05);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_F7), 0x83);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_F10), 0x09);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_UP), 0xE075);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_RCTRL), 0xE014);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_RALT), 0xE011);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_KP_ENTER), 0xE05A);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_KP_DIVIDE), 0xE04A);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_LSHIFT), 0x12);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_RSHIFT), 0x59);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_PRINTSCREEN), 0xE07C);
+    EXPECT_EQ(display_sdl_keycode(SDL_SCANCODE_PAUSE), 0xE11477);
+    EXPECT_EQ(display_sdl_keycode(0), 0);
+    EXPECT_EQ(display_sdl_keycode(100000), 0);
+    /* No two keys of a standard 104-key board share a code. */
+    static uint8_t seen[0x10000];
+    memset(seen, 0, sizeof seen);
+    int dup = 0, n = 0;
+    for (unsigned sc = SDL_SCANCODE_A; sc <= SDL_SCANCODE_RGUI; sc++) {
+        if (sc == SDL_SCANCODE_NONUSHASH || (sc > SDL_SCANCODE_KP_PERIOD && sc < SDL_SCANCODE_LCTRL)) continue;
+        uint32_t c = display_sdl_keycode(sc);
+        if (!c || c > 0xFFFF) continue;
+        if (seen[c]) dup++;
+        seen[c] = 1;
+        n++;
+    }
+    EXPECT_EQ(dup, 0);
+    EXPECT(n >= 100);
+}
+
+struct key_log { uint32_t code[16]; bool down[16]; int n; int mouse_dx, mouse_dy, mouse_dz; unsigned buttons; int mouse_n; };
+static void log_key(void *o, uint32_t code, bool down)
+{
+    struct key_log *l = o;
+    if (l->n < 16) { l->code[l->n] = code; l->down[l->n] = down; }
+    l->n++;
+}
+static void log_mouse(void *o, int dx, int dy, int dz, unsigned b)
+{
+    struct key_log *l = o;
+    l->mouse_dx += dx; l->mouse_dy += dy; l->mouse_dz += dz; l->buttons = b; l->mouse_n++;
+}
+static void push_key(unsigned sc, bool down)
+{
+    SDL_Event e;
+    memset(&e, 0, sizeof e);
+    e.type = down ? SDL_KEYDOWN : SDL_KEYUP;
+    e.key.state = down ? SDL_PRESSED : SDL_RELEASED;
+    e.key.keysym.scancode = (SDL_Scancode)sc;
+    SDL_PushEvent(&e);
+}
+
+/* The window itself, on SDL's offscreen driver: events reach the callbacks
+ * as set-2 codes, F12 saves a PNG, the title carries engine and MIPS. */
+static void test_display_sdl_offscreen(void)
+{
+    char *drv = getenv("SDL_VIDEODRIVER") ? strdup(getenv("SDL_VIDEODRIVER")) : NULL;
+    setenv("SDL_VIDEODRIVER", "offscreen", 1);
+    struct test_clock clk = { 0 };
+    struct vga *v = new_vga(&clk);
+    char err[300] = "";
+    char dir[] = "/tmp/bt86-test-shots-XXXXXX";
+    bool have_dir = mkdtemp(dir) != NULL;
+    EXPECT(have_dir);
+    struct display_sdl *d = (v && have_dir && display_sdl_available()) ? display_sdl_new(v, dir, err, sizeof err) : NULL;
+    if (!d) {
+        printf("  (no SDL offscreen driver: %s)\n", err);
+    } else {
+        set_mode(&mode13);
+        memb(0xA0000, 5);
+        struct key_log log;
+        memset(&log, 0, sizeof log);
+        display_sdl_set_key_handler(d, log_key, &log);
+        display_sdl_set_mouse_handler(d, log_mouse, &log);
+        display_sdl_set_status(d, "bt", 12.5);
+        EXPECT(strcmp(display_sdl_title(d), "bt86 - bt - 12.5 MIPS") == 0);
+        EXPECT(display_sdl_poll(d));
+        push_key(SDL_SCANCODE_A, true);
+        push_key(SDL_SCANCODE_A, false);
+        push_key(SDL_SCANCODE_UP, true);
+        push_key(SDL_SCANCODE_B, false);               /* break without make: dropped */
+        push_key(SDL_SCANCODE_F12, true);              /* screenshot, not sent */
+        push_key(SDL_SCANCODE_F12, false);
+        EXPECT(display_sdl_poll(d));
+        EXPECT_EQ(log.n, 3);
+        EXPECT_EQ(log.code[0], 0x1C); EXPECT(log.down[0]);
+        EXPECT_EQ(log.code[1], 0x1C); EXPECT(!log.down[1]);
+        EXPECT_EQ(log.code[2], 0xE075); EXPECT(log.down[2]);
+        /* Losing focus releases the held cursor key. */
+        SDL_Event e;
+        memset(&e, 0, sizeof e);
+        e.type = SDL_WINDOWEVENT;
+        e.window.event = SDL_WINDOWEVENT_FOCUS_LOST;
+        SDL_PushEvent(&e);
+        EXPECT(display_sdl_poll(d));
+        EXPECT_EQ(log.n, 4);
+        EXPECT_EQ(log.code[3], 0xE075); EXPECT(!log.down[3]);
+        const char *shot = display_sdl_last_screenshot(d);
+        EXPECT(shot[0] != 0);
+        uint32_t *px = NULL; int w = 0, h = 0;
+        if (shot[0]) {
+            EXPECT_EQ(png_read_xrgb(shot, &px, &w, &h, err, sizeof err), 0);
+            EXPECT_EQ(w, 320);
+            EXPECT_EQ(h, 200);
+            if (px) EXPECT_EQ(px[0], c6to8(5, 15, 58));
+            free(px);
+            unlink(shot);
+        }
+        /* Mouse: ignored until a click grabs it; the grabbing click is not sent. */
+        memset(&e, 0, sizeof e);
+        e.type = SDL_MOUSEMOTION; e.motion.xrel = 5; e.motion.yrel = 3;
+        SDL_PushEvent(&e);
+        EXPECT(display_sdl_poll(d));
+        EXPECT_EQ(log.mouse_n, 0);
+        memset(&e, 0, sizeof e);
+        e.type = SDL_MOUSEBUTTONDOWN; e.button.button = SDL_BUTTON_LEFT;
+        SDL_PushEvent(&e);
+        EXPECT(display_sdl_poll(d));
+        EXPECT_EQ(log.mouse_n, 0);
+        memset(&e, 0, sizeof e);
+        e.type = SDL_MOUSEMOTION; e.motion.xrel = 5; e.motion.yrel = 3;
+        SDL_PushEvent(&e);
+        memset(&e, 0, sizeof e);
+        e.type = SDL_MOUSEBUTTONDOWN; e.button.button = SDL_BUTTON_RIGHT;
+        SDL_PushEvent(&e);
+        memset(&e, 0, sizeof e);
+        e.type = SDL_MOUSEWHEEL; e.wheel.y = 1;
+        SDL_PushEvent(&e);
+        EXPECT(display_sdl_poll(d));
+        EXPECT_EQ(log.mouse_dx, 5);
+        EXPECT_EQ(log.mouse_dy, 3);
+        EXPECT_EQ(log.mouse_dz, 1);
+        EXPECT_EQ(log.buttons, 2);
+        memset(&e, 0, sizeof e);
+        e.type = SDL_QUIT;
+        SDL_PushEvent(&e);
+        EXPECT(!display_sdl_poll(d));
+        display_sdl_free(d);
+    }
+    if (drv) { setenv("SDL_VIDEODRIVER", drv, 1); free(drv); } else unsetenv("SDL_VIDEODRIVER");
+    if (have_dir) rmdir(dir);
+    vga_free(v);
+}
+
 int main(void)
 {
     RUN(test_vga_text_mode3_golden);
@@ -807,5 +982,8 @@ int main(void)
     RUN(test_vga_register_fuzz);
     RUN(test_vga_screenshot);
     RUN(test_vga_on_bus);
+    RUN(test_display_sdl_fallback);
+    RUN(test_display_sdl_keycodes);
+    RUN(test_display_sdl_offscreen);
     return test_summary();
 }
