@@ -34,7 +34,7 @@ typedef void (*display_key_fn)(void *opaque, uint32_t keycode, bool pressed);
 typedef void (*display_mouse_fn)(void *opaque, int dx, int dy, int dz, unsigned buttons);
 
 /* True if a window can be opened: $DISPLAY or $WAYLAND_DISPLAY is set (or
- * $SDL_VIDEODRIVER names a driver explicitly, e.g. "offscreen" for tests)
+ * $SDL_VIDEODRIVER names a driver explicitly, e.g. "dummy" for tests)
  * and SDL's video subsystem initialises. False means: use --display none. */
 bool display_sdl_available(void);
 

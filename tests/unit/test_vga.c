@@ -875,12 +875,12 @@ static void push_key(unsigned sc, bool down)
     SDL_PushEvent(&e);
 }
 
-/* The window itself, on SDL's offscreen driver: events reach the callbacks
+/* The window itself, on SDL's dummy video driver (no display, no GL): events reach the callbacks
  * as set-2 codes, F12 saves a PNG, the title carries engine and MIPS. */
 static void test_display_sdl_offscreen(void)
 {
     char *drv = getenv("SDL_VIDEODRIVER") ? strdup(getenv("SDL_VIDEODRIVER")) : NULL;
-    setenv("SDL_VIDEODRIVER", "offscreen", 1);
+    setenv("SDL_VIDEODRIVER", "dummy", 1);
     struct test_clock clk = { 0 };
     struct vga *v = new_vga(&clk);
     char err[300] = "";
@@ -889,7 +889,7 @@ static void test_display_sdl_offscreen(void)
     EXPECT(have_dir);
     struct display_sdl *d = (v && have_dir && display_sdl_available()) ? display_sdl_new(v, dir, err, sizeof err) : NULL;
     if (!d) {
-        printf("  (no SDL offscreen driver: %s)\n", err);
+        printf("  (no SDL dummy video driver: %s)\n", err);
     } else {
         set_mode(&mode13);
         memb(0xA0000, 5);
