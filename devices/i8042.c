@@ -21,8 +21,10 @@
  *   bytes coming from the keyboard (an F0 prefix is folded into bit 7 of the
  *   next byte), as on real hardware; controller replies are not translated.
  * - Commands complete instantly: IBF (status bit 1) always reads 0.
- * - A device clears its output queue when it receives a command (PS/2
- *   protocol), so the ACK is the next byte a driver sees.
+ * - The keyboard sends command responses before queued keystrokes, which
+ *   it keeps (only FF/F5/F6 clear them), so a driver's ACK comes next and an
+ *   LED update never eats a key release. The mouse clears its queue when it
+ *   receives a command (lost motion is harmless).
  */
 #include "devices/i8042.h"
 
@@ -63,7 +65,8 @@ struct byteq {
 };
 
 struct ps2_kbd {
-    struct byteq q;            /* bytes for the controller              */
+    struct byteq q;            /* scancode bytes for the controller     */
+    struct byteq resp;         /* command responses: sent before q      */
     bool enabled;              /* scanning on (F4) / off (F5)           */
     uint8_t set;               /* scancode set: 1 or 2                  */
     uint8_t pending;           /* command awaiting its argument, or 0   */
@@ -181,8 +184,15 @@ static void refill(struct i8042 *k)
             k->obuf = r.val;
             k->obuf_aux = r.aux;
             k->obf = true;
-        } else if (k->kbd.q.count && !(k->ram[0] & CTR_KBDDIS)) {
-            uint8_t c = q_get(&k->kbd.q);
+        } else if ((k->kbd.resp.count || k->kbd.q.count) && !(k->ram[0] & CTR_KBDDIS)) {
+            uint8_t c;
+            if (k->kbd.resp.count && !k->xlate_break) {
+                c = q_get(&k->kbd.resp);
+            } else if (k->kbd.q.count) {
+                c = q_get(&k->kbd.q);
+            } else {
+                break;                      /* F0 taken, its code not yet here */
+            }
             if (k->ram[0] & CTR_XLATE) {
                 if (c == 0xF0) { k->xlate_break = true; continue; }
                 c = xlate(c) | (k->xlate_break ? 0x80 : 0);
@@ -210,9 +220,11 @@ static void ctl_reply(struct i8042 *k, uint8_t v, bool aux)
     k->ctl_count++;
 }
 
+/* A command response; it goes out before any queued scancodes (so the
+ * driver sees its ACK next) and leaves the keystrokes in place. */
 static void kbd_put(struct i8042 *k, uint8_t v)
 {
-    if (q_put(&k->kbd.q, v)) k->kbd.last = v;
+    if (q_put(&k->kbd.resp, v)) k->kbd.last = v;
 }
 
 static void mouse_put(struct i8042 *k, uint8_t v)
@@ -233,6 +245,7 @@ static void kbd_defaults(struct ps2_kbd *kb)
 static void kbd_power_on(struct ps2_kbd *kb)
 {
     q_init(&kb->q, KBD_QSIZE);
+    q_init(&kb->resp, KBD_QSIZE);
     kbd_defaults(kb);
     kb->enabled = true;
     kb->last = 0;
@@ -245,7 +258,7 @@ static void kbd_write(struct i8042 *k, uint8_t v)
     if (kb->pending && v < 0xED) {     /* an argument (commands are >= 0xED) */
         uint8_t cmd = kb->pending;
         kb->pending = 0;
-        q_clear(&kb->q);
+        q_clear(&kb->resp);
         switch (cmd) {
         case 0xED: kb->leds = v & 7; kbd_put(k, 0xFA); break;
         case 0xF3: kb->typematic = v & 0x7F; kbd_put(k, 0xFA); break;
@@ -258,7 +271,8 @@ static void kbd_write(struct i8042 *k, uint8_t v)
         return;
     }
     kb->pending = 0;
-    q_clear(&kb->q);
+    q_clear(&kb->resp);
+    if (v == 0xFF || v == 0xF5 || v == 0xF6) q_clear(&kb->q);   /* these clear the buffer */
     switch (v) {
     case 0xED: case 0xF3: case 0xF0:
         kbd_put(k, 0xFA);
@@ -287,7 +301,8 @@ static void kbd_write(struct i8042 *k, uint8_t v)
 static void kbd_emit(struct i8042 *k, const uint8_t *seq, unsigned n)
 {
     if (q_room(&k->kbd.q) < n) return;     /* whole sequences or nothing */
-    for (unsigned i = 0; i < n; i++) kbd_put(k, seq[i]);
+    for (unsigned i = 0; i < n; i++) q_put(&k->kbd.q, seq[i]);
+    k->kbd.last = seq[n - 1];
 }
 
 void i8042_key_event(struct i8042 *k, uint32_t keycode, bool pressed)

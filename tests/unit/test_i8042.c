@@ -273,6 +273,33 @@ static void test_kbd_commands_and_disable(void)
     rig_free(&r);
 }
 
+/* atkbd's Caps Lock LED update while more keys are queued: the ACKs come
+ * first and no keystroke is lost (a lost release would stick the key). */
+static void test_led_update_keeps_keys(void)
+{
+    struct rig r;
+    rig_init(&r);
+    i8042_key_event(r.k, 0x58, true);      /* Caps Lock down */
+    i8042_key_event(r.k, 0x58, false);     /* ... up */
+    i8042_key_event(r.k, 0x1C, true);      /* 'a' down */
+    EXPECT_EQ(rdata(&r), 0x3A);
+    wdata(&r, 0xED);
+    EXPECT_EQ(rdata(&r), 0xBA);            /* already in the controller (F0 58) */
+    EXPECT_EQ(rdata(&r), 0xFA);            /* the ACK overtakes the queued 'a' */
+    wdata(&r, 0x04);
+    EXPECT_EQ(rdata(&r), 0x1E);            /* 'a' entered the controller first */
+    EXPECT_EQ(rdata(&r), 0xFA);
+    EXPECT_EQ(i8042_kbd_leds(r.k), 4);
+    EXPECT_EQ(rdata(&r), -1);
+    /* a full keyboard buffer drops whole sequences, never half of one */
+    for (int i = 0; i < 20; i++) i8042_key_event(r.k, 0xE075, i & 1);
+    int n = 0, e0 = 0;
+    for (int v; (v = rdata(&r)) >= 0 && n < 64; n++) e0 += v == 0xE0;
+    EXPECT_EQ(n, 2 * e0);                  /* every E0 has its code */
+    EXPECT(n > 0 && n <= 16);
+    rig_free(&r);
+}
+
 /* A20 through D0/D1 (and DD/DF), CPU reset through 0xFE and D1 bit 0. */
 static void test_outport_a20_reset(void)
 {
@@ -458,6 +485,7 @@ int main(void)
     RUN(test_translation);
     RUN(test_scancode_set1);
     RUN(test_kbd_commands_and_disable);
+    RUN(test_led_update_keeps_keys);
     RUN(test_outport_a20_reset);
     RUN(test_mouse_init_and_packets);
     RUN(test_mouse_status_remote_wrap);
