@@ -1,7 +1,907 @@
-/* monitor/cmd_singlestep.c - `bt86 test singlestep` (not implemented yet). */
+/* monitor/cmd_singlestep.c - `bt86 test singlestep`: the SingleStepTests
+ * 80286 real-mode harness.
+ *
+ * Owns: running MOO test vectors (monitor/moo.c) through an engine one
+ * instruction at a time, the comparison of final state, the table of
+ * 286-vs-P6 exclusion rules, and the reports (text, JSON, JUnit).
+ * Invariants: one 16 MiB guest RAM is reused for every vector and is all
+ * zero between vectors (only the bytes a vector lists are written and then
+ * cleared; --scan-ram also finds and clears stray writes); every vector
+ * starts from a fresh copy of one real-mode CPU template; a bad file is a
+ * FAIL line naming the file, never a crash.
+ *
+ * ## SingleStepTests harness
+ *
+ * The SingleStepTests 80286 suite (../shared/testdata/singlesteptests-80286,
+ * captured from a real Harris 80C286) gives, per opcode, up to 2,000 vectors:
+ * initial registers and RAM, one instruction, final registers and RAM.
+ *
+ * Run it:
+ *     bt86 test singlestep ../shared/testdata/singlesteptests-80286/v1_real_mode
+ *     bt86 test singlestep DIR --opcode 80.7 -v      # one file, with diffs
+ *     bt86 test singlestep DIR/F7.6.MOO.gz           # one file by path
+ *     sh tests/cpu/run-singlestep.sh                 # as `make test` runs it
+ * Options: --engine interp (the only engine so far), --opcode XX (file stem:
+ * 00, 80.7, 0F01), -v (up to 20 failing vectors per file with a diff; -vv:
+ * all), --json (one JSON object with per-file counts on stdout instead of the
+ * text), --junit FILE (JUnit XML, one testcase per file), --scan-ram (also
+ * scan the four 64 KiB segment windows of each vector for stray writes;
+ * slower), --limit N (first N vectors of each file), --no-progress.
+ *
+ * Reading results: one line per file, "PASS ss/<file>" when every
+ * non-excluded vector passed (with "(N excluded)" when some were), else
+ * "FAIL ss/<file>: N of M failed (first: #idx name: what differed)". A file
+ * that cannot be read is a FAIL naming the file and the problem. With -v each
+ * failing vector prints its bytes and, per difference, "reg: expected X got
+ * Y" or "ram[ADDR]: expected X got Y" (FLAGS show the compared-bits mask; the
+ * exception the 286 took and what the engine returned are shown). A closing
+ * line counts VECTORS: "N passed, N failed, N excluded", preceded by the
+ * exclusion counts per rule. Exit status 0 only if no vector failed and
+ * every file could be read.
+ *
+ * How a vector runs: registers AX..DI, CS/DS/ES/SS (base = selector << 4,
+ * limit 0xFFFF), IP and FLAGS are loaded (FLAGS bits 12-15 cleared, as the
+ * suite README says: they cannot be set in real mode), the initial RAM bytes
+ * are written (addresses masked to the 286's 24-bit bus), and the engine runs
+ * ONE instruction (a REP string instruction that the engine runs one
+ * iteration per step is stepped until it leaves the instruction). Every test
+ * in the suite ends by executing a HALT: either the F4 byte after the
+ * instruction or one injected at the first fetch after a jump, interrupt or
+ * exception (at the handler's address), so the expected IP is one past the
+ * place where the instruction left CS:IP; the harness adds that 1 (except
+ * for HLT itself, which is the end). Then registers, FLAGS (bits the suite's
+ * metadata.json marks undefined for that opcode are not compared) and every
+ * RAM byte listed in the initial or final state are compared. When the 286
+ * took an exception (EXCP chunk), the undefined-flag mask also applies to
+ * the FLAGS image pushed on the stack (at SS:SP+4 of the final state; the
+ * EXCP chunk's own address is rounded down for odd SP, so it is not used).
+ * Vectors in the suite's revocation_list.txt are excluded.
+ *
+ * Exclusions: bt86 models a P6, and the 286 differs by design in a few
+ * places. Each difference is one row of ss_rules[] below with its reason
+ * (and the manual that documents it). A row either removes FLAGS bits from
+ * the comparison for some opcodes, or excludes a vector that FAILED and whose
+ * 286 behaviour and engine behaviour are exactly the documented difference
+ * (e.g. the 286 raised int 13 where the engine raised #SS). A vector that
+ * passes always counts as passed; everything else must pass.
+ */
 #include "monitor/commands.h"
+#include "monitor/moo.h"
+#include "cpu/cpu.h"
+#include "mem/mem.h"
+#include "devices/bus.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <time.h>
+
+#define SS_RAM_SIZE   (16u << 20)           /* the suite assumes 16 MiB       */
+#define SS_ADDR_MASK  0xFFFFFFu             /* 80286: 24 address lines        */
+#define SS_REP_MAX    (1u << 18)            /* steps allowed for one REP insn */
+#define SS_VERBOSE_MAX 20                   /* -v: failing vectors per file   */
+
+/* ---- what the harness knows about one vector, for rules and reports ---- */
+struct ss_vec {
+    const struct moo_test *t;
+    const char *stem;          /* file stem, e.g. "8E"                       */
+    int rc;                    /* engine result (EXC_NONE, vector, EXIT_*)   */
+    int exp_exc;               /* exception the 286 took (EXCP), -1 if none  */
+    unsigned insn_len;         /* instruction bytes without the final HALT   */
+    bool lock, rep;            /* LOCK / REP(NE) prefix present              */
+    uint8_t opcode;            /* first byte after the prefixes              */
+    int modrm_reg;             /* reg field of the byte after opcode, or -1  */
+};
+
+static bool rule_ss_overrun(const struct ss_vec *v) { return v->exp_exc == EXC_GP && v->rc == EXC_SS; }
+static bool rule_insn_len(const struct ss_vec *v)
+{
+    return v->insn_len > 10 && (v->exp_exc == EXC_GP || v->exp_exc == EXC_UD) && v->rc != v->exp_exc;
+}
+static bool rule_lock_ud(const struct ss_vec *v) { return v->lock && v->rc == EXC_UD && v->exp_exc != EXC_UD; }
+static bool rule_fs_gs(const struct ss_vec *v)
+{
+    return (v->opcode == 0x8C || v->opcode == 0x8E) && (v->modrm_reg == 4 || v->modrm_reg == 5) &&
+           v->exp_exc == EXC_UD && v->rc != EXC_UD;
+}
+
+/* The 286-vs-P6 table. `opcodes`: file stems the row applies to ("*": all).
+ * `flags_ignore`: FLAGS bits never compared for those opcodes. `match`:
+ * exclude a failing vector for which it returns true. */
+static const struct ss_rule {
+    const char *id;
+    const char *opcodes;
+    uint16_t flags_ignore;
+    bool (*match)(const struct ss_vec *);
+    const char *reason;
+} ss_rules[] = {
+    { "iopl-nt", "9D CF", 0xF000, NULL,
+      "POPF/IRET in real mode: a P6 loads IOPL and NT (bits 12-14) from the popped image "
+      "(SDM vol. 2, POPF/IRET operation, real-address mode); the 286 keeps FLAGS bits 12-15 "
+      "clear in real mode (suite README, 'Why are some instructions clearing flags')" },
+    { "ss-overrun", "*", 0, rule_ss_overrun,
+      "stack-segment access past offset 0xFFFF: the 286 raises int 13 for every real-mode "
+      "segment overrun (80286 PRM, real-address-mode exceptions); a P6 raises #SS, int 12, for "
+      "SS-relative accesses (SDM vol. 3 sec. 6.15, 'Interrupt 12'); excluded only when the "
+      "engine raised #SS where the 286 raised int 13" },
+    { "insn-len", "*", 0, rule_insn_len,
+      "instruction longer than 10 bytes (redundant prefixes): the 286 faults (int 13 in this "
+      "data; the suite README says int 6); a P6 accepts up to 15 bytes (SDM vol. 2 sec. 2.3.11)" },
+    { "lock-ud", "*", 0, rule_lock_ud,
+      "LOCK on a non-lockable instruction or a register destination: a P6 raises #UD "
+      "(SDM vol. 2, LOCK); the 286 asserts LOCK# and executes the instruction (suite README, "
+      "'LOCK and LOCK Prefixes'); excluded only when the engine raised #UD and the 286 did not" },
+    { "fs-gs", "8C 8E", 0, rule_fs_gs,
+      "MOV to/from segment register 4 or 5: the 286 has no FS/GS and raises int 6; a P6 "
+      "moves FS/GS (SDM vol. 2, MOV)" },
+};
+#define SS_NRULES ((int)(sizeof ss_rules / sizeof *ss_rules))
+#define SS_RULE_REVOKED SS_NRULES          /* extra counter: revocation list */
+
+static bool rule_applies(const struct ss_rule *r, const char *stem)
+{
+    if (!strcmp(r->opcodes, "*")) return true;
+    size_t n = strlen(stem);
+    for (const char *p = r->opcodes; *p; ) {
+        size_t w = strcspn(p, " ");
+        if (w == n && !strncasecmp(p, stem, n)) return true;
+        p += w;
+        while (*p == ' ') p++;
+    }
+    return false;
+}
+
+/* ---- engines ---- */
+struct ss_engine { const char *name; int (*step)(struct cpu *); };
+static const struct ss_engine ss_engines[] = {
+    { "interp", interp_step },
+};
+
+/* ---- per-file results ---- */
+struct ss_file {
+    char path[1024];
+    char stem[32];
+    uint32_t vectors, passed, failed, excluded;
+    uint32_t by_rule[SS_NRULES + 1];
+    bool error;                /* could not be read (message in first)       */
+    char first[1024];          /* first failure / file error                 */
+    double seconds;
+};
+
+struct ss_opts {
+    const char *path, *engine, *opcode, *junit;
+    bool json, scan_ram, no_progress;
+    int verbose;
+    long limit;
+};
+
+/* Everything one run needs; one instance, on the heap. */
+struct ss_ctx {
+    const struct ss_engine *eng;
+    const struct ss_opts *o;
+    struct mem *mem;
+    struct bus *bus;
+    uint8_t *ram;              /* host view of guest RAM (16 MiB)           */
+    uint8_t *expv;             /* expected byte per address (scratch)       */
+    uint8_t *mark;             /* 1 = address listed by the current vector  */
+    struct cpu tmpl;           /* real-mode CPU everything starts from      */
+    struct cpu cpu;            /* the CPU under test                        */
+    struct moo_metadata md;
+    bool have_md;
+    uint8_t (*revoked)[20];    /* sorted revoked hashes                     */
+    size_t nrevoked;
+    char diff[8192];           /* -v text of the current vector             */
+    size_t difflen;
+    char first[400];           /* first difference of the current vector    */
+    int ndiff;
+};
+
+static void diff_add(struct ss_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void diff_add(struct ss_ctx *c, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (c->ndiff++ == 0) snprintf(c->first, sizeof c->first, "%s", line);
+    if (c->difflen < sizeof c->diff - 1) {
+        int n = snprintf(c->diff + c->difflen, sizeof c->diff - c->difflen, "    %s\n", line);
+        if (n > 0) c->difflen += (size_t)n;
+        if (c->difflen > sizeof c->diff - 1) c->difflen = sizeof c->diff - 1;
+    }
+}
+
+/* ---- I/O ports: every read returns all ones (suite README: IN returns
+ * 0xFF/0xFFFF), writes are dropped, and nothing is logged. ---- */
+static uint32_t ones_read(void *opaque, uint32_t off, unsigned size)
+{
+    (void)opaque; (void)off;
+    return size >= 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+}
+static void ones_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
+{
+    (void)opaque; (void)off; (void)val; (void)size;
+}
+static const struct bus_ops ss_ports = { "singlestep-open-bus", ones_read, ones_write, false };
+
+static void cpu_template(struct ss_ctx *c)
+{
+    struct cpu *t = &c->tmpl;
+    cpu_init(t, c->mem, c->bus);
+    t->cr[0] &= ~1u;                       /* PE = 0: real mode            */
+    t->eflags = 0x2;
+    t->cpl = 0;
+    t->a20_enabled = true;                 /* the 286 has no A20 gate      */
+    t->halted = false;
+    t->intr_shadow = 0;
+    t->idtr.base = 0;                      /* real-mode IVT at 0           */
+    t->idtr.limit = 0x3FF;
+    for (int s = 0; s < 6; s++) {
+        t->seg[s].sel = 0;
+        t->seg[s].base = 0;
+        t->seg[s].limit = 0xFFFF;
+        t->seg[s].ar = s == SEG_CS ? 0x9B : 0x93;   /* P, S, code RX / data RW, accessed */
+    }
+}
+
+/* Prefixes, opcode and ModRM reg of the instruction (286 prefix set). */
+static void vec_decode(struct ss_vec *v)
+{
+    const struct moo_test *t = v->t;
+    v->insn_len = t->nbytes && t->bytes[t->nbytes - 1] == 0xF4 ? t->nbytes - 1 : t->nbytes;
+    v->modrm_reg = -1;
+    unsigned i = 0;
+    for (; i < v->insn_len; i++) {
+        uint8_t b = t->bytes[i];
+        if (b == 0xF0) v->lock = true;
+        else if (b == 0xF2 || b == 0xF3) v->rep = true;
+        else if (b != 0x26 && b != 0x2E && b != 0x36 && b != 0x3E) break;
+    }
+    v->opcode = i < v->insn_len ? t->bytes[i] : 0xF4;
+    if (i + 1 < v->insn_len) v->modrm_reg = (t->bytes[i + 1] >> 3) & 7;
+}
+
+static bool is_string_op(uint8_t op)
+{
+    return (op >= 0x6C && op <= 0x6F) || (op >= 0xA4 && op <= 0xA7) || (op >= 0xAA && op <= 0xAF);
+}
+
+static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, 20); }
+
+static bool revoked(const struct ss_ctx *c, const struct moo_test *t)
+{
+    return t->has_hash && c->nrevoked && bsearch(t->hash, c->revoked, c->nrevoked, 20, hash_cmp);
+}
+
+enum verdict { V_PASS, V_FAIL, V_EXCLUDED };
+
+static const char *rc_name(int rc, char *buf, size_t n)
+{
+    if (rc == EXC_NONE) snprintf(buf, n, "none");
+    else if (rc == EXIT_HLT) snprintf(buf, n, "EXIT_HLT");
+    else if (rc == EXIT_RESET) snprintf(buf, n, "EXIT_RESET (triple fault)");
+    else if (rc == EXIT_UNIMPL) snprintf(buf, n, "EXIT_UNIMPL (not implemented)");
+    else if (rc >= 0 && rc < 256) snprintf(buf, n, "#%d", rc);
+    else snprintf(buf, n, "exit %d", rc);
+    return buf;
+}
+
+/* Run and check one vector. *rule gets the exclusion row for V_EXCLUDED. */
+static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct moo_test *t,
+                               uint16_t flags_mask, uint16_t flags_ignore, int *rule)
+{
+    struct cpu *cpu = &c->cpu;
+    uint8_t *ram = c->ram;
+    c->difflen = 0;
+    c->ndiff = 0;
+    c->first[0] = 0;
+    c->diff[0] = 0;
+
+    const struct moo_state *st[2] = { &t->init, &t->fina };
+    struct ss_vec v = { .t = t, .stem = stem, .exp_exc = t->has_exc ? t->exc_num : -1 };
+    vec_decode(&v);
+
+    const uint16_t *iv = t->init.regs.v;
+    if ((t->init.regs.mask & 0x3FFF) != 0x3FFF) {
+        diff_add(c, "INIT lacks registers (mask 0x%04x): not a 16-bit real-mode vector",
+                 t->init.regs.mask);
+        return V_FAIL;
+    }
+
+    /* ---- initial state ---- */
+    memcpy(cpu, &c->tmpl, sizeof *cpu);
+    cpu->r[R_EAX] = iv[MOO_AX]; cpu->r[R_EBX] = iv[MOO_BX];
+    cpu->r[R_ECX] = iv[MOO_CX]; cpu->r[R_EDX] = iv[MOO_DX];
+    cpu->r[R_ESP] = iv[MOO_SP]; cpu->r[R_EBP] = iv[MOO_BP];
+    cpu->r[R_ESI] = iv[MOO_SI]; cpu->r[R_EDI] = iv[MOO_DI];
+    static const int segmap[4][2] = { { SEG_CS, MOO_CS }, { SEG_SS, MOO_SS },
+                                      { SEG_DS, MOO_DS }, { SEG_ES, MOO_ES } };
+    for (int i = 0; i < 4; i++) {
+        struct seg *s = &cpu->seg[segmap[i][0]];
+        s->sel = iv[segmap[i][1]];
+        s->base = (uint32_t)s->sel << 4;
+        s->limit = 0xFFFF;
+    }
+    cpu->eip = iv[MOO_IP];
+    /* bits 12-15 cannot be set in real mode (suite README); 1, 3, 5 reserved */
+    cpu->eflags = (iv[MOO_FLAGS] & 0x0FD5u) | 0x2u;
+
+    for (uint32_t i = 0; i < t->init.ram_count; i++) {
+        uint32_t a; uint8_t b;
+        moo_ram_entry(&t->init, i, &a, &b);
+        ram[a & SS_ADDR_MASK] = b;
+    }
+
+    /* ---- one instruction ---- */
+    uint32_t start_eip = cpu->eip;
+    uint16_t start_cs = cpu->seg[SEG_CS].sel;
+    bool rep_string = v.rep && is_string_op(v.opcode);
+    unsigned steps = 0;
+    int rc;
+    for (;;) {
+        rc = c->eng->step(cpu);
+        steps++;
+        if (rc == EXC_NONE && rep_string && cpu->eip == start_eip &&
+            cpu->seg[SEG_CS].sel == start_cs && steps < SS_REP_MAX)
+            continue;                      /* engine runs REP one iteration per step */
+        break;
+    }
+    v.rc = rc;
+    char rcb[64], exb[64];
+    enum verdict verdict = V_PASS;
+
+    if (rc == EXIT_UNIMPL || rc == EXIT_RESET || (rc > 255 && rc != EXIT_HLT)) {
+        diff_add(c, "engine returned %s", rc_name(rc, rcb, sizeof rcb));
+        verdict = V_FAIL;
+        goto cleanup;
+    }
+    if (rc == EXC_NONE && rep_string && steps >= SS_REP_MAX) {
+        diff_add(c, "REP instruction still running after %u steps", steps);
+        verdict = V_FAIL;
+        goto cleanup;
+    }
+    /* The HALT that ends every test (README "Test Methodology") executes
+     * at the CS:IP the instruction left; IP ends one past it. HLT under
+     * test is its own end. */
+    if (rc != EXIT_HLT)
+        cpu->eip = cpu->eip <= 0xFFFF ? ((cpu->eip + 1) & 0xFFFF) : cpu->eip + 1;
+
+    /* ---- registers ---- */
+    uint16_t ev[MOO_NREGS];
+    for (int i = 0; i < MOO_NREGS; i++)
+        ev[i] = (t->fina.regs.mask & (1u << i)) ? t->fina.regs.v[i] : iv[i];
+    if (!(t->fina.regs.mask & (1u << MOO_FLAGS))) ev[MOO_FLAGS] = iv[MOO_FLAGS] & 0x0FFF;
+    uint32_t got[MOO_NREGS] = {
+        cpu->r[R_EAX], cpu->r[R_EBX], cpu->r[R_ECX], cpu->r[R_EDX],
+        cpu->seg[SEG_CS].sel, cpu->seg[SEG_SS].sel, cpu->seg[SEG_DS].sel, cpu->seg[SEG_ES].sel,
+        cpu->r[R_ESP], cpu->r[R_EBP], cpu->r[R_ESI], cpu->r[R_EDI], cpu->eip, cpu->eflags,
+    };
+    uint32_t fcmp = 0xFFFF0000u | (uint32_t)(flags_mask & ~flags_ignore);
+    /* RMSK chunks (per test, or top level) would narrow this further; the
+     * 286 suite has none, metadata.json carries the masks. */
+    if (t->fina.rmask.mask & (1u << MOO_FLAGS)) fcmp &= 0xFFFF0000u | t->fina.rmask.v[MOO_FLAGS];
+    for (int i = 0; i < MOO_NREGS; i++) {
+        uint32_t m = i == MOO_FLAGS ? fcmp : 0xFFFFFFFFu;
+        if (i != MOO_FLAGS && (t->fina.rmask.mask & (1u << i))) m = t->fina.rmask.v[i] | 0xFFFF0000u;
+        if ((got[i] & m) == ((uint32_t)ev[i] & m)) continue;
+        if (i == MOO_FLAGS)
+            diff_add(c, "flags: expected 0x%04x got 0x%04x (compared bits 0x%04x, differ 0x%04x)",
+                     ev[i], got[i], fcmp & 0xFFFF, (got[i] ^ ev[i]) & fcmp);
+        else
+            diff_add(c, "%s: expected 0x%04x got 0x%04x", moo_reg_names[i], ev[i], got[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        const struct seg *s = &cpu->seg[segmap[i][0]];
+        if (s->base != (uint32_t)s->sel << 4)
+            diff_add(c, "%s.base: expected 0x%05x (selector << 4) got 0x%05x",
+                     moo_reg_names[segmap[i][1]], (uint32_t)s->sel << 4, s->base);
+    }
+
+    /* ---- RAM: every listed byte; final values override initial ones ---- */
+    uint32_t fa0 = 0xFFFFFFFFu, fa1 = 0xFFFFFFFFu;   /* pushed FLAGS image */
+    uint8_t fm0 = 0xFF, fm1 = 0xFF;
+    if (t->has_exc && flags_mask != 0xFFFF) {
+        uint32_t ssb = (uint32_t)ev[MOO_SS] << 4;
+        fa0 = (ssb + ((ev[MOO_SP] + 4u) & 0xFFFF)) & SS_ADDR_MASK;
+        fa1 = (ssb + ((ev[MOO_SP] + 5u) & 0xFFFF)) & SS_ADDR_MASK;
+        fm0 = (uint8_t)flags_mask;
+        fm1 = (uint8_t)(flags_mask >> 8);
+    }
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < st[k]->ram_count; i++) {
+            uint32_t a; uint8_t b;
+            moo_ram_entry(st[k], i, &a, &b);
+            a &= SS_ADDR_MASK;
+            c->expv[a] = b;
+            c->mark[a] = 1;
+        }
+    for (int k = 1; k >= 0; k--)
+        for (uint32_t i = 0; i < st[k]->ram_count; i++) {
+            uint32_t a; uint8_t b;
+            moo_ram_entry(st[k], i, &a, &b);
+            a &= SS_ADDR_MASK;
+            if (!c->mark[a]) continue;          /* already compared */
+            c->mark[a] = 0;
+            uint8_t m = a == fa0 ? fm0 : a == fa1 ? fm1 : 0xFF;
+            if ((ram[a] & m) != (c->expv[a] & m))
+                diff_add(c, "ram[0x%06x]: expected 0x%02x got 0x%02x%s", a, c->expv[a], ram[a],
+                         m != 0xFF ? " (pushed FLAGS, undefined bits masked)" : "");
+        }
+
+    if (c->ndiff) verdict = V_FAIL;
+
+cleanup:
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < st[k]->ram_count; i++) {
+            uint32_t a; uint8_t b;
+            moo_ram_entry(st[k], i, &a, &b);
+            ram[a & SS_ADDR_MASK] = 0;
+            c->mark[a & SS_ADDR_MASK] = 0;
+        }
+    if (c->o->scan_ram) {
+        /* anything non-zero now in the segment windows is a stray write */
+        for (int i = 0; i < 4; i++) {
+            uint32_t base = (uint32_t)iv[segmap[i][1]] << 4;
+            for (uint32_t off = 0; off < 0x10000; off += 8) {
+                uint64_t w;
+                memcpy(&w, ram + base + off, 8);
+                if (!w) continue;
+                for (uint32_t j = 0; j < 8; j++)
+                    if (ram[base + off + j]) {
+                        diff_add(c, "ram[0x%06x]: stray write 0x%02x (not in the expected state)",
+                                 base + off + j, ram[base + off + j]);
+                        ram[base + off + j] = 0;
+                        verdict = V_FAIL;
+                    }
+            }
+        }
+    }
+    if (verdict == V_FAIL) {
+        if (v.exp_exc >= 0 || (rc >= 0 && rc < 256)) {
+            if (v.exp_exc >= 0) snprintf(exb, sizeof exb, "#%d", v.exp_exc);
+            else snprintf(exb, sizeof exb, "none");
+            char line[160];
+            snprintf(line, sizeof line, "exception/interrupt: 286 took %s, engine returned %s",
+                     exb, rc_name(rc, rcb, sizeof rcb));
+            if (c->difflen < sizeof c->diff - 200)
+                c->difflen += (size_t)snprintf(c->diff + c->difflen, sizeof c->diff - c->difflen,
+                                               "    (%s)\n", line);
+        }
+        for (int r = 0; r < SS_NRULES; r++)
+            if (ss_rules[r].match && rule_applies(&ss_rules[r], stem) && ss_rules[r].match(&v)) {
+                *rule = r;
+                return V_EXCLUDED;
+            }
+    }
+    return verdict;
+}
+
+/* ---- output helpers ---- */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+static void xml_str(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default:
+            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
+        }
+    }
+}
+
+static bool has_suffix_ci(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n > m && !strcasecmp(s + n - m, suf);
+}
+static void stem_of(const char *path, char *stem, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(stem, n, "%s", b);
+    size_t l = strlen(stem);
+    if (has_suffix_ci(stem, ".MOO.gz")) stem[l - 7] = 0;
+    else if (has_suffix_ci(stem, ".MOO")) stem[l - 4] = 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct ss_file *)a)->stem, ((const struct ss_file *)b)->stem);
+}
+
+/* Collect the files under PATH (or PATH itself). -1 with a message printed. */
+static int collect(const struct ss_opts *o, struct ss_file **out, size_t *nout, char *dir, size_t dirlen)
+{
+    struct stat sb;
+    if (stat(o->path, &sb) != 0) { cli_error("singlestep: %s: no such file or directory", o->path); return -1; }
+    struct ss_file *v = NULL;
+    size_t n = 0, cap = 0;
+    if (S_ISDIR(sb.st_mode)) {
+        snprintf(dir, dirlen, "%s", o->path);
+        DIR *d = opendir(o->path);
+        if (!d) { cli_error("singlestep: %s: cannot open directory", o->path); return -1; }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!has_suffix_ci(e->d_name, ".MOO.gz") && !has_suffix_ci(e->d_name, ".MOO")) continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                struct ss_file *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) { closedir(d); free(v); cli_error("singlestep: out of memory"); return -1; }
+                v = nv;
+            }
+            memset(&v[n], 0, sizeof v[n]);
+            snprintf(v[n].path, sizeof v[n].path, "%s/%s", o->path, e->d_name);
+            stem_of(e->d_name, v[n].stem, sizeof v[n].stem);
+            n++;
+        }
+        closedir(d);
+        if (!n) { free(v); cli_error("singlestep: no .MOO or .MOO.gz files in %s", o->path); return -1; }
+        qsort(v, n, sizeof *v, name_cmp);
+    } else {
+        const char *slash = strrchr(o->path, '/');
+        if (slash) snprintf(dir, dirlen, "%.*s", (int)(slash - o->path), o->path);
+        else snprintf(dir, dirlen, ".");
+        v = calloc(1, sizeof *v);
+        if (!v) { cli_error("singlestep: out of memory"); return -1; }
+        snprintf(v->path, sizeof v->path, "%s", o->path);
+        stem_of(o->path, v->stem, sizeof v->stem);
+        n = 1;
+    }
+    if (o->opcode) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!strcasecmp(v[i].stem, o->opcode)) v[k++] = v[i];
+        if (!k) {
+            free(v);
+            cli_error("singlestep: no test file for opcode '%s' in %s (file names look like 00, 80.7, F6.6)",
+                      o->opcode, o->path);
+            return -1;
+        }
+        n = k;
+    }
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+static void load_revocations(struct ss_ctx *c, const char *dir)
+{
+    char path[1200];
+    FILE *f = NULL;
+    const char *cand[2] = { "%s/revocation_list.txt", "%s/../revocation_list.txt" };
+    for (int i = 0; i < 2 && !f; i++) {
+        snprintf(path, sizeof path, cand[i], dir);
+        f = fopen(path, "r");
+    }
+    if (!f) return;
+    char line[256];
+    size_t cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        uint8_t h[20];
+        int k = 0;
+        for (const char *p = line; *p && k < 40; p++) {
+            int d = (*p >= '0' && *p <= '9') ? *p - '0' : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10 :
+                    (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10 : -1;
+            if (d < 0) { if (k) break; continue; }
+            if (k & 1) h[k / 2] = (uint8_t)(h[k / 2] | d); else h[k / 2] = (uint8_t)(d << 4);
+            k++;
+        }
+        if (k != 40) continue;
+        if (c->nrevoked == cap) {
+            cap = cap ? cap * 2 : 16;
+            void *nr = realloc(c->revoked, cap * 20);
+            if (!nr) break;
+            c->revoked = nr;
+        }
+        memcpy(c->revoked[c->nrevoked++], h, 20);
+    }
+    fclose(f);
+    if (c->nrevoked) qsort(c->revoked, c->nrevoked, 20, hash_cmp);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void run_file(struct ss_ctx *c, struct ss_file *fr)
+{
+    double t0 = now_s();
+    struct moo_file f;
+    if (moo_open_file(&f, fr->path)) {
+        fr->error = true;
+        snprintf(fr->first, sizeof fr->first, "cannot read: %s", f.err);
+        return;
+    }
+    uint16_t fmask = 0xFFFF, fignore = 0;
+    const struct moo_opinfo *oi = c->have_md ? moo_metadata_find(&c->md, fr->stem) : NULL;
+    if (oi) fmask = oi->flags_mask;
+    for (int r = 0; r < SS_NRULES; r++)
+        if (rule_applies(&ss_rules[r], fr->stem)) fignore |= ss_rules[r].flags_ignore;
+    struct moo_test t;
+    int k, shown = 0;
+    while ((k = moo_next(&f, &t)) == 1) {
+        if (c->o->limit > 0 && fr->vectors >= (uint32_t)c->o->limit) break;
+        fr->vectors++;
+        if (revoked(c, &t)) { fr->excluded++; fr->by_rule[SS_RULE_REVOKED]++; continue; }
+        int rule = -1;
+        enum verdict vd = run_vector(c, fr->stem, &t, fmask, fignore, &rule);
+        if (vd == V_PASS) { fr->passed++; continue; }
+        if (vd == V_EXCLUDED) { fr->excluded++; fr->by_rule[rule]++; continue; }
+        fr->failed++;
+        if (fr->failed == 1)
+            snprintf(fr->first, sizeof fr->first, "#%u %.*s: %s%s", t.index, (int)t.name_len, t.name,
+                     c->first, c->ndiff > 1 ? " ..." : "");
+        if (c->o->verbose && !c->o->json && (c->o->verbose > 1 || shown < SS_VERBOSE_MAX)) {
+            shown++;
+            printf("  ss/%s #%u %.*s  bytes", fr->stem, t.index, (int)t.name_len, t.name);
+            for (uint32_t i = 0; i < t.nbytes; i++) printf(" %02x", t.bytes[i]);
+            printf("\n%s", c->diff);
+        }
+    }
+    if (k < 0) {
+        fr->error = true;
+        snprintf(fr->first, sizeof fr->first, "%s", f.err);
+    }
+    if (c->o->verbose == 1 && !c->o->json && fr->failed > (uint32_t)shown && shown)
+        printf("  ss/%s: %u more failing vectors not shown (-vv shows all)\n", fr->stem,
+               fr->failed - (uint32_t)shown);
+    moo_close(&f);
+    fr->seconds = now_s() - t0;
+}
+
+static void print_file_line(const struct ss_file *fr)
+{
+    if (fr->error)
+        printf("FAIL ss/%s: %s%s\n", fr->stem, fr->first,
+               fr->vectors ? " (after reading some vectors)" : "");
+    else if (fr->failed)
+        printf("FAIL ss/%s: %u of %u failed (first: %s)\n", fr->stem, fr->failed,
+               fr->vectors - fr->excluded, fr->first);
+    else if (fr->excluded)
+        printf("PASS ss/%s (%u excluded)\n", fr->stem, fr->excluded);
+    else
+        printf("PASS ss/%s\n", fr->stem);
+    fflush(stdout);
+}
+
+static const char *rule_id(int r) { return r == SS_RULE_REVOKED ? "revoked" : ss_rules[r].id; }
+
+static void write_json(const struct ss_opts *o, const struct ss_file *fv, size_t n,
+                       const uint32_t tot[4], const uint32_t *by_rule, unsigned file_errors)
+{
+    printf("{\"suite\":\"singlesteptests-80286\",\"engine\":");
+    json_str(stdout, o->engine);
+    printf(",\"path\":");
+    json_str(stdout, o->path);
+    printf(",\"vectors\":%u,\"passed\":%u,\"failed\":%u,\"excluded\":%u,\"file_errors\":%u,",
+           tot[0], tot[1], tot[2], tot[3], file_errors);
+    printf("\"excluded_by_rule\":{");
+    bool comma = false;
+    for (int r = 0; r <= SS_NRULES; r++) {
+        if (!by_rule[r]) continue;
+        printf("%s\"%s\":%u", comma ? "," : "", rule_id(r), by_rule[r]);
+        comma = true;
+    }
+    printf("},\"files\":[");
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_file *f = &fv[i];
+        printf("%s\n{\"file\":", i ? "," : "");
+        json_str(stdout, f->stem);
+        printf(",\"vectors\":%u,\"passed\":%u,\"failed\":%u,\"excluded\":%u,\"seconds\":%.3f,\"status\":\"%s\"",
+               f->vectors, f->passed, f->failed, f->excluded, f->seconds,
+               f->error ? "error" : f->failed ? "fail" : "pass");
+        if (f->error || f->failed) {
+            printf(",\"%s\":", f->error ? "error" : "first_failure");
+            json_str(stdout, f->first);
+        }
+        printf("}");
+    }
+    printf("\n]}\n");
+}
+
+static int write_junit(const char *path, const struct ss_file *fv, size_t n, const uint32_t tot[4],
+                       double secs)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    unsigned failures = 0, errors = 0, skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (fv[i].error) errors++;
+        else if (fv[i].failed) failures++;
+        else if (!fv[i].passed) skipped++;
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f, "<testsuites name=\"singlestep\" tests=\"%zu\" failures=\"%u\" errors=\"%u\" time=\"%.3f\">\n",
+            n, failures, errors, secs);
+    fprintf(f, "  <testsuite name=\"ss\" tests=\"%zu\" failures=\"%u\" errors=\"%u\" skipped=\"%u\" time=\"%.3f\">\n",
+            n, failures, errors, skipped, secs);
+    fprintf(f, "    <properties><property name=\"vectors\" value=\"%u\"/><property name=\"vectors_passed\" value=\"%u\"/>"
+               "<property name=\"vectors_failed\" value=\"%u\"/><property name=\"vectors_excluded\" value=\"%u\"/></properties>\n",
+            tot[0], tot[1], tot[2], tot[3]);
+    for (size_t i = 0; i < n; i++) {
+        const struct ss_file *r = &fv[i];
+        fprintf(f, "    <testcase classname=\"ss\" name=\"");
+        xml_str(f, r->stem);
+        fprintf(f, "\" time=\"%.3f\">", r->seconds);
+        if (r->error) {
+            fprintf(f, "<error message=\"");
+            xml_str(f, r->first);
+            fprintf(f, "\"/>");
+        } else if (r->failed) {
+            fprintf(f, "<failure message=\"%u of %u vectors failed\">", r->failed, r->vectors - r->excluded);
+            fprintf(f, "first: ");
+            xml_str(f, r->first);
+            fprintf(f, "</failure>");
+        } else if (!r->passed) {
+            fprintf(f, "<skipped message=\"no vectors run\"/>");
+        }
+        fprintf(f, "<system-out>%u vectors: %u passed, %u failed, %u excluded</system-out></testcase>\n",
+                r->vectors, r->passed, r->failed, r->excluded);
+    }
+    fprintf(f, "  </testsuite>\n</testsuites>\n");
+    return fclose(f) ? -1 : 0;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: bt86 test singlestep PATH [--engine E] [--opcode XX] [--json] [--junit FILE]\n"
+          "                              [-v|-vv] [--scan-ram] [--limit N] [--no-progress]\n"
+          "  PATH        directory of .MOO.gz files (v1_real_mode) or one file\n"
+          "  --engine E  engine to test: interp\n"
+          "  --opcode XX run only the file for XX (00, 80.7, 0F01 ...)\n"
+          "  --json      one JSON object with per-file counts instead of text\n"
+          "  --junit F   also write JUnit XML to F\n"
+          "  -v, -vv     show failing vectors with a diff (20 per file, or all)\n"
+          "  --scan-ram  also detect stray writes in each vector's segment windows\n"
+          "  --limit N   run at most N vectors per file\n", f);
+}
+
 int cmd_test_singlestep(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    return cli_error("'test singlestep' is not implemented yet");
+    struct ss_opts o = { .engine = "interp" };
+    static const struct option lo[] = {
+        { "engine", required_argument, 0, 'e' }, { "opcode", required_argument, 0, 'o' },
+        { "json", no_argument, 0, 'j' },         { "junit", required_argument, 0, 'J' },
+        { "verbose", no_argument, 0, 'v' },      { "scan-ram", no_argument, 0, 'S' },
+        { "limit", required_argument, 0, 'l' },  { "no-progress", no_argument, 0, 'P' },
+        { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
+    };
+    optind = 0;                             /* full re-initialisation (glibc) */
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":vh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'e': o.engine = optarg; break;
+        case 'o': o.opcode = optarg; break;
+        case 'j': o.json = true; break;
+        case 'J': o.junit = optarg; break;
+        case 'v': o.verbose++; break;
+        case 'S': o.scan_ram = true; break;
+        case 'P': o.no_progress = true; break;
+        case 'l': {
+            char *e;
+            o.limit = strtol(optarg, &e, 10);
+            if (*e || o.limit <= 0) return cli_error("singlestep: --limit needs a positive number, not '%s'", optarg);
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        case ':': return cli_error("singlestep: option '%s' needs an argument", argv[optind - 1]);
+        default: return cli_error("singlestep: unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) { usage(stderr); return cli_error("singlestep: which directory or file? (PATH missing)"); }
+    if (optind + 1 < argc) return cli_error("singlestep: unexpected argument '%s'", argv[optind + 1]);
+    o.path = argv[optind];
+
+    const struct ss_engine *eng = NULL;
+    for (size_t i = 0; i < sizeof ss_engines / sizeof *ss_engines; i++)
+        if (!strcmp(ss_engines[i].name, o.engine)) eng = &ss_engines[i];
+    if (!eng) return cli_error("singlestep: engine '%s' is not available here (engines: interp)", o.engine);
+
+    char dir[1024];
+    struct ss_file *files;
+    size_t nfiles;
+    if (collect(&o, &files, &nfiles, dir, sizeof dir)) return 2;
+
+    struct ss_ctx *c = calloc(1, sizeof *c);
+    if (!c) { free(files); return cli_error("singlestep: out of memory"); }
+    c->o = &o;
+    c->eng = eng;
+    c->mem = mem_new(SS_RAM_SIZE);
+    c->bus = bus_new();
+    c->expv = malloc(SS_RAM_SIZE);
+    c->mark = calloc(SS_RAM_SIZE, 1);
+    int status = 2;
+    if (!c->mem || !c->bus || !c->expv || !c->mark) { cli_error("singlestep: cannot allocate 16 MiB guest RAM"); goto out; }
+    if (bus_map_io(c->bus, 0, 0x10000, &ss_ports, NULL)) { cli_error("singlestep: cannot map the I/O ports"); goto out; }
+    c->ram = mem_ram(c->mem);
+    cpu_template(c);
+
+    char mdpath[1200], err[1400];
+    snprintf(mdpath, sizeof mdpath, "%s/metadata.json", dir);
+    if (access(mdpath, R_OK) == 0) {
+        if (moo_metadata_load(&c->md, mdpath, err, sizeof err)) {
+            cli_error("singlestep: %s", err);
+            goto out;
+        }
+        c->have_md = true;
+    } else {
+        fprintf(stderr, "bt86: singlestep: warning: no %s: undefined flags will be compared\n", mdpath);
+    }
+    load_revocations(c, dir);
+
+    bool tty = isatty(2) && !o.no_progress;
+    double t0 = now_s(), last = t0;
+    uint32_t tot[4] = { 0 };                 /* vectors passed failed excluded */
+    uint32_t by_rule[SS_NRULES + 1] = { 0 };
+    unsigned file_errors = 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        if (tty) fprintf(stderr, "\r[%zu/%zu] %-8s", i + 1, nfiles, files[i].stem);
+        else if (!o.no_progress && now_s() - last > 10) {
+            fprintf(stderr, "bt86: singlestep: file %zu of %zu (%s), %u vectors so far\n",
+                    i + 1, nfiles, files[i].stem, tot[0]);
+            last = now_s();
+        }
+        run_file(c, &files[i]);
+        if (tty) fprintf(stderr, "\r%24s\r", "");
+        struct ss_file *f = &files[i];
+        tot[0] += f->vectors; tot[1] += f->passed; tot[2] += f->failed; tot[3] += f->excluded;
+        for (int r = 0; r <= SS_NRULES; r++) by_rule[r] += f->by_rule[r];
+        if (f->error) file_errors++;
+        if (!o.json) print_file_line(f);
+    }
+    double secs = now_s() - t0;
+    if (o.json) {
+        write_json(&o, files, nfiles, tot, by_rule, file_errors);
+    } else {
+        for (int r = 0; r <= SS_NRULES; r++)
+            if (by_rule[r])
+                printf("excluded by rule %s: %u vectors%s%s\n", rule_id(r), by_rule[r],
+                       o.verbose ? " - " : "",
+                       o.verbose ? (r == SS_RULE_REVOKED ? "listed in the suite's revocation_list.txt"
+                                                        : ss_rules[r].reason) : "");
+        if (file_errors) printf("%u file(s) could not be read\n", file_errors);
+        printf("%u passed, %u failed, %u excluded\n", tot[1], tot[2], tot[3]);
+    }
+    fprintf(stderr, "bt86: singlestep: %zu files, %u vectors in %.2f s (engine %s)\n",
+            nfiles, tot[0], secs, eng->name);
+    if (o.junit && write_junit(o.junit, files, nfiles, tot, secs)) {
+        cli_error("singlestep: cannot write JUnit XML to %s", o.junit);
+        status = 2;
+        goto out;
+    }
+    status = (tot[2] || file_errors || !tot[0]) ? 1 : 0;
+out:
+    if (c->mem) mem_free(c->mem);
+    if (c->bus) bus_free(c->bus);
+    free(c->expv);
+    free(c->mark);
+    free(c->revoked);
+    if (c->have_md) moo_metadata_free(&c->md);
+    free(c);
+    free(files);
+    return status;
 }
