@@ -844,7 +844,14 @@ static void vga_render_text(struct vga *vga, struct vga_frame *out)
     unsigned font_b = ((map_b & 3) * 2 + (map_b >> 2)) * 8192;
     bool blink_en = vga->ar[0x10] & 0x08, lge = vga->ar[0x10] & 0x04;
 
-    for (unsigned r = 0; r < rows; r++) {
+    /* CR08 bits 4-0: preset row scan (smooth scrolling) starts the first
+     * character row at that scanline; AR10 bit 1 (monochrome attributes)
+     * underlines attributes x000x001 on the CR14 scanline (FreeVGA). */
+    unsigned preset = c[0x08] & 0x1F;
+    unsigned ul_line = c[0x14] & 0x1F;
+    bool mono = vga->ar[0x10] & 0x02;
+    unsigned nrows = rows + (preset ? 1 : 0);
+    for (unsigned r = 0; r < nrows; r++) {
         for (unsigned col = 0; col < cols; col++) {
             unsigned ma = (start + r * offset + col) & 0xFFFF;
             unsigned a = crtc_address(vga, ma, 0);
@@ -857,11 +864,15 @@ static void vga_render_text(struct vga *vga, struct vga_frame *out)
             }
             unsigned font = (attr & 0x08) ? font_a : font_b;
             bool is_cursor = cursor_en && ma == cursor;
+            bool underline = mono && (attr & 0x77) == 0x01;
             for (unsigned line = 0; line < ch; line++) {
+                long oy = (long)(r * ch + line) - (long)preset;
+                if (oy < 0 || oy >= h) continue;
                 unsigned fo = (font + chr * 32u + line) & 0xFFFF;
                 uint8_t bits = line < 32 ? vga->vram[fo * 4 + 2] : 0;
+                if (underline && line == ul_line) bits = 0xFF;
                 if (is_cursor && cs <= ce && line >= cs && line <= ce) bits = 0xFF;
-                uint32_t *px = fb + (size_t)(r * ch + line) * w + (size_t)col * cw * xdbl;
+                uint32_t *px = fb + (size_t)oy * w + (size_t)col * cw * xdbl;
                 uint32_t fgc = pal[fg], bgc = pal[bg];
                 for (unsigned x = 0; x < cw; x++) {
                     bool on;
@@ -897,8 +908,10 @@ static void vga_render_graphics(struct vga *vga, struct vga_frame *out)
         vga_render_blank(vga, out);
         return;
     }
-    uint32_t *fb = vga_fb(vga, (int)w, (int)h);
+    uint32_t *fb = vga_fb(vga, (int)w, (int)h + 2);   /* + 2 scratch rows */
     if (!fb) { vga_render_blank(vga, out); return; }
+    uint32_t *scratch = fb + (size_t)w * h;
+    unsigned pan = mode256 ? (vga->ar[0x13] >> 1) & 3 : (vga->ar[0x13] & 7);
     uint32_t pal[16], pal256[256];
     vga_palette16(vga, pal);
     if (mode256)
@@ -919,8 +932,10 @@ static void vga_render_graphics(struct vga *vga, struct vga_frame *out)
         unsigned ly = y - base_y;
         unsigned rs = subst ? ly % msl : 0, arow = subst ? ly / msl : ly;
         unsigned ma0 = base_ma + arow * offset;
-        uint32_t *px = fb + (size_t)y * w;
-        for (unsigned k = 0; k < counters; k++) {
+        /* Fetch one counter more than shown into the scratch rows below the
+         * frame, then copy from the pixel-panning offset (AR13). */
+        uint32_t *px = scratch;
+        for (unsigned k = 0; k < counters + 1; k++) {
             unsigned a = crtc_address(vga, (ma0 + k) & 0xFFFF, rs);
             const uint8_t *p = vga->vram + a * 4;
             if (mode256) {
@@ -941,6 +956,9 @@ static void vga_render_graphics(struct vga *vga, struct vga_frame *out)
                 }
             }
         }
+        /* AR10 bit 5: lines below a line-compare split are not panned. */
+        unsigned p = (split && (vga->ar[0x10] & 0x20)) ? 0 : pan;
+        memcpy(fb + (size_t)y * w, scratch + p, (size_t)w * 4);
     }
     out->width = (int)w; out->height = (int)h; out->stride = (int)w;
     out->pixels = fb;

@@ -795,6 +795,64 @@ static void test_vga_on_bus(void)
 }
 
 
+/* Text: CR08 preset row scan scrolls by scanlines; monochrome attributes
+ * underline on the CR14 line. Graphics: AR13 pixel panning and the CR18
+ * line-compare split screen. */
+static void test_vga_scroll_pan_split(void)
+{
+    struct test_clock clk = { 0 };
+    struct vga *v = new_vga(&clk);
+    if (!v) return;
+    set_mode(&mode03);
+    load_font(0, font_row);
+    for (unsigned i = 0; i < 80 * 25; i++) { memb(0xB8000 + i * 2, ' '); memb(0xB8001 + i * 2, 0x07); }
+    put_text(1, 0, "\xDB", 0x07);
+    put_text(0, 2, " ", 0x01);                            /* underline candidate */
+    outw(0x3D4, 0x200A);                                  /* cursor off */
+    struct vga_frame f;
+    uint32_t grey = c6to8(0x2A, 0x2A, 0x2A);
+    vga_render(v, &f);
+    EXPECT_EQ(f.pixels[13 * f.stride + 0], 0);
+    EXPECT_EQ(f.pixels[16 * f.stride + 0], grey);
+    outw(0x3D4, 0x0308);                                  /* preset row scan 3 */
+    vga_render(v, &f);
+    EXPECT_EQ(f.height, 400);
+    EXPECT_EQ(f.pixels[13 * f.stride + 0], grey);
+    EXPECT_EQ(f.pixels[12 * f.stride + 0], 0);
+    outw(0x3D4, 0x0008);
+    vga_render(v, &f);
+    EXPECT_EQ(f.pixels[15 * f.stride + 18], 0);           /* colour: no underline */
+    (void)inb(0x3DA); outb(0x3C0, 0x30); outb(0x3C0, 0x0E);   /* AR10: mono attributes */
+    outw(0x3D4, 0x0F14);                                  /* underline on line 15 */
+    vga_render(v, &f);
+    EXPECT_EQ(f.pixels[15 * f.stride + 18], c6to8(0, 0, 0x2A));
+    EXPECT_EQ(f.pixels[14 * f.stride + 18], 0);
+
+    set_mode(&mode12);
+    outw(0x3C4, 0x0102);                                  /* plane 0 only */
+    memb(0xA0000, 0x40);                                  /* pixel 1 blue */
+    outw(0x3C4, 0x0F02);
+    vga_render(v, &f);
+    EXPECT_EQ(f.pixels[0], 0);
+    EXPECT_EQ(f.pixels[1], c6to8(0, 0, 0x2A));
+    (void)inb(0x3DA); outb(0x3C0, 0x33); outb(0x3C0, 0x01);   /* pan by 1 pixel */
+    vga_render(v, &f);
+    EXPECT_EQ(f.pixels[0], c6to8(0, 0, 0x2A));
+    EXPECT_EQ(f.pixels[1], 0);
+    (void)inb(0x3DA); outb(0x3C0, 0x33); outb(0x3C0, 0x00);
+    /* Split at scanline 99: line 100 shows memory from address 0 again. */
+    outw(0x3D4, 0x0C11);                                  /* unlock */
+    outw(0x3D4, 0x6318);                                  /* CR18 = 99 */
+    outw(0x3D4, 0x2E07);                                  /* CR07 = 0x3E & ~0x10 */
+    outw(0x3D4, 0x0009);                                  /* CR09 bit 6 clear */
+    outw(0x3D4, 0x100C);                                  /* start address 0x1000 */
+    vga_render(v, &f);
+    EXPECT_EQ(f.pixels[100 * f.stride + 1], c6to8(0, 0, 0x2A));
+    EXPECT_EQ(f.pixels[99 * f.stride + 1], 0);
+    EXPECT_EQ(f.pixels[0 * f.stride + 1], 0);             /* top half starts at 0x1000 */
+    vga_free(v);
+}
+
 /* ---- the SDL front-end (no real display here) ---------------------------- */
 
 /* With no $DISPLAY/$WAYLAND_DISPLAY the machine must fall back to
@@ -875,8 +933,8 @@ static void push_key(unsigned sc, bool down)
     SDL_PushEvent(&e);
 }
 
-/* The window itself, on SDL's dummy video driver (no display, no GL): events reach the callbacks
- * as set-2 codes, F12 saves a PNG, the title carries engine and MIPS. */
+/* The window itself, on SDL's dummy video driver (no display, no GL):
+ * events reach the callbacks as set-2 codes, F12 saves a PNG, the title carries engine and MIPS. */
 static void test_display_sdl_offscreen(void)
 {
     char *drv = getenv("SDL_VIDEODRIVER") ? strdup(getenv("SDL_VIDEODRIVER")) : NULL;
@@ -889,7 +947,8 @@ static void test_display_sdl_offscreen(void)
     EXPECT(have_dir);
     struct display_sdl *d = (v && have_dir && display_sdl_available()) ? display_sdl_new(v, dir, err, sizeof err) : NULL;
     if (!d) {
-        printf("  (no SDL dummy video driver: %s)\n", err);
+        printf("  cannot open a window on SDL's dummy driver: %s\n", err);
+        EXPECT(d != NULL);
     } else {
         set_mode(&mode13);
         memb(0xA0000, 5);
@@ -982,6 +1041,7 @@ int main(void)
     RUN(test_vga_register_fuzz);
     RUN(test_vga_screenshot);
     RUN(test_vga_on_bus);
+    RUN(test_vga_scroll_pan_split);
     RUN(test_display_sdl_fallback);
     RUN(test_display_sdl_keycodes);
     RUN(test_display_sdl_offscreen);
