@@ -13,6 +13,12 @@
 int seg_check(struct cpu *c, int s, uint32_t off, unsigned size, enum acc a, uint32_t *lin)
 {
     const struct seg *sg = &c->seg[s];
+    /* fast path: present expand-up data segment, or real mode, in range */
+    if ((cpu_real(c) || ((sg->ar & 0x9C) == 0x90 && (a == ACC_READ || (sg->ar & 2))))
+        && !((sg->ar & 0x1C) == 0x14) && off <= sg->limit && sg->limit - off >= size - 1) {
+        *lin = sg->base + off;
+        return EXC_NONE;
+    }
     int vec = s == SEG_SS ? EXC_SS : EXC_GP;
     if (!cpu_real(c) && !cpu_v86(c)) {
         if (!(sg->ar & AR_P)) return fault(c, vec, 0);      /* null or unusable */
@@ -34,6 +40,30 @@ int seg_check(struct cpu *c, int s, uint32_t off, unsigned size, enum acc a, uin
     return EXC_NONE;
 }
 
+void cpu_tlb_flush(struct cpu *c)
+{
+    for (int u = 0; u < 2; u++)
+        for (int w = 0; w < 2; w++)
+            for (int i = 0; i < TLB_SIZE; i++) c->tlb.tag[u][w][i] = TLB_INVALID;
+}
+
+void cpu_tlb_flush_page(struct cpu *c, uint32_t lin)
+{
+    unsigned i = (lin >> 12) % TLB_SIZE;
+    for (int u = 0; u < 2; u++)
+        for (int w = 0; w < 2; w++) c->tlb.tag[u][w][i] = TLB_INVALID;
+}
+
+void tlb_fill(struct cpu *c, uint32_t lin, uint64_t pa, bool write, bool user)
+{
+    uint8_t *host = mem_host_page(c->mem, pa, write);
+    if (!host) return;                      /* MMIO or ROM write: always slow */
+    unsigned i = (lin >> 12) % TLB_SIZE;
+    c->tlb.tag[user][write][i] = lin & ~0xFFFu;
+    c->tlb.addend[user][write][i] = (uintptr_t)host - (lin & ~0xFFFu);
+}
+
+
 static inline uint64_t a20(const struct cpu *c, uint64_t pa)
 {
     return c->a20_enabled ? pa : (pa & ~(uint64_t)0x100000);
@@ -51,10 +81,14 @@ static inline int xlate(struct cpu *c, uint32_t lin, enum acc a, bool user, uint
 int lin_read(struct cpu *c, uint32_t lin, unsigned size, uint64_t *v, bool user)
 {
     uint64_t pa, pa2;
+    unsigned first = 4096 - (lin & 0xFFF);
+    if (first >= size) {
+        uint8_t *h = tlb_hit(c, lin, false, user);
+        if (h) { uint64_t x = 0; memcpy(&x, h, size); *v = x; return EXC_NONE; }
+    }
     int r = xlate(c, lin, ACC_READ, user, &pa);
     if (r != EXC_NONE) return r;
-    unsigned first = 4096 - (lin & 0xFFF);
-    if (first >= size) { *v = mem_read_phys(c->mem, pa, size); return EXC_NONE; }
+    if (first >= size) { tlb_fill(c, lin, pa, false, user); *v = mem_read_phys(c->mem, pa, size); return EXC_NONE; }
     r = xlate(c, lin + first, ACC_READ, user, &pa2);
     if (r != EXC_NONE) return r;
     uint64_t val = 0;
@@ -69,6 +103,7 @@ int lin_read(struct cpu *c, uint32_t lin, unsigned size, uint64_t *v, bool user)
 int lin_probe_write(struct cpu *c, uint32_t lin, unsigned size, bool user)
 {
     uint64_t pa;
+    if (4096 - (lin & 0xFFF) >= size && tlb_hit(c, lin, true, user)) return EXC_NONE;
     int r = xlate(c, lin, ACC_WRITE, user, &pa);
     if (r != EXC_NONE) return r;
     unsigned first = 4096 - (lin & 0xFFF);
@@ -79,10 +114,14 @@ int lin_probe_write(struct cpu *c, uint32_t lin, unsigned size, bool user)
 int lin_write(struct cpu *c, uint32_t lin, unsigned size, uint64_t v, bool user)
 {
     uint64_t pa, pa2;
+    unsigned first = 4096 - (lin & 0xFFF);
+    if (first >= size) {
+        uint8_t *h = tlb_hit(c, lin, true, user);
+        if (h) { memcpy(h, &v, size); return EXC_NONE; }
+    }
     int r = xlate(c, lin, ACC_WRITE, user, &pa);
     if (r != EXC_NONE) return r;
-    unsigned first = 4096 - (lin & 0xFFF);
-    if (first >= size) { mem_write_phys(c->mem, pa, v, size); return EXC_NONE; }
+    if (first >= size) { tlb_fill(c, lin, pa, true, user); mem_write_phys(c->mem, pa, v, size); return EXC_NONE; }
     r = xlate(c, lin + first, ACC_WRITE, user, &pa2);
     if (r != EXC_NONE) return r;
     for (unsigned i = 0; i < size; i++) {
@@ -155,7 +194,7 @@ static inline uint32_t imm_of(const struct insn *in, int k)
     return in->imm;
 }
 
-int opnd_read(struct cpu *c, const struct insn *in, int k, uint32_t *v)
+int opnd_read_slow(struct cpu *c, const struct insn *in, int k, uint32_t *v)
 {
     const struct insn_opnd *o = &in->opnd[k];
     switch (o->kind) {
@@ -167,7 +206,7 @@ int opnd_read(struct cpu *c, const struct insn *in, int k, uint32_t *v)
     }
 }
 
-int opnd_write(struct cpu *c, const struct insn *in, int k, uint32_t v)
+int opnd_write_slow(struct cpu *c, const struct insn *in, int k, uint32_t v)
 {
     const struct insn_opnd *o = &in->opnd[k];
     switch (o->kind) {

@@ -16,6 +16,10 @@
 struct mem;
 struct bus;
 
+#define TLB_SIZE 256
+#define TLB_INVALID 1u
+struct icache_entry;
+
 enum gpr { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 
 /* Exception vectors (SDM vol. 3 sec. 6.3.1). */
@@ -90,6 +94,16 @@ struct cpu {
         uint8_t  st[8][10];    /* physical registers R0..R7 (80-bit)         */
     } fpu;
 
+    /* software TLB: linear page -> host pointer (host = lin + addend),
+     * [user][write][slot]; tag is the page address, TLB_INVALID when empty.
+     * Flushed on CR0/CR3/CR4 writes, INVLPG, A20 changes, task switches. */
+    struct {
+        uint32_t tag[2][2][TLB_SIZE];
+        uintptr_t addend[2][2][TLB_SIZE];
+    } tlb;
+    /* decoded-instruction cache, validated by the instruction's bytes */
+    struct icache_entry *icache;
+
     /* interrupt controller hooks (the board wires them; NULL: none) */
     bool (*intr_pending)(void *opaque);  /* INTR line asserted?           */
     int  (*intr_ack)(void *opaque);      /* INTA: returns the vector      */
@@ -103,6 +117,9 @@ struct cpu {
 
 void cpu_init(struct cpu *cpu, struct mem *mem, struct bus *bus);
 void cpu_reset(struct cpu *cpu);        /* P6 power-on/reset state */
+void cpu_free(struct cpu *cpu);         /* release what cpu_init allocated */
+void cpu_tlb_flush(struct cpu *cpu);    /* drop every cached translation */
+void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin);
 
 /* Execute one instruction (interpreter). Returns EXC_NONE when it retired,
  * an exception vector (already delivered to the guest unless the caller

@@ -10,6 +10,18 @@
  */
 #include "cpu/interp_priv.h"
 #include <string.h>
+#include <stdlib.h>
+
+/* Decoded-instruction cache: direct-mapped by linear EIP. An entry is used
+ * only if the bytes at EIP still equal the bytes it was decoded from, so
+ * self-modifying code and remapped pages need no invalidation. */
+#define ICACHE_SIZE 8192
+struct icache_entry {
+    uint32_t lin;          /* linear address of the instruction          */
+    uint8_t  mode;         /* DECODE_16/32 + 1; 0 = empty                */
+    uint8_t  bytes[16];    /* the instruction bytes (len of in), padded  */
+    struct insn in;        /* its decoding                               */
+};
 
 static const op_fn dispatch[OP_COUNT] = {
 #define X(name, map, pfx, opc, ext, mnem, handler, o1, o2, o3, attrs, fr, fw, fu) [OP_##name] = op_##handler,
@@ -30,7 +42,14 @@ void cpu_init(struct cpu *cpu, struct mem *mem, struct bus *bus)
     cpu->bus = bus;
     cpu->cpuid_feat_edx = CPUID_FEATURES;
     cpu->cpuid_signature = CPUID_SIG;
+    cpu->icache = calloc(ICACHE_SIZE, sizeof *cpu->icache);
     cpu_reset(cpu);
+}
+
+void cpu_free(struct cpu *cpu)
+{
+    free(cpu->icache);
+    cpu->icache = NULL;
 }
 
 /* Power-on / RESET state (SDM vol. 3 sec. 10.1.1, table 10-1). */
@@ -62,6 +81,7 @@ void cpu_reset(struct cpu *c)
     c->fpu.cw = 0x0040;              /* after RESET; FNINIT gives 0x037F */
     c->fpu.tw = 0x5555;
     c->msr_apic_base = 0;
+    cpu_tlb_flush(c);
 }
 
 /* Fetch up to 15 instruction bytes at CS:EIP into buf. Returns the number
@@ -76,24 +96,52 @@ static unsigned fetch(struct cpu *c, uint8_t *buf, const uint8_t **p, int *stop_
     uint32_t room = cs->limit - eip;
     unsigned want = room >= 14 ? 15 : room + 1;
     uint32_t lin = cs->base + eip;
-    uint64_t pa;
-    int r;
-    if (!(c->cr[0] & CR0_PG)) { pa = c->a20_enabled ? lin : (lin & ~0x100000u); r = EXC_NONE; }
-    else r = lin_to_phys(c, lin, ACC_EXEC, c->cpl == 3, &pa);
-    if (r != EXC_NONE) { *stop_exc = r; return 0; }
     unsigned in_page = 4096 - (lin & 0xFFF);
-    uint8_t *host = mem_host_page(c->mem, pa, false);
-    if (host && in_page >= want) { *p = host + (pa & 0xFFF); return want; }
+    bool user = c->cpl == 3;
+    if (in_page >= want) {
+        uint8_t *h = tlb_hit(c, lin, false, user);
+        if (!h) {
+            uint64_t pa;
+            int r;
+            if (!(c->cr[0] & CR0_PG)) { pa = c->a20_enabled ? lin : (lin & ~0x100000u); r = EXC_NONE; }
+            else r = lin_to_phys(c, lin, ACC_EXEC, user, &pa);
+            if (r != EXC_NONE) { *stop_exc = r; return 0; }
+            tlb_fill(c, lin, pa, false, user);
+            h = tlb_hit(c, lin, false, user);
+        }
+        if (h) { *p = h; return want; }
+    }
     /* slow path: byte by byte, across pages */
     unsigned n = 0;
     while (n < want) {
         uint64_t v;
-        r = lin_read(c, lin + n, 1, &v, c->cpl == 3);
+        int r = lin_read(c, lin + n, 1, &v, c->cpl == 3);
         if (r != EXC_NONE) { *stop_exc = r; break; }
         buf[n++] = (uint8_t)v;
     }
     *p = buf;
     return n;
+}
+
+/* Do the n >= len bytes at p equal e->bytes[0..len)? Two overlapping 8-byte
+ * compares when 8 bytes can be read safely, memcmp otherwise. */
+static inline bool bytes_match(const struct icache_entry *e, const uint8_t *p, unsigned n)
+{
+    unsigned len = e->in.len;
+    if (len > n) return false;
+    if (n >= 8) {
+        uint64_t a, b;
+        if (len <= 8) {
+            memcpy(&a, p, 8); memcpy(&b, e->bytes, 8);
+            uint64_t mask = len == 8 ? ~0ull : ((1ull << (8 * len)) - 1);
+            return ((a ^ b) & mask) == 0;
+        }
+        uint64_t a2, b2;
+        memcpy(&a, p, 8); memcpy(&b, e->bytes, 8);
+        memcpy(&a2, p + len - 8, 8); memcpy(&b2, e->bytes + len - 8, 8);
+        return a == b && a2 == b2;
+    }
+    return memcmp(e->bytes, p, len) == 0;
 }
 
 static inline bool feature_ok(const struct cpu *c, uint32_t attrs)
@@ -135,8 +183,21 @@ int interp_step(struct cpu *c)
     uint8_t shadow = c->intr_shadow;
     c->intr_shadow = 0;
     unsigned n = fetch(c, buf, &p, &stop_exc);
-    int d = n ? decode(&in, p, n, (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16) : DECODE_MORE;
+    unsigned mode = (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16;
+    uint32_t lin = c->seg[SEG_CS].base + c->eip;
+    struct icache_entry *e = &c->icache[(lin ^ (lin >> 13)) % ICACHE_SIZE];
+    int d;
+    if (e->lin == lin && e->mode == mode + 1 && bytes_match(e, p, n)) {
+        d = DECODE_OK;
+        rc = execute(c, &e->in);
+        goto done;
+    }
+    d = n ? decode(&in, p, n, mode) : DECODE_MORE;
     if (d == DECODE_OK) {
+        e->lin = lin; e->mode = (uint8_t)(mode + 1);
+        memset(e->bytes, 0, sizeof e->bytes);
+        memcpy(e->bytes, p, in.len);
+        e->in = in;
         rc = execute(c, &in);
     } else if (d == DECODE_MORE) {
         rc = stop_exc != EXC_NONE ? stop_exc : fault(c, EXC_GP, 0);
@@ -145,6 +206,7 @@ int interp_step(struct cpu *c)
     } else {
         rc = UD(c);
     }
+done:
     if (rc == EXC_NONE) {
         c->icount++;
         c->tsc++;

@@ -12,6 +12,7 @@
 #define BT86_INTERP_PRIV_H
 #include "cpu/cpu.h"
 #include "mem/mem.h"
+#include <string.h>
 
 typedef int (*op_fn)(struct cpu *cpu, const struct insn *in);
 
@@ -93,10 +94,34 @@ int lin_to_phys(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa
 /* The page walk itself; set_ad=false walks without touching A/D bits. */
 int paging_walk(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa, bool set_ad);
 
+/* Host pointer for a linear access that stays within one page, or NULL. */
+static inline uint8_t *tlb_hit(struct cpu *c, uint32_t lin, bool write, bool user)
+{
+    unsigned i = (lin >> 12) % TLB_SIZE;
+    if (c->tlb.tag[user][write][i] != (lin & ~0xFFFu)) return NULL;
+    return (uint8_t *)(c->tlb.addend[user][write][i] + lin);
+}
+
+/* Install a translation (only for RAM, or ROM for reads). */
+void tlb_fill(struct cpu *c, uint32_t lin, uint64_t pa, bool write, bool user);
+
 /* ---- operands ---- */
 uint32_t insn_ea(const struct cpu *c, const struct insn *in);   /* offset, addrsize-wrapped */
-int opnd_read(struct cpu *c, const struct insn *in, int k, uint32_t *v);
-int opnd_write(struct cpu *c, const struct insn *in, int k, uint32_t v);
+int opnd_read_slow(struct cpu *c, const struct insn *in, int k, uint32_t *v);
+int opnd_write_slow(struct cpu *c, const struct insn *in, int k, uint32_t v);
+static inline int opnd_read(struct cpu *c, const struct insn *in, int k, uint32_t *v)
+{
+    const struct insn_opnd *o = &in->opnd[k];
+    if (o->kind == OPND_GPR) { *v = reg_get(c, o->reg, o->size); return EXC_NONE; }
+    if (o->kind == OPND_IMM && o->type != OT_ONE && !(k > 0 && in->imm2_size)) { *v = in->imm; return EXC_NONE; }
+    return opnd_read_slow(c, in, k, v);
+}
+static inline int opnd_write(struct cpu *c, const struct insn *in, int k, uint32_t v)
+{
+    const struct insn_opnd *o = &in->opnd[k];
+    if (o->kind == OPND_GPR) { reg_set(c, o->reg, o->size, v); return EXC_NONE; }
+    return opnd_write_slow(c, in, k, v);
+}
 /* probe that operand k can be written (memory: limit + paging) */
 int opnd_probe(struct cpu *c, const struct insn *in, int k);
 

@@ -136,6 +136,7 @@ int cpu_set_cr(struct cpu *c, int n, uint32_t v)
         break;
     default: return UD(c);
     }
+    if (n != 2) cpu_tlb_flush(c);     /* paging mode or tables changed */
     return EXC_NONE;
 }
 
@@ -206,6 +207,7 @@ int op_lmsw(struct cpu *c, const struct insn *in)
     TRY(opnd_read(c, in, 0, &v));
     uint32_t cr0 = (c->cr[0] & ~0xEu) | (v & 0xE) | (c->cr[0] & CR0_PE) | (v & CR0_PE);
     c->cr[0] = cr0;
+    cpu_tlb_flush(c);
     return EXC_NONE;
 }
 
@@ -226,9 +228,9 @@ int op_invd(struct cpu *c, const struct insn *in)
 
 int op_invlpg(struct cpu *c, const struct insn *in)
 {
-    (void)in;
     if (need_cpl0(c) || cpu_v86(c)) return fault(c, EXC_GP, 0);
-    return EXC_NONE;     /* no TLB yet: paging lands with issue 4 */
+    cpu_tlb_flush_page(c, c->seg[in->seg].base + insn_ea(c, in));
+    return EXC_NONE;
 }
 
 /* ---- protected-mode-only instructions: #UD in real and V86 mode ---- */
