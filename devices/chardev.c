@@ -55,6 +55,8 @@ struct chardev {
     void *rx_opaque;             /* receiver's state                        */
     chardev_quit_fn quit_fn;     /* called once on Ctrl-A x                 */
     void *quit_opaque;           /* its argument                            */
+    chardev_break_fn break_fn;   /* called on Ctrl-A b                      */
+    void *break_opaque;          /* its argument                            */
 };
 
 /* ---- byte buffers ---- */
@@ -269,6 +271,12 @@ void chardev_set_quit_handler(struct chardev *cd, chardev_quit_fn fn, void *opaq
 
 bool chardev_quit_requested(const struct chardev *cd) { return cd->quit; }
 
+void chardev_set_break_handler(struct chardev *cd, chardev_break_fn fn, void *opaque)
+{
+    cd->break_fn = fn;
+    cd->break_opaque = opaque;
+}
+
 static const char *const kind_names[] = { "none", "stdio", "file", "pty", "memory" };
 const char *chardev_kind(const struct chardev *cd) { return kind_names[cd->kind]; }
 const char *chardev_pty_path(const struct chardev *cd) { return cd->pty_path; }
@@ -321,10 +329,14 @@ static void chardev_escape(struct chardev *cd, uint8_t c)
             if (cd->quit_fn) cd->quit_fn(cd->quit_opaque);
         }
         break;
+    case 'b': case 'B':
+        if (cd->break_fn) cd->break_fn(cd->break_opaque);
+        break;
     case 'h': case 'H': case '?':
         chardev_puts(cd, "\r\n"
                      "C-a h    print this help\r\n"
                      "C-a x    exit bt86\r\n"
+                     "C-a b    send a break\r\n"
                      "C-a C-a  send C-a to the guest\r\n");
         break;
     default:                               /* unknown key: ignored */

@@ -11,8 +11,8 @@
  * Back-ends, chosen by a QEMU-like spec string (chardev_open):
  *   "stdio"      the terminal, in raw mode (restored at exit and on SIGINT,
  *                SIGTERM, SIGHUP, SIGQUIT). Ctrl-A is the escape key as in
- *                QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A Ctrl-A
- *                sends one Ctrl-A to the guest. Only one stdio chardev may
+ *                QEMU: Ctrl-A x quits, Ctrl-A h prints help, Ctrl-A b sends
+ *                a break, Ctrl-A Ctrl-A sends one Ctrl-A to the guest. Only one stdio chardev may
  *                exist at a time (the terminal is process-wide state).
  *   "file:PATH"  output only, PATH created/truncated; no input.
  *   "pty"        a new pseudo-terminal; its slave path is printed on stderr
@@ -35,6 +35,7 @@ struct chardev;
 typedef size_t (*chardev_can_read_fn)(void *opaque);
 typedef void (*chardev_receive_fn)(void *opaque, const uint8_t *buf, size_t len);
 typedef void (*chardev_quit_fn)(void *opaque);
+typedef void (*chardev_break_fn)(void *opaque);
 
 /* Open a back-end from a spec string. On error returns NULL and writes a
  * message (naming the spec or file and the problem) into err. */
@@ -49,6 +50,8 @@ void chardev_set_receiver(struct chardev *cd, chardev_can_read_fn can_read,
 /* Called once when the user asks to quit (Ctrl-A x). */
 void chardev_set_quit_handler(struct chardev *cd, chardev_quit_fn fn, void *opaque);
 bool chardev_quit_requested(const struct chardev *cd);
+/* Called on Ctrl-A b (a serial break); the UART registers itself. */
+void chardev_set_break_handler(struct chardev *cd, chardev_break_fn fn, void *opaque);
 
 /* Write guest output. Returns bytes accepted (the back-end may drop bytes it
  * cannot deliver, e.g. a pty with no reader; those still count as accepted). */

@@ -379,6 +379,8 @@ void uart_receive_break(struct uart *u)
     uart_update_irq(u);
 }
 
+static void uart_break_cb(void *opaque) { uart_receive_break(opaque); }
+
 struct uart *uart_new(struct vclock *clk, const struct irq_line *irq, struct chardev *cd)
 {
     struct uart *u = calloc(1, sizeof *u);
@@ -396,14 +398,20 @@ struct uart *uart_new(struct vclock *clk, const struct irq_line *irq, struct cha
     u->divisor = 12;                        /* 9600 baud until programmed */
     u->lcr = 0;                             /* reset value (datasheet) */
     u->thr_ipending = false;                /* cleared by reset (datasheet) */
-    if (cd) chardev_set_receiver(cd, uart_can_read, uart_receive, u);
+    if (cd) {
+        chardev_set_receiver(cd, uart_can_read, uart_receive, u);
+        chardev_set_break_handler(cd, uart_break_cb, u);
+    }
     return u;
 }
 
 void uart_free(struct uart *u)
 {
     if (!u) return;
-    if (u->cd) chardev_set_receiver(u->cd, NULL, NULL, NULL);
+    if (u->cd) {
+        chardev_set_receiver(u->cd, NULL, NULL, NULL);
+        chardev_set_break_handler(u->cd, NULL, NULL);
+    }
     if (u->timeout) timer_free(u->timeout);
     free(u);
 }

@@ -396,16 +396,20 @@ static void test_timeout_on_clock(void)
     vclock_free(clk);
 }
 
-/* A break from the host: a zero byte with LSR.BI (and the FIFO error bit),
+/* A break from the host (Ctrl-A b): a zero byte with LSR.BI (and the FIFO error bit),
  * reported as a line status interrupt until LSR is read. */
 static void test_break(void)
 {
     struct rig r;
     rig_init(&r, NULL);
+    uart_free(r.u);
+    chardev_free(r.cd);
+    r.cd = chardev_new_memory(true);       /* with the Ctrl-A keys */
+    r.u = uart_new(NULL, &r.line, r.cd);
     out(&r, FCR, 0x01);
     out(&r, MCR, 0x08);
     out(&r, IER, 0x05);
-    uart_receive_break(r.u);
+    inject(&r, "\x01" "b");                /* Ctrl-A b */
     EXPECT_EQ(in(&r, IIR), 0xC6);
     EXPECT_EQ(r.sink.level, 1);
     EXPECT_EQ(in(&r, LSR), 0xF1);            /* RXFE TEMT THRE BI DR */
