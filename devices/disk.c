@@ -1,8 +1,11 @@
 /* devices/disk.c - raw disk image back-ends (read-write, read-only, snapshot).
  *
  * Owns: the host file descriptor of one image and, in snapshot mode, the
- * overlay (an unlinked sparse temp file the size of the image and a bitmap
- * with one bit per 512-byte sector, set once that sector has been written).
+ * overlay (an unlinked sparse temp file the size of the image and a
+ * two-level bitmap with one bit per 512-byte sector, set once that sector
+ * has been written; leaves of 32768 sectors are allocated on first write).
+ * An advisory lock (flock) keeps two bt86 processes from writing one image:
+ * exclusive for read-write, shared for read-only and snapshot.
  * Invariants: the image is opened without O_TRUNC/O_CREAT and never resized;
  * `sectors` is fixed at open; every request is checked against it before any
  * host I/O; snapshot mode never writes the image fd (opened O_RDONLY).
@@ -15,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/fs.h>
+
+#define OVL_LEAF_SECTORS 32768u   /* sectors per bitmap leaf (4 KiB of bits) */
 
 struct disk {
     char *path;             /* image path, for messages                     */
@@ -26,7 +32,9 @@ struct disk {
     enum disk_mode mode;    /* RW / RO / SNAPSHOT                           */
     uint64_t sectors;       /* size in 512-byte sectors, fixed at open      */
     int ovl_fd;             /* snapshot overlay (unlinked temp file) or -1  */
-    uint8_t *ovl_map;       /* snapshot: bit per sector, 1 = in overlay     */
+    uint8_t **ovl_map;      /* snapshot: leaves of OVL_LEAF_SECTORS bits,
+                               1 = sector is in the overlay; NULL leaf = none */
+    size_t ovl_leaves;      /* number of leaf pointers                      */
 };
 
 static void disk_err(char *err, size_t errlen, const char *fmt, ...)
@@ -117,6 +125,11 @@ struct disk *disk_open(const char *path, enum disk_mode mode, unsigned flags,
         close(fd);
         return NULL;
     }
+    if (flock(fd, (mode == DISK_RW ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        disk_err(err, errlen, "%s: disk image is in use by another process (locked)", path);
+        close(fd);
+        return NULL;
+    }
     struct disk *d = calloc(1, sizeof *d);
     if (!d) { close(fd); disk_err(err, errlen, "%s: out of memory", path); return NULL; }
     d->path = strdup(path);
@@ -126,7 +139,8 @@ struct disk *disk_open(const char *path, enum disk_mode mode, unsigned flags,
     d->ovl_fd = -1;
     if (mode == DISK_SNAPSHOT) {
         d->ovl_fd = disk_overlay_create();
-        d->ovl_map = calloc((size_t)(d->sectors / 8 + 1), 1);
+        d->ovl_leaves = (size_t)(d->sectors / OVL_LEAF_SECTORS + 1);
+        d->ovl_map = calloc(d->ovl_leaves, sizeof *d->ovl_map);
         if (d->ovl_fd < 0 || !d->ovl_map) {
             disk_err(err, errlen, "%s: cannot create the -snapshot overlay file: %s",
                      path, strerror(errno));
@@ -143,6 +157,8 @@ void disk_close(struct disk *d)
     if (!d) return;
     if (d->fd >= 0) close(d->fd);
     if (d->ovl_fd >= 0) close(d->ovl_fd);   /* unlinked: its blocks go away */
+    if (d->ovl_map)
+        for (size_t i = 0; i < d->ovl_leaves; i++) free(d->ovl_map[i]);
     free(d->ovl_map);
     free(d->path);
     free(d);
@@ -178,7 +194,12 @@ static int disk_pio(int fd, void *buf, size_t len, uint64_t off, bool wr)
     return 0;
 }
 
-static bool ovl_test(const struct disk *d, uint64_t s) { return d->ovl_map[s >> 3] & (1u << (s & 7)); }
+static bool ovl_test(const struct disk *d, uint64_t s)
+{
+    const uint8_t *leaf = d->ovl_map[s / OVL_LEAF_SECTORS];
+    uint32_t i = (uint32_t)(s % OVL_LEAF_SECTORS);
+    return leaf && (leaf[i >> 3] & (1u << (i & 7)));
+}
 
 int disk_read(struct disk *d, uint64_t lba, void *buf, uint32_t count)
 {
@@ -206,10 +227,15 @@ int disk_write(struct disk *d, uint64_t lba, const void *buf, uint32_t count)
     size_t len = (size_t)count * DISK_SECTOR;
     if (d->mode == DISK_RW)
         return disk_pio(d->fd, (void *)buf, len, lba * DISK_SECTOR, true);
+    /* Allocate the bitmap leaves first so a failure leaves no half state. */
+    for (uint64_t s = lba; s < lba + count; s = (s / OVL_LEAF_SECTORS + 1) * OVL_LEAF_SECTORS) {
+        uint8_t **leaf = &d->ovl_map[s / OVL_LEAF_SECTORS];
+        if (!*leaf && !(*leaf = calloc(OVL_LEAF_SECTORS / 8, 1))) return -1;
+    }
     if (disk_pio(d->ovl_fd, (void *)buf, len, lba * DISK_SECTOR, true)) return -1;
-    for (uint32_t i = 0; i < count; i++) {
-        uint64_t s = lba + i;
-        d->ovl_map[s >> 3] |= (uint8_t)(1u << (s & 7));
+    for (uint64_t s = lba; s < lba + count; s++) {
+        uint32_t i = (uint32_t)(s % OVL_LEAF_SECTORS);
+        d->ovl_map[s / OVL_LEAF_SECTORS][i >> 3] |= (uint8_t)(1u << (i & 7));
     }
     return 0;
 }

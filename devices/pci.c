@@ -115,7 +115,7 @@ static void pci_update_bars(struct pci_dev *d)
         bool want = pci_bar_target(d, i, &addr);
         if (want == b->mapped && (!want || addr == b->addr)) continue;
         if (b->mapped) {
-            if (b->ops) {
+            if (b->ops && d->pci->bus) {
                 if (b->kind & PCI_BAR_IO) bus_unmap_io(d->pci->bus, (uint16_t)b->addr, b->size);
                 else bus_unmap_mmio(d->pci->bus, b->addr, b->size);
             }
@@ -124,7 +124,7 @@ static void pci_update_bars(struct pci_dev *d)
         }
         if (want) {
             int rc = 0;
-            if (b->ops) {
+            if (b->ops && d->pci->bus) {
                 if (b->kind & PCI_BAR_IO) rc = bus_map_io(d->pci->bus, (uint16_t)addr, b->size, b->ops, b->opaque);
                 else rc = bus_map_mmio(d->pci->bus, addr, b->size, b->ops, b->opaque);
             }

@@ -162,6 +162,41 @@ static void test_bad_images(void)
     }
 }
 
+static void test_lock_and_leaves(void)
+{
+    char err[256];
+    const char *p = tpath("lock.img");
+    make_file(p, 70000 * 512, 4);
+    struct disk *a = disk_open(p, DISK_RW, 0, err, sizeof err);
+    EXPECT(a != NULL);
+    err[0] = 0;
+    /* A second writer (or reader) is refused while the image is open read-write. */
+    EXPECT(disk_open(p, DISK_RW, 0, err, sizeof err) == NULL);
+    EXPECT(strstr(err, "in use") != NULL);
+    EXPECT(disk_open(p, DISK_SNAPSHOT, 0, err, sizeof err) == NULL);
+    disk_close(a);
+    /* Two snapshot users share the image. */
+    struct disk *s1 = disk_open(p, DISK_SNAPSHOT, 0, err, sizeof err);
+    struct disk *s2 = disk_open(p, DISK_SNAPSHOT, 0, err, sizeof err);
+    EXPECT(s1 != NULL && s2 != NULL);
+    if (s1 && s2) {
+        /* A write spanning two bitmap leaves (sectors 32767-32768). */
+        uint8_t w[1024], r[2048];
+        memset(w, 0xC3, sizeof w);
+        EXPECT_EQ(disk_write(s1, 32767, w, 2), 0);
+        EXPECT_EQ(disk_read(s1, 32766, r, 4), 0);
+        EXPECT_EQ(r[0], (32766ull * 512 * 7 + 4) & 0xFF);
+        EXPECT(memcmp(r + 512, w, 1024) == 0);
+        EXPECT_EQ(r[1536], (32769ull * 512 * 7 + 4) & 0xFF);
+        /* The other snapshot user does not see it. */
+        EXPECT_EQ(disk_read(s2, 32767, r, 1), 0);
+        EXPECT_EQ(r[0], (32767ull * 512 * 7 + 4) & 0xFF);
+    }
+    disk_close(s1);
+    disk_close(s2);
+    EXPECT_EQ(file_byte(p, 32767L * 512), (32767L * 512 * 7 + 4) & 0xFF);
+}
+
 int main(void)
 {
     snprintf(tdir, sizeof tdir, "%s/bt86-disk-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -170,7 +205,8 @@ int main(void)
     RUN(test_readonly);
     RUN(test_snapshot);
     RUN(test_bad_images);
-    const char *names[] = { "rw.img", "ro.img", "snap.img", "odd.img", "empty.img", "noread.img" };
+    RUN(test_lock_and_leaves);
+    const char *names[] = { "rw.img", "ro.img", "snap.img", "odd.img", "empty.img", "noread.img", "lock.img" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unlink(tpath(names[i]));
     rmdir(tdir);
     return test_summary();
