@@ -60,6 +60,16 @@ static const struct vga_mode_regs mode12 = {
     { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3A, 0x3B, 0x3C,
       0x3D, 0x3E, 0x3F, 0x01, 0x00, 0x0F, 0x00, 0x00 },
 };
+/* Mode 04h: 320x200, 4 colours, CGA layout (odd lines at +0x2000). */
+static const struct vga_mode_regs mode04 = {
+    0x63,
+    { 0x03, 0x09, 0x03, 0x00, 0x02 },
+    { 0x2D, 0x27, 0x28, 0x90, 0x2B, 0x80, 0xBF, 0x1F, 0x00, 0xC1, 0x00, 0x00, 0x00,
+      0x00, 0x00, 0x00, 0x9C, 0x8E, 0x8F, 0x14, 0x00, 0x96, 0xB9, 0xA2, 0xFF },
+    { 0x00, 0x00, 0x00, 0x00, 0x00, 0x30, 0x0F, 0x00, 0xFF },
+    { 0x00, 0x13, 0x15, 0x17, 0x02, 0x04, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x14,
+      0x15, 0x16, 0x17, 0x01, 0x00, 0x03, 0x00, 0x00 },
+};
 /* Mode 13h: 320x200, 256 colours, chain-4. */
 static const struct vga_mode_regs mode13 = {
     0x63,
@@ -853,6 +863,36 @@ static void test_vga_scroll_pan_split(void)
     vga_free(v);
 }
 
+/* Mode 04h: 2 bits per pixel packed, even/odd bytes in planes 0/1, odd
+ * scanlines from B8000+0x2000 (row scan drives MA13). */
+static void test_vga_cga_mode4(void)
+{
+    struct test_clock clk = { 0 };
+    struct vga *v = new_vga(&clk);
+    if (!v) return;
+    set_mode(&mode04);
+    memb(0xB8000, 0xE4);              /* pixels 0..3 = 3, 2, 1, 0 */
+    memb(0xB8001, 0x40);              /* pixel 4 = 1 */
+    memb(0xBA000, 0xC0);              /* line 1, pixel 0 = 3 */
+    memb(0xB8050, 0x80);              /* line 2, pixel 0 = 2 */
+    struct vga_frame f;
+    vga_render(v, &f);
+    EXPECT_EQ(f.width, 320);
+    EXPECT_EQ(f.height, 200);
+    uint8_t rgb[3];
+    uint32_t col[4];
+    for (unsigned i = 0; i < 4; i++) { dac_ega(rgb, mode04.ar[i]); col[i] = c6to8(rgb[0], rgb[1], rgb[2]); }
+    EXPECT_EQ(f.pixels[0], col[3]);
+    EXPECT_EQ(f.pixels[1], col[2]);
+    EXPECT_EQ(f.pixels[2], col[1]);
+    EXPECT_EQ(f.pixels[3], col[0]);
+    EXPECT_EQ(f.pixels[4], col[1]);
+    EXPECT_EQ(f.pixels[1 * f.stride + 0], col[3]);
+    EXPECT_EQ(f.pixels[2 * f.stride + 0], col[2]);
+    EXPECT_EQ(f.pixels[3 * f.stride + 0], col[0]);
+    vga_free(v);
+}
+
 /* ---- the SDL front-end (no real display here) ---------------------------- */
 
 /* With no $DISPLAY/$WAYLAND_DISPLAY the machine must fall back to
@@ -1042,6 +1082,7 @@ int main(void)
     RUN(test_vga_screenshot);
     RUN(test_vga_on_bus);
     RUN(test_vga_scroll_pan_split);
+    RUN(test_vga_cga_mode4);
     RUN(test_display_sdl_fallback);
     RUN(test_display_sdl_keycodes);
     RUN(test_display_sdl_offscreen);
