@@ -458,23 +458,25 @@ static void mouse_write(struct i8042 *k, uint8_t v)
     }
 }
 
-void i8042_mouse_event(struct i8042 *k, int dx, int dy, unsigned buttons)
+void i8042_mouse_input(struct i8042 *k, int dx, int dy, int dz, unsigned buttons)
 {
     struct ps2_mouse *m = &k->mouse;
     if ((buttons & 7) != m->buttons) { m->buttons = buttons & 7; m->dirty = true; }
     m->dx = clamp(m->dx + dx, -4096, 4096);
     m->dy = clamp(m->dy - dy, -4096, 4096);            /* PS/2: y up */
+    if (m->id == 3) m->dz = clamp(m->dz + dz, -64, 64);  /* wheel only if enabled */
     mouse_flush_motion(k);
     refill(k);
 }
 
+void i8042_mouse_event(struct i8042 *k, int dx, int dy, unsigned buttons)
+{
+    i8042_mouse_input(k, dx, dy, 0, buttons);
+}
+
 void i8042_mouse_wheel(struct i8042 *k, int dz)
 {
-    struct ps2_mouse *m = &k->mouse;
-    if (m->id != 3) return;
-    m->dz = clamp(m->dz + dz, -64, 64);
-    mouse_flush_motion(k);
-    refill(k);
+    i8042_mouse_input(k, 0, 0, dz, k->mouse.buttons);
 }
 
 /* ---- controller ---- */

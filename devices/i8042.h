@@ -61,6 +61,9 @@ extern const struct bus_ops i8042_cmd_ops;    /* map at 0x64, len 1 */
 void i8042_key_event(struct i8042 *k, uint32_t keycode, bool pressed);
 void i8042_mouse_event(struct i8042 *k, int dx, int dy, unsigned buttons);
 void i8042_mouse_wheel(struct i8042 *k, int dz);
+/* Both at once (one packet), in the order of monitor/display_sdl.h's mouse
+ * callback: dx right, dy down, dz up, buttons. */
+void i8042_mouse_input(struct i8042 *k, int dx, int dy, int dz, unsigned buttons);
 /* USB HID usage (page 7; equals SDL_Scancode) -> keycode above, 0 if none. */
 uint32_t i8042_key_from_hid(unsigned usage);
 /* Keyboard LEDs as last set by the guest (bit 0 Scroll, 1 Num, 2 Caps). */

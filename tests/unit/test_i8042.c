@@ -383,6 +383,11 @@ static void test_mouse_init_and_packets(void)
     EXPECT_EQ(rdata_aux(&r), 0x00);
     EXPECT_EQ(rdata_aux(&r), 0x00);
     EXPECT_EQ(rdata_aux(&r), 0xFF);
+    i8042_mouse_input(r.k, 2, -1, -2, 2);  /* right button, motion and wheel down */
+    EXPECT_EQ(rdata_aux(&r), 0x0A);
+    EXPECT_EQ(rdata_aux(&r), 0x02);
+    EXPECT_EQ(rdata_aux(&r), 0x01);
+    EXPECT_EQ(rdata_aux(&r), 0x02);
     EXPECT_EQ(rdata(&r), -1);
     EXPECT_EQ(r.irq1.rises, 0);
     rig_free(&r);
