@@ -983,6 +983,12 @@ static void vga_render_dispi(struct vga *vga, struct vga_frame *out)
     for (unsigned y = 0; y < h; y++) {
         uint32_t *px = fb + (size_t)y * w;
         size_t o = start + (size_t)y * line;
+        if (bpp == 32 && o + (size_t)w * 4 <= vga->vram_size) {    /* fast path */
+            const uint8_t *s = vga->vram + o;
+            for (unsigned x = 0; x < w; x++, s += 4)
+                px[x] = (uint32_t)s[2] << 16 | (uint32_t)s[1] << 8 | s[0];
+            continue;
+        }
         for (unsigned x = 0; x < w; x++, o += bypp) {
             if (o + bypp > vga->vram_size) { px[x] = 0; continue; }
             const uint8_t *s = vga->vram + o;
