@@ -208,13 +208,14 @@ int op_das(struct cpu *c, const struct insn *in)
     return EXC_NONE;
 }
 
+/* AAA: AX += 106h; AAS: AX -= 6, AH -= 1 (386 and later, SDM vol. 2). */
 static int aaa_aas(struct cpu *c, bool add)
 {
     uint32_t ax = c->r[R_EAX] & 0xFFFF;
     uint32_t nf;
     if ((ax & 0x0F) > 9 || (c->eflags & FL_AF)) {
         if (add) ax = ((ax + 0x106) & 0xFFFF);
-        else ax = ((ax - 6) & 0xFF) | ((((ax >> 8) - 1) & 0xFF) << 8);
+        else ax = ((ax - 6) - 0x100) & 0xFFFF;   /* AX -= 6 (borrows into AH); AH -= 1 */
         nf = FL_AF | FL_CF;
     } else nf = 0;
     ax &= 0xFF0F;
