@@ -791,6 +791,24 @@ static void atapi_exec(struct ide_drive *d)
     case 0x5A:
         atapi_mode_sense(d);
         break;
+    case 0x4A: {                              /* GET EVENT STATUS NOTIFICATION */
+        /* MMC-5 6.6: polled only; report the media class, "no change". */
+        if (!(c[1] & 1)) { atapi_error(d, SK_ILLEGAL_REQUEST, ASC_INV_FIELD); break; }
+        memset(b, 0, 8);
+        b[3] = 0x10;                          /* supported: media class */
+        uint32_t len = 4;
+        if (c[4] & 0x10) {
+            put_be16(b, 6);
+            b[2] = 0x04;                      /* media class, events follow */
+            b[5] = cd_blocks_total(d) ? 0x02 : 0x00;  /* media present */
+            len = 8;
+        } else {
+            put_be16(b, 2);
+            b[2] = 0x80;                      /* NEA: no requested class supported */
+        }
+        atapi_reply(d, len, be16(c + 7));
+        break;
+    }
     default:
         atapi_error(d, SK_ILLEGAL_REQUEST, ASC_INV_OPCODE);
         break;

@@ -324,6 +324,14 @@ struct pci_dev *pci_register(struct pci *pci, unsigned dev, unsigned fn,
     return d;
 }
 
+void pci_set_dev_ops(struct pci_dev *d, const struct pci_dev_ops *ops, void *opaque)
+{
+    if (!d) return;
+    if (ops) d->ops = *ops;
+    else memset(&d->ops, 0, sizeof d->ops);
+    d->opaque = opaque;
+}
+
 struct pci *pci_new(struct bus *bus)
 {
     struct pci *pci = calloc(1, sizeof *pci);

@@ -81,6 +81,10 @@ struct pci_dev *pci_register(struct pci *pci, unsigned dev, unsigned fn,
                              const struct pci_ids *ids,
                              const struct pci_dev_ops *ops, void *opaque);
 
+/* Replace the callbacks of a registered function, e.g. the board hooking
+ * the host bridge's PAM registers (0x59-0x5F) to implement BIOS shadowing. */
+void pci_set_dev_ops(struct pci_dev *d, const struct pci_dev_ops *ops, void *opaque);
+
 /* Declare BAR `bar` (0..5) of `size` bytes (a power of two; I/O >= 4,
  * memory >= 16). When mapped, accesses go to ops/opaque with offsets from
  * the BAR base (ops may be NULL: the function maps it itself in bar_map).

@@ -801,6 +801,14 @@ static void test_atapi(void)
     EXPECT(got >= 8);
     EXPECT_EQ(buf[6] << 8 | buf[7], 0x0008);
     EXPECT_EQ(buf[8] << 8 | buf[9], 0x0000);        /* profile list first */
+    /* GET EVENT STATUS NOTIFICATION (polled, media class): medium present. */
+    uint8_t gesn[12] = { 0x4A, 0x01, 0, 0, 0x10, 0, 0, 0, 8, 0 };
+    EXPECT_EQ(atapi_cmd(&m, gesn, 2048, buf, sizeof buf, &got, NULL) & ST_ERR, 0);
+    EXPECT_EQ(got, 8);
+    EXPECT_EQ(buf[2], 0x04);
+    EXPECT_EQ(buf[5] & 0x02, 0x02);
+    gesn[1] = 0;                                    /* asynchronous: not supported */
+    EXPECT_EQ(atapi_cmd(&m, gesn, 2048, buf, sizeof buf, &got, NULL) & ST_ERR, ST_ERR);
     /* PREVENT MEDIUM REMOVAL then eject: refused; ALLOW then eject: ok. */
     uint8_t lock[12] = { 0x1E, 0, 0, 0, 1 }, unlock[12] = { 0x1E }, eject[12] = { 0x1B, 0, 0, 0, 0x02 };
     EXPECT_EQ(atapi_cmd(&m, lock, 2048, buf, sizeof buf, &got, NULL) & ST_ERR, 0);

@@ -273,6 +273,36 @@ static void test_reset_control(void)
     bus_free(b);
 }
 
+struct pam { int calls; unsigned off; uint32_t val; unsigned size; };
+static void pam_write(void *opaque, unsigned off, uint32_t val, unsigned size)
+{
+    struct pam *p = opaque;
+    p->calls++; p->off = off; p->val = val; p->size = size;
+}
+
+static void test_host_bridge_hook(void)
+{
+    struct bus *b = bus_new();
+    struct pci *pci = pci_new(b);
+    struct pam pam;
+    memset(&pam, 0, sizeof pam);
+    static const struct pci_dev_ops ops = { .config_write = pam_write };
+    pci_set_dev_ops(pci_find(pci, 0, 0), &ops, &pam);
+    /* SeaBIOS-style: dword read-modify-write of PAM0-PAM3 at 0x58. */
+    uint32_t v = cfg_read(b, 0, 0, 0x58, 4);
+    cfg_write(b, 0, 0, 0x58, (v & 0xFF) | 0x33333000u, 4);
+    EXPECT_EQ(pam.calls, 1);
+    EXPECT_EQ(pam.off, 0x58);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x59, 1), 0x30);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x5A, 2), 0x3333);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x58, 1), v & 0xFF);   /* 0x58 itself is read-only here */
+    /* The host bridge's command register is fixed. */
+    cfg_write(b, 0, 0, 0x04, 0, 2);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x04, 2), 0x0006);
+    pci_free(pci);
+    bus_free(b);
+}
+
 int main(void)
 {
     RUN(test_type1_probe);
@@ -280,5 +310,6 @@ int main(void)
     RUN(test_piix_functions);
     RUN(test_pirq_routing);
     RUN(test_reset_control);
+    RUN(test_host_bridge_hook);
     return test_summary();
 }
