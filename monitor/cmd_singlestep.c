@@ -80,6 +80,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 
 #define SS_RAM_SIZE   (16u << 20)           /* the suite assumes 16 MiB       */
 #define SS_ADDR_MASK  0xFFFFFFu             /* 80286: 24 address lines        */
@@ -87,27 +90,129 @@
 #define SS_VERBOSE_MAX 20                   /* -v: failing vectors per file   */
 
 /* ---- what the harness knows about one vector, for rules and reports ---- */
+#define SS_MAX_RAMDIFF 32
 struct ss_vec {
     const struct moo_test *t;
     const char *stem;          /* file stem, e.g. "8E"                       */
     int rc;                    /* engine result (EXC_NONE, vector, EXIT_*)   */
     int exp_exc;               /* exception the 286 took (EXCP), -1 if none  */
-    unsigned insn_len;         /* instruction bytes without the final HALT   */
+    unsigned insn_len;         /* instruction length as the 286 counts it    */
     bool lock, rep;            /* LOCK / REP(NE) prefix present              */
     uint8_t opcode;            /* first byte after the prefixes              */
-    int modrm_reg;             /* reg field of the byte after opcode, or -1  */
+    int modrm;                 /* byte after the opcode, or -1               */
+    int modrm_reg;             /* its reg field, or -1                       */
+    uint16_t iv[MOO_NREGS];    /* initial registers                          */
+    uint16_t ev[MOO_NREGS];    /* expected final registers                   */
+    uint32_t got[MOO_NREGS];   /* engine's final registers                   */
+    uint32_t diff_regs;        /* bit i: register i differs (after masks)    */
+    bool base_diff;            /* a segment base is not selector << 4        */
+    bool engine_exit;          /* EXIT_UNIMPL/RESET etc.: nothing compared   */
+    uint32_t frame;            /* final SS:SP linear (the interrupt frame)   */
+    unsigned nram;             /* RAM bytes that differ                      */
+    uint32_t ram_addr[SS_MAX_RAMDIFF];   /* the first of them                */
+    uint8_t ram_exp[SS_MAX_RAMDIFF], ram_got[SS_MAX_RAMDIFF];
 };
+
+#define RB(r) (1u << (r))
+/* All differing RAM bytes lie in [lo, lo+len) of the interrupt frame
+ * (offsets from the final SS:SP, 16-bit wrapped in SS). */
+static bool ram_diffs_in_frame(const struct ss_vec *v, uint32_t lo, uint32_t len)
+{
+    if (v->nram > SS_MAX_RAMDIFF) return false;
+    uint32_t ssb = (uint32_t)v->ev[MOO_SS] << 4;
+    for (unsigned i = 0; i < v->nram; i++) {
+        bool in = false;
+        for (uint32_t k = lo; k < lo + len; k++)
+            if (v->ram_addr[i] == ((ssb + ((v->ev[MOO_SP] + k) & 0xFFFF)) & 0xFFFFFFu)) in = true;
+        if (!in) return false;
+    }
+    return true;
+}
+static uint16_t frame_word_exp(const struct ss_vec *v, unsigned off, bool *found)
+{
+    uint32_t ssb = (uint32_t)v->ev[MOO_SS] << 4;
+    uint32_t a0 = (ssb + ((v->ev[MOO_SP] + off) & 0xFFFF)) & 0xFFFFFFu;
+    uint32_t a1 = (ssb + ((v->ev[MOO_SP] + off + 1) & 0xFFFF)) & 0xFFFFFFu;
+    uint16_t w = 0;
+    int n = 0;
+    for (unsigned i = 0; i < v->nram && i < SS_MAX_RAMDIFF; i++) {
+        if (v->ram_addr[i] == a0) { w = (uint16_t)((w & 0xFF00) | v->ram_exp[i]); n++; }
+        if (v->ram_addr[i] == a1) { w = (uint16_t)((w & 0x00FF) | v->ram_exp[i] << 8); n++; }
+    }
+    *found = n > 0;
+    return w;
+}
+
+static bool is_string_op(uint8_t op)
+{
+    return (op >= 0x6C && op <= 0x6F) || (op >= 0xA4 && op <= 0xA7) || (op >= 0xAA && op <= 0xAF);
+}
+static bool both_took(const struct ss_vec *v, int vec) { return v->exp_exc == vec && v->rc == vec; }
 
 static bool rule_ss_overrun(const struct ss_vec *v) { return v->exp_exc == EXC_GP && v->rc == EXC_SS; }
 static bool rule_insn_len(const struct ss_vec *v)
 {
     return v->insn_len > 10 && (v->exp_exc == EXC_GP || v->exp_exc == EXC_UD) && v->rc != v->exp_exc;
 }
-static bool rule_lock_ud(const struct ss_vec *v) { return v->lock && v->rc == EXC_UD && v->exp_exc != EXC_UD; }
+/* Would a P6 accept LOCK on this instruction? (SDM vol. 2, LOCK: ADD ADC
+ * AND BTx CMPXCHG DEC INC NEG NOT OR SBB SUB XOR XADD XCHG, memory
+ * destination only; the 286-era subset of those.) */
+static bool p6_lockable(const struct ss_vec *v)
+{
+    uint8_t op = v->opcode;
+    int reg = v->modrm_reg;
+    if (v->modrm < 0 || (v->modrm >> 6) == 3) return false;      /* register destination */
+    if (op < 0x40) return (op & 7) < 2 && (op >> 3) != 7;        /* ALU r/m,r except CMP */
+    if (op >= 0x80 && op <= 0x83) return reg != 7;               /* ALU r/m,imm except CMP */
+    if (op == 0x86 || op == 0x87) return true;                   /* XCHG */
+    if (op == 0xF6 || op == 0xF7) return reg == 2 || reg == 3;   /* NOT, NEG */
+    if (op == 0xFE || op == 0xFF) return reg == 0 || reg == 1;   /* INC, DEC */
+    return false;
+}
+static bool rule_lock_ud(const struct ss_vec *v)
+{
+    /* "lock int 6" is a software int 6 on the 286, a #UD fault on a P6 */
+    return v->lock && v->rc == EXC_UD && !p6_lockable(v) &&
+           (v->exp_exc != EXC_UD || v->opcode == 0xCD);
+}
 static bool rule_fs_gs(const struct ss_vec *v)
 {
     return (v->opcode == 0x8C || v->opcode == 0x8E) && (v->modrm_reg == 4 || v->modrm_reg == 5) &&
            v->exp_exc == EXC_UD && v->rc != EXC_UD;
+}
+static bool rule_string_fault(const struct ss_vec *v)
+{
+    if (!is_string_op(v->opcode) || !both_took(v, EXC_GP) || v->nram || v->base_diff) return false;
+    if (!v->diff_regs || (v->diff_regs & ~(RB(MOO_SI) | RB(MOO_DI) | RB(MOO_CX)))) return false;
+    for (int r = MOO_SI; r <= MOO_DI; r++) {
+        if (!(v->diff_regs & RB(r))) continue;
+        if (v->got[r] > 0xFFFF) return false;
+        uint16_t d = (uint16_t)(v->ev[r] - v->got[r]);
+        if (d != 1 && d != 2 && d != 0xFFFF && d != 0xFFFE) return false;
+    }
+    uint16_t dcx = (uint16_t)(v->got[MOO_CX] - v->ev[MOO_CX]);
+    if ((v->diff_regs & RB(MOO_CX)) && (v->got[MOO_CX] > 0xFFFF || (dcx != 1 && dcx != 2)))
+        return false;
+    return true;
+}
+static bool rule_pop_mem_fault(const struct ss_vec *v)
+{
+    /* SP already incremented: the whole interrupt frame sits 2 bytes higher */
+    return v->opcode == 0x8F && both_took(v, EXC_GP) && v->diff_regs == RB(MOO_SP) &&
+           v->got[MOO_SP] <= 0xFFFF && (uint16_t)(v->ev[MOO_SP] - v->got[MOO_SP]) == 2 && !v->base_diff;
+}
+static bool rule_aam0_flags(const struct ss_vec *v)
+{
+    return v->opcode == 0xD4 && v->modrm == 0 && both_took(v, EXC_DE) &&
+           !(v->diff_regs & ~RB(MOO_FLAGS)) && !v->base_diff && ram_diffs_in_frame(v, 4, 2);
+}
+static bool rule_pushed_ss(const struct ss_vec *v)
+{
+    if (v->exp_exc < 0 || v->diff_regs || v->base_diff || !v->nram || !ram_diffs_in_frame(v, 2, 2))
+        return false;
+    bool found;
+    uint16_t w = frame_word_exp(v, 2, &found);
+    return found && w == v->iv[MOO_SS] && v->iv[MOO_SS] != v->iv[MOO_CS];
 }
 
 /* The 286-vs-P6 table. `opcodes`: file stems the row applies to ("*": all).
@@ -135,10 +240,30 @@ static const struct ss_rule {
     { "lock-ud", "*", 0, rule_lock_ud,
       "LOCK on a non-lockable instruction or a register destination: a P6 raises #UD "
       "(SDM vol. 2, LOCK); the 286 asserts LOCK# and executes the instruction (suite README, "
-      "'LOCK and LOCK Prefixes'); excluded only when the engine raised #UD and the 286 did not" },
+      "'LOCK and LOCK Prefixes'); excluded only when the engine raised #UD, the 286 did not, and "
+      "the instruction is not one a P6 may lock" },
     { "fs-gs", "8C 8E", 0, rule_fs_gs,
       "MOV to/from segment register 4 or 5: the 286 has no FS/GS and raises int 6; a P6 "
       "moves FS/GS (SDM vol. 2, MOV)" },
+    { "string-fault", "6C 6D 6E 6F A4 A5 A6 A7 AA AB AC AD AE AF", 0, rule_string_fault,
+      "string instruction faulting (int 13) on a word at offset 0xFFFF: the 286 has already "
+      "stepped SI/DI (and CX under REP) when it faults; a P6 fault leaves no partial state "
+      "(SDM vol. 3 sec. 6.5, 'Faults'; sec. 6.15 #GP is a fault). Matched only when both took "
+      "int 13 and the only differences are SI/DI off by one element and CX (REP) lower by 1 or 2" },
+    { "pop-mem-fault", "8F", 0, rule_pop_mem_fault,
+      "POP r/m16 whose memory destination faults (int 13): the 286 has already incremented "
+      "SP, so its interrupt frame is 2 bytes higher; a P6 restores SP (SDM vol. 2, POP; vol. 3 "
+      "sec. 6.5). Matched only when both took int 13 and SP differs by exactly 2" },
+    { "aam0-flags", "D4", 0, rule_aam0_flags,
+      "AAM 0: the 286 updates SF/ZF/PF before it raises the divide error (int 0); a P6 "
+      "faults with FLAGS unchanged (SDM vol. 2, AAM: #DE if imm8 = 0; vol. 3 sec. 6.5). "
+      "Matched only when both took int 0 and only FLAGS (register and pushed image) differ" },
+    { "pushed-ss", "*", 0, rule_pushed_ss,
+      "the 286 pushed the SS selector in the CS slot of the interrupt frame (seen in 2 of "
+      "383,000 vectors: CE #1193 INTO, FF.3 #1141 CALL FAR reg); no manual documents this, "
+      "a P6 must push CS (SDM vol. 3 sec. 6.12 / real-address-mode interrupt handling); "
+      "treated as a capture anomaly to report upstream. Matched only when the frame's CS "
+      "word is the only difference and equals SS" },
 };
 #define SS_NRULES ((int)(sizeof ss_rules / sizeof *ss_rules))
 #define SS_RULE_REVOKED SS_NRULES          /* extra counter: revocation list */
@@ -175,9 +300,17 @@ struct ss_file {
 
 struct ss_opts {
     const char *path, *engine, *opcode, *junit;
-    bool json, scan_ram, no_progress;
+    bool json, scan_ram, no_progress, no_fork;
     int verbose;
     long limit;
+    long timeout;              /* seconds per file (forked runs)            */
+};
+
+/* Where the child running a file says which vector it is on (shared). */
+struct ss_progress {
+    uint32_t index;            /* TEST index of the current vector          */
+    char name[64];             /* its NAME                                  */
+    bool running;              /* a vector is in progress                   */
 };
 
 /* Everything one run needs; one instance, on the heap. */
@@ -199,6 +332,7 @@ struct ss_ctx {
     size_t difflen;
     char first[400];           /* first difference of the current vector    */
     int ndiff;
+    struct ss_progress *prog;  /* shared with the parent, or NULL           */
 };
 
 static void diff_add(struct ss_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -250,26 +384,60 @@ static void cpu_template(struct ss_ctx *c)
     }
 }
 
-/* Prefixes, opcode and ModRM reg of the instruction (286 prefix set). */
+/* 286 one-byte opcodes: does it take a ModRM byte, and how many immediate
+ * bytes follow (80286 PRM, appendix B opcode map). -1 imm: depends on reg. */
+static bool op_has_modrm(uint8_t op)
+{
+    if (op < 0x40) return (op & 7) < 4;
+    return op == 0x62 || op == 0x63 || op == 0x69 || op == 0x6B || (op >= 0x80 && op <= 0x8F) ||
+           op == 0xC0 || op == 0xC1 || (op >= 0xC4 && op <= 0xC7) || (op >= 0xD0 && op <= 0xD3) ||
+           (op >= 0xD8 && op <= 0xDF) || op == 0xF6 || op == 0xF7 || op == 0xFE || op == 0xFF;
+}
+static int op_imm_len(uint8_t op, int reg)
+{
+    if (op < 0x40) return (op & 7) == 4 ? 1 : (op & 7) == 5 ? 2 : 0;
+    switch (op) {
+    case 0x6A: case 0x6B: case 0x80: case 0x82: case 0x83: case 0xA8: case 0xC0: case 0xC1:
+    case 0xC6: case 0xCD: case 0xD4: case 0xD5: case 0xEB: return 1;
+    case 0x68: case 0x69: case 0x81: case 0xA9: case 0xC2: case 0xC7: case 0xCA: case 0xE8:
+    case 0xE9: case 0xA0: case 0xA1: case 0xA2: case 0xA3: return 2;
+    case 0xC8: return 3;
+    case 0x9A: case 0xEA: return 4;
+    case 0xF6: return reg < 2 ? 1 : 0;
+    case 0xF7: return reg < 2 ? 2 : 0;
+    }
+    if ((op >= 0x70 && op <= 0x7F) || (op >= 0xE0 && op <= 0xE7) || (op >= 0xB0 && op <= 0xB7)) return 1;
+    if (op >= 0xB8 && op <= 0xBF) return 2;
+    return 0;
+}
+
+/* Prefixes, opcode, ModRM and the instruction length (286 prefix set). */
 static void vec_decode(struct ss_vec *v)
 {
     const struct moo_test *t = v->t;
-    v->insn_len = t->nbytes && t->bytes[t->nbytes - 1] == 0xF4 ? t->nbytes - 1 : t->nbytes;
-    v->modrm_reg = -1;
+    unsigned n = t->nbytes && t->bytes[t->nbytes - 1] == 0xF4 ? t->nbytes - 1 : t->nbytes;
+    v->modrm = v->modrm_reg = -1;
     unsigned i = 0;
-    for (; i < v->insn_len; i++) {
+    for (; i < n; i++) {
         uint8_t b = t->bytes[i];
         if (b == 0xF0) v->lock = true;
         else if (b == 0xF2 || b == 0xF3) v->rep = true;
         else if (b != 0x26 && b != 0x2E && b != 0x36 && b != 0x3E) break;
     }
-    v->opcode = i < v->insn_len ? t->bytes[i] : 0xF4;
-    if (i + 1 < v->insn_len) v->modrm_reg = (t->bytes[i + 1] >> 3) & 7;
-}
-
-static bool is_string_op(uint8_t op)
-{
-    return (op >= 0x6C && op <= 0x6F) || (op >= 0xA4 && op <= 0xA7) || (op >= 0xAA && op <= 0xAF);
+    v->opcode = i < n ? t->bytes[i] : 0xF4;
+    if (i + 1 < t->nbytes) {
+        v->modrm = t->bytes[i + 1];
+        v->modrm_reg = (v->modrm >> 3) & 7;
+    }
+    /* BYTS stops early for some invalid encodings; the 286 still counts the
+     * displacement and immediate its decoder expects toward its 10 bytes */
+    unsigned len = i + 1;
+    if (op_has_modrm(v->opcode) && v->modrm >= 0) {
+        unsigned mod = (unsigned)v->modrm >> 6, rm = (unsigned)v->modrm & 7;
+        len += 1 + (mod == 1 ? 1 : mod == 2 ? 2 : (mod == 0 && rm == 6) ? 2 : 0);
+    }
+    len += (unsigned)op_imm_len(v->opcode, v->modrm_reg < 0 ? 0 : v->modrm_reg);
+    v->insn_len = len > n ? len : n;
 }
 
 static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, 20); }
@@ -304,15 +472,24 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
     c->diff[0] = 0;
 
     const struct moo_state *st[2] = { &t->init, &t->fina };
-    struct ss_vec v = { .t = t, .stem = stem, .exp_exc = t->has_exc ? t->exc_num : -1 };
+    static struct ss_vec v;                /* large-ish; one run at a time */
+    memset(&v, 0, sizeof v);
+    v.t = t;
+    v.stem = stem;
+    v.exp_exc = t->has_exc ? t->exc_num : -1;
     vec_decode(&v);
 
-    const uint16_t *iv = t->init.regs.v;
     if ((t->init.regs.mask & 0x3FFF) != 0x3FFF) {
         diff_add(c, "INIT lacks registers (mask 0x%04x): not a 16-bit real-mode vector",
                  t->init.regs.mask);
         return V_FAIL;
     }
+    const uint16_t *iv = t->init.regs.v;
+    memcpy(v.iv, iv, sizeof v.iv);
+    for (int i = 0; i < MOO_NREGS; i++)
+        v.ev[i] = (t->fina.regs.mask & (1u << i)) ? t->fina.regs.v[i] : iv[i];
+    if (!(t->fina.regs.mask & (1u << MOO_FLAGS))) v.ev[MOO_FLAGS] = iv[MOO_FLAGS] & 0x0FFF;
+    v.frame = (((uint32_t)v.ev[MOO_SS] << 4) + v.ev[MOO_SP]) & SS_ADDR_MASK;
 
     /* ---- initial state ---- */
     memcpy(cpu, &c->tmpl, sizeof *cpu);
@@ -358,11 +535,13 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
 
     if (rc == EXIT_UNIMPL || rc == EXIT_RESET || (rc > 255 && rc != EXIT_HLT)) {
         diff_add(c, "engine returned %s", rc_name(rc, rcb, sizeof rcb));
+        v.engine_exit = true;
         verdict = V_FAIL;
         goto cleanup;
     }
     if (rc == EXC_NONE && rep_string && steps >= SS_REP_MAX) {
         diff_add(c, "REP instruction still running after %u steps", steps);
+        v.engine_exit = true;
         verdict = V_FAIL;
         goto cleanup;
     }
@@ -373,43 +552,42 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
         cpu->eip = cpu->eip <= 0xFFFF ? ((cpu->eip + 1) & 0xFFFF) : cpu->eip + 1;
 
     /* ---- registers ---- */
-    uint16_t ev[MOO_NREGS];
-    for (int i = 0; i < MOO_NREGS; i++)
-        ev[i] = (t->fina.regs.mask & (1u << i)) ? t->fina.regs.v[i] : iv[i];
-    if (!(t->fina.regs.mask & (1u << MOO_FLAGS))) ev[MOO_FLAGS] = iv[MOO_FLAGS] & 0x0FFF;
     uint32_t got[MOO_NREGS] = {
         cpu->r[R_EAX], cpu->r[R_EBX], cpu->r[R_ECX], cpu->r[R_EDX],
         cpu->seg[SEG_CS].sel, cpu->seg[SEG_SS].sel, cpu->seg[SEG_DS].sel, cpu->seg[SEG_ES].sel,
         cpu->r[R_ESP], cpu->r[R_EBP], cpu->r[R_ESI], cpu->r[R_EDI], cpu->eip, cpu->eflags,
     };
+    memcpy(v.got, got, sizeof v.got);
     uint32_t fcmp = 0xFFFF0000u | (uint32_t)(flags_mask & ~flags_ignore);
-    /* RMSK chunks (per test, or top level) would narrow this further; the
-     * 286 suite has none, metadata.json carries the masks. */
+    /* RMSK chunks (per test) narrow the comparison further; the 286 suite
+     * has none, its masks are in metadata.json */
     if (t->fina.rmask.mask & (1u << MOO_FLAGS)) fcmp &= 0xFFFF0000u | t->fina.rmask.v[MOO_FLAGS];
     for (int i = 0; i < MOO_NREGS; i++) {
         uint32_t m = i == MOO_FLAGS ? fcmp : 0xFFFFFFFFu;
         if (i != MOO_FLAGS && (t->fina.rmask.mask & (1u << i))) m = t->fina.rmask.v[i] | 0xFFFF0000u;
-        if ((got[i] & m) == ((uint32_t)ev[i] & m)) continue;
+        if ((got[i] & m) == ((uint32_t)v.ev[i] & m)) continue;
+        v.diff_regs |= 1u << i;
         if (i == MOO_FLAGS)
             diff_add(c, "flags: expected 0x%04x got 0x%04x (compared bits 0x%04x, differ 0x%04x)",
-                     ev[i], got[i], fcmp & 0xFFFF, (got[i] ^ ev[i]) & fcmp);
+                     v.ev[i], got[i], fcmp & 0xFFFF, (got[i] ^ v.ev[i]) & fcmp);
         else
-            diff_add(c, "%s: expected 0x%04x got 0x%04x", moo_reg_names[i], ev[i], got[i]);
+            diff_add(c, "%s: expected 0x%04x got 0x%04x", moo_reg_names[i], v.ev[i], got[i]);
     }
     for (int i = 0; i < 4; i++) {
         const struct seg *s = &cpu->seg[segmap[i][0]];
-        if (s->base != (uint32_t)s->sel << 4)
-            diff_add(c, "%s.base: expected 0x%05x (selector << 4) got 0x%05x",
-                     moo_reg_names[segmap[i][1]], (uint32_t)s->sel << 4, s->base);
+        if (s->base == (uint32_t)s->sel << 4) continue;
+        v.base_diff = true;
+        diff_add(c, "%s.base: expected 0x%05x (selector << 4) got 0x%05x",
+                 moo_reg_names[segmap[i][1]], (uint32_t)s->sel << 4, s->base);
     }
 
     /* ---- RAM: every listed byte; final values override initial ones ---- */
     uint32_t fa0 = 0xFFFFFFFFu, fa1 = 0xFFFFFFFFu;   /* pushed FLAGS image */
     uint8_t fm0 = 0xFF, fm1 = 0xFF;
     if (t->has_exc && flags_mask != 0xFFFF) {
-        uint32_t ssb = (uint32_t)ev[MOO_SS] << 4;
-        fa0 = (ssb + ((ev[MOO_SP] + 4u) & 0xFFFF)) & SS_ADDR_MASK;
-        fa1 = (ssb + ((ev[MOO_SP] + 5u) & 0xFFFF)) & SS_ADDR_MASK;
+        uint32_t ssb = (uint32_t)v.ev[MOO_SS] << 4;
+        fa0 = (ssb + ((v.ev[MOO_SP] + 4u) & 0xFFFF)) & SS_ADDR_MASK;
+        fa1 = (ssb + ((v.ev[MOO_SP] + 5u) & 0xFFFF)) & SS_ADDR_MASK;
         fm0 = (uint8_t)flags_mask;
         fm1 = (uint8_t)(flags_mask >> 8);
     }
@@ -429,9 +607,15 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
             if (!c->mark[a]) continue;          /* already compared */
             c->mark[a] = 0;
             uint8_t m = a == fa0 ? fm0 : a == fa1 ? fm1 : 0xFF;
-            if ((ram[a] & m) != (c->expv[a] & m))
-                diff_add(c, "ram[0x%06x]: expected 0x%02x got 0x%02x%s", a, c->expv[a], ram[a],
-                         m != 0xFF ? " (pushed FLAGS, undefined bits masked)" : "");
+            if ((ram[a] & m) == (c->expv[a] & m)) continue;
+            if (v.nram < SS_MAX_RAMDIFF) {
+                v.ram_addr[v.nram] = a;
+                v.ram_exp[v.nram] = c->expv[a];
+                v.ram_got[v.nram] = ram[a];
+            }
+            v.nram++;
+            diff_add(c, "ram[0x%06x]: expected 0x%02x got 0x%02x%s", a, c->expv[a], ram[a],
+                     m != 0xFF ? " (pushed FLAGS, undefined bits masked)" : "");
         }
 
     if (c->ndiff) verdict = V_FAIL;
@@ -457,6 +641,7 @@ cleanup:
                         diff_add(c, "ram[0x%06x]: stray write 0x%02x (not in the expected state)",
                                  base + off + j, ram[base + off + j]);
                         ram[base + off + j] = 0;
+                        v.nram = SS_MAX_RAMDIFF + 1;   /* no rule explains a stray write */
                         verdict = V_FAIL;
                     }
             }
@@ -473,11 +658,12 @@ cleanup:
                 c->difflen += (size_t)snprintf(c->diff + c->difflen, sizeof c->diff - c->difflen,
                                                "    (%s)\n", line);
         }
-        for (int r = 0; r < SS_NRULES; r++)
-            if (ss_rules[r].match && rule_applies(&ss_rules[r], stem) && ss_rules[r].match(&v)) {
-                *rule = r;
-                return V_EXCLUDED;
-            }
+        if (!v.engine_exit)
+            for (int r = 0; r < SS_NRULES; r++)
+                if (ss_rules[r].match && rule_applies(&ss_rules[r], stem) && ss_rules[r].match(&v)) {
+                    *rule = r;
+                    return V_EXCLUDED;
+                }
     }
     return verdict;
 }
@@ -646,8 +832,14 @@ static void run_file(struct ss_ctx *c, struct ss_file *fr)
         if (c->o->limit > 0 && fr->vectors >= (uint32_t)c->o->limit) break;
         fr->vectors++;
         if (revoked(c, &t)) { fr->excluded++; fr->by_rule[SS_RULE_REVOKED]++; continue; }
+        if (c->prog) {
+            c->prog->index = t.index;
+            snprintf(c->prog->name, sizeof c->prog->name, "%.*s", (int)t.name_len, t.name);
+            c->prog->running = true;
+        }
         int rule = -1;
         enum verdict vd = run_vector(c, fr->stem, &t, fmask, fignore, &rule);
+        if (c->prog) c->prog->running = false;
         if (vd == V_PASS) { fr->passed++; continue; }
         if (vd == V_EXCLUDED) { fr->excluded++; fr->by_rule[rule]++; continue; }
         fr->failed++;
@@ -672,11 +864,57 @@ static void run_file(struct ss_ctx *c, struct ss_file *fr)
     fr->seconds = now_s() - t0;
 }
 
+/* Run one file in a child process so that an engine crash or hang in one
+ * opcode is a FAIL line for that file, not the end of the run. */
+static void run_file_isolated(struct ss_ctx *c, struct ss_file *fr)
+{
+    if (c->o->no_fork) { run_file(c, fr); return; }
+    struct ss_shared { struct ss_file fr; struct ss_progress prog; } *sh =
+        mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) { run_file(c, fr); return; }
+    memcpy(&sh->fr, fr, sizeof *fr);
+    memset(&sh->prog, 0, sizeof sh->prog);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) { munmap(sh, sizeof *sh); run_file(c, fr); return; }
+    if (pid == 0) {
+        signal(SIGALRM, SIG_DFL);
+        alarm((unsigned)c->o->timeout);
+        c->prog = &sh->prog;
+        run_file(c, &sh->fr);
+        fflush(stdout);
+        _exit(0);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0) {}
+    memcpy(fr, &sh->fr, sizeof *fr);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char why[96];
+        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+            snprintf(why, sizeof why, "timed out after %ld s", c->o->timeout);
+        else if (WIFSIGNALED(st))
+            snprintf(why, sizeof why, "engine crashed (signal %d, %s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+        else
+            snprintf(why, sizeof why, "runner exited with status %d", WEXITSTATUS(st));
+        fr->error = true;
+        if (sh->prog.running) {
+            fr->failed++;
+            snprintf(fr->first, sizeof fr->first, "%s at vector #%u %s (%u vectors done)", why,
+                     sh->prog.index, sh->prog.name, fr->vectors - 1);
+        } else {
+            snprintf(fr->first, sizeof fr->first, "%s (%u vectors done)", why, fr->vectors);
+        }
+        memset(c->ram, 0, SS_RAM_SIZE);    /* the child died mid-vector */
+        memset(c->mark, 0, SS_RAM_SIZE);
+    }
+    munmap(sh, sizeof *sh);
+}
+
 static void print_file_line(const struct ss_file *fr)
 {
     if (fr->error)
-        printf("FAIL ss/%s: %s%s\n", fr->stem, fr->first,
-               fr->vectors ? " (after reading some vectors)" : "");
+        printf("FAIL ss/%s: %s\n", fr->stem, fr->first);
     else if (fr->failed)
         printf("FAIL ss/%s: %u of %u failed (first: %s)\n", fr->stem, fr->failed,
                fr->vectors - fr->excluded, fr->first);
@@ -768,7 +1006,8 @@ static int write_junit(const char *path, const struct ss_file *fv, size_t n, con
 static void usage(FILE *f)
 {
     fputs("usage: bt86 test singlestep PATH [--engine E] [--opcode XX] [--json] [--junit FILE]\n"
-          "                              [-v|-vv] [--scan-ram] [--limit N] [--no-progress]\n"
+          "                              [-v|-vv] [--scan-ram] [--limit N] [--timeout S]\n"
+          "                              [--no-fork] [--no-progress]\n"
           "  PATH        directory of .MOO.gz files (v1_real_mode) or one file\n"
           "  --engine E  engine to test: interp\n"
           "  --opcode XX run only the file for XX (00, 80.7, 0F01 ...)\n"
@@ -776,17 +1015,20 @@ static void usage(FILE *f)
           "  --junit F   also write JUnit XML to F\n"
           "  -v, -vv     show failing vectors with a diff (20 per file, or all)\n"
           "  --scan-ram  also detect stray writes in each vector's segment windows\n"
-          "  --limit N   run at most N vectors per file\n", f);
+          "  --limit N   run at most N vectors per file\n"
+          "  --timeout S give up on a file after S seconds (default 120)\n"
+          "  --no-fork   run files in this process (for debuggers; a crash ends the run)\n", f);
 }
 
 int cmd_test_singlestep(int argc, char **argv)
 {
-    struct ss_opts o = { .engine = "interp" };
+    struct ss_opts o = { .engine = "interp", .timeout = 120 };
     static const struct option lo[] = {
         { "engine", required_argument, 0, 'e' }, { "opcode", required_argument, 0, 'o' },
         { "json", no_argument, 0, 'j' },         { "junit", required_argument, 0, 'J' },
         { "verbose", no_argument, 0, 'v' },      { "scan-ram", no_argument, 0, 'S' },
         { "limit", required_argument, 0, 'l' },  { "no-progress", no_argument, 0, 'P' },
+        { "no-fork", no_argument, 0, 'F' },      { "timeout", required_argument, 0, 'T' },
         { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
     };
     optind = 0;                             /* full re-initialisation (glibc) */
@@ -801,6 +1043,13 @@ int cmd_test_singlestep(int argc, char **argv)
         case 'v': o.verbose++; break;
         case 'S': o.scan_ram = true; break;
         case 'P': o.no_progress = true; break;
+        case 'F': o.no_fork = true; break;
+        case 'T': {
+            char *e;
+            o.timeout = strtol(optarg, &e, 10);
+            if (*e || o.timeout <= 0) return cli_error("singlestep: --timeout needs a positive number of seconds, not '%s'", optarg);
+            break;
+        }
         case 'l': {
             char *e;
             o.limit = strtol(optarg, &e, 10);
@@ -832,8 +1081,11 @@ int cmd_test_singlestep(int argc, char **argv)
     c->eng = eng;
     c->mem = mem_new(SS_RAM_SIZE);
     c->bus = bus_new();
-    c->expv = malloc(SS_RAM_SIZE);
-    c->mark = calloc(SS_RAM_SIZE, 1);
+    /* shared mappings: forked file runs neither copy nor dirty the parent's */
+    c->expv = mmap(NULL, SS_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    c->mark = mmap(NULL, SS_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (c->expv == MAP_FAILED) c->expv = NULL;
+    if (c->mark == MAP_FAILED) c->mark = NULL;
     int status = 2;
     if (!c->mem || !c->bus || !c->expv || !c->mark) { cli_error("singlestep: cannot allocate 16 MiB guest RAM"); goto out; }
     if (bus_map_io(c->bus, 0, 0x10000, &ss_ports, NULL)) { cli_error("singlestep: cannot map the I/O ports"); goto out; }
@@ -865,7 +1117,7 @@ int cmd_test_singlestep(int argc, char **argv)
                     i + 1, nfiles, files[i].stem, tot[0]);
             last = now_s();
         }
-        run_file(c, &files[i]);
+        run_file_isolated(c, &files[i]);
         if (tty) fprintf(stderr, "\r%24s\r", "");
         struct ss_file *f = &files[i];
         tot[0] += f->vectors; tot[1] += f->passed; tot[2] += f->failed; tot[3] += f->excluded;
@@ -883,7 +1135,7 @@ int cmd_test_singlestep(int argc, char **argv)
                        o.verbose ? " - " : "",
                        o.verbose ? (r == SS_RULE_REVOKED ? "listed in the suite's revocation_list.txt"
                                                         : ss_rules[r].reason) : "");
-        if (file_errors) printf("%u file(s) could not be read\n", file_errors);
+        if (file_errors) printf("%u file(s) could not be read or run to the end\n", file_errors);
         printf("%u passed, %u failed, %u excluded\n", tot[1], tot[2], tot[3]);
     }
     fprintf(stderr, "bt86: singlestep: %zu files, %u vectors in %.2f s (engine %s)\n",
@@ -897,8 +1149,8 @@ int cmd_test_singlestep(int argc, char **argv)
 out:
     if (c->mem) mem_free(c->mem);
     if (c->bus) bus_free(c->bus);
-    free(c->expv);
-    free(c->mark);
+    if (c->expv) munmap(c->expv, SS_RAM_SIZE);
+    if (c->mark) munmap(c->mark, SS_RAM_SIZE);
     free(c->revoked);
     if (c->have_md) moo_metadata_free(&c->md);
     free(c);
