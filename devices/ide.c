@@ -892,7 +892,8 @@ static void ide_exec(struct ide_channel *c, uint8_t cmd)
         case 0xE5: case 0x98: atapi_ok(d); d->nsect = d->standby ? 0x00 : 0xFF; return;
         case 0xE0: case 0xE1: case 0xE6: case 0x94: case 0x95:
             atapi_ok(d); return;
-        case 0xEC:                            /* IDENTIFY DEVICE: abort with signature */
+        case 0xEC:                            /* IDENTIFY DEVICE, READ SECTOR(S): */
+        case 0x20: case 0x21:                 /* abort with the PACKET signature  */
             drv_set_signature(d);
             d->select = (uint8_t)(c->cur << 4);
             d->error = ER_ABRT;

@@ -865,6 +865,52 @@ static void test_atapi_no_medium(void)
     m_free(&m);
 }
 
+/* Master and slave on one channel: each answers only when selected, both
+ * latch the task file, ide_reset restores power-on state. */
+static void test_master_slave(void)
+{
+    char err[256];
+    const char *a = tpath("ms-a.img"), *bimg = tpath("ms-b.img");
+    make_image(a, 30);
+    make_image(bimg, 60);
+    struct m m;
+    m_init(&m, a, DISK_RW, NULL);
+    struct disk *slave = disk_open(bimg, DISK_RW, 0, err, sizeof err);
+    EXPECT(slave != NULL);
+    if (!slave) { m_free(&m); return; }
+    EXPECT_EQ(ide_attach(m.ide, 0, 1, IDE_HD, slave), 0);
+    EXPECT_EQ(ide_attach(m.ide, 0, 1, IDE_HD, slave), -1);          /* taken */
+    uint8_t w[512], f[512], id[512];
+    memset(w, 0x99, sizeof w);
+    ata_cmd28(&m, P, 1, 40, 1, 0x30);                               /* slave, LBA 40 */
+    write_words(&m, P, w, 512);
+    EXPECT_EQ(inb(&m, P + 7), ST_DRDY | 0x10);
+    EXPECT_EQ(file_read(bimg, 40 * 512, f, 512), 0);
+    EXPECT(memcmp(f, w, 512) == 0);
+    ata_cmd28(&m, P, 0, 40, 1, 0x30);                               /* master has 30 sectors */
+    EXPECT_EQ(inb(&m, P + 7) & ST_ERR, ST_ERR);
+    EXPECT_EQ(inb(&m, P + 1), 0x10);
+    outb(&m, P + 6, 0xB0);                                          /* slave's status is clean */
+    EXPECT_EQ(inb(&m, P + 7) & ST_ERR, 0);
+    outb(&m, P + 7, 0xEC);
+    inb(&m, P + 7);
+    read_words(&m, P, id, 512);
+    EXPECT_EQ(idw(id, 60), 60);
+    EXPECT_EQ(idw(id, 93) & 0x0100, 0x0100);                        /* device 1 */
+    /* SET MULTIPLE on the slave, then a hardware reset forgets it. */
+    outb(&m, P + 2, 8);
+    outb(&m, P + 7, 0xC6);
+    EXPECT_EQ(inb(&m, P + 7) & ST_ERR, 0);
+    ide_reset(m.ide);
+    EXPECT_EQ(m.irq.level[14], 0);
+    EXPECT_EQ(inb(&m, P + 6) & 0x10, 0);                            /* master selected */
+    outb(&m, P + 6, 0xB0);
+    ata_cmd28(&m, P, 1, 0, 8, 0xC4);
+    EXPECT_EQ(inb(&m, P + 7) & ST_ERR, ST_ERR);                     /* multiple mode off */
+    m_free(&m);
+    disk_close(slave);
+}
+
 /* Random register traffic (fixed seed) on both channels and the BMDMA block,
  * with random PRD tables: must neither crash nor touch memory outside the
  * PRD entries' RAM nor change the image's size. Catches state-machine holes. */
@@ -922,10 +968,11 @@ int main(void)
     RUN(test_readonly_snapshot);
     RUN(test_atapi);
     RUN(test_atapi_no_medium);
+    RUN(test_master_slave);
     memset(ram, 0, RAM_SIZE);
     RUN(test_register_fuzz);
     const char *names[] = { "id.img", "pio.img", "mult.img", "err.img", "big.img", "dma.img",
-                            "snap.img", "test.iso", "empty.iso", "fuzz.img", "fuzz.iso" };
+                            "snap.img", "test.iso", "empty.iso", "fuzz.img", "fuzz.iso", "ms-a.img", "ms-b.img" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unlink(tpath(names[i]));
     rmdir(tdir);
     return test_summary();
