@@ -233,28 +233,6 @@ int op_invlpg(struct cpu *c, const struct insn *in)
     return EXC_NONE;
 }
 
-/* ---- protected-mode-only instructions: #UD in real and V86 mode ---- */
-#define PM_ONLY(name) \
-int op_##name(struct cpu *c, const struct insn *in) \
-{ \
-    (void)in; \
-    if (cpu_real(c) || cpu_v86(c)) return UD(c); \
-    return EXIT_UNIMPL; \
-}
-PM_ONLY(sldt)
-PM_ONLY(str)
-PM_ONLY(lldt)
-PM_ONLY(ltr)
-PM_ONLY(verr)
-PM_ONLY(verw)
-PM_ONLY(lar)
-PM_ONLY(lsl)
-PM_ONLY(arpl)
-
-/* SYSENTER/SYSEXIT (SDM vol. 2): #GP(0) in real mode */
-int op_sysenter(struct cpu *c, const struct insn *in) { (void)in; if (cpu_real(c)) return fault(c, EXC_GP, 0); return EXIT_UNIMPL; }
-int op_sysexit(struct cpu *c, const struct insn *in) { (void)in; if (cpu_real(c)) return fault(c, EXC_GP, 0); return EXIT_UNIMPL; }
-
 /* MMX/SSE/FXSR: reached only when CPUID advertises them, which it does not yet */
 int op_mmx(struct cpu *c, const struct insn *in) { (void)in; return UD(c); }
 int op_sse(struct cpu *c, const struct insn *in) { (void)in; return UD(c); }

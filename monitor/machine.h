@@ -1,0 +1,62 @@
+/* monitor/machine.h - the PC: configuration, wiring and the run loop.
+ *
+ * Owns: the board. machine_new() builds RAM, ROM, the bus and every device
+ * from a machine_config and wires their irq lines, A20 and reset outputs;
+ * machine_run() is the run loop (engine slices, timers, character input,
+ * halt, reset and exit requests). Devices never see each other: everything
+ * that crosses between them goes through here.
+ */
+#ifndef BT86_MACHINE_H
+#define BT86_MACHINE_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct machine_config {
+    uint64_t ram_bytes;          /* guest RAM (default 128 MiB)              */
+    const char *bios;            /* ROM image; NULL = our BIOS               */
+    const char *kernel, *initrd, *append;  /* direct kernel boot            */
+    const char *hda, *hdb, *cdrom;
+    bool snapshot;               /* disks: writes to a temporary overlay     */
+    const char *serial;          /* COM1 back-end spec (default "stdio")     */
+    const char *display;         /* "sdl", "none" or NULL (auto)             */
+    const char *screenshot;      /* PNG written at exit                      */
+    bool no_reboot;              /* exit instead of resetting                */
+    const char *engine;          /* "interp" (default for now)               */
+    bool stats;                  /* print statistics at exit                 */
+    bool debug_ports_to_stdout;  /* 0xE9 text to stdout (tests)              */
+    uint64_t max_insns;          /* stop after this many (0 = no limit)      */
+    double max_seconds;          /* stop after this much wall time (0: none) */
+};
+
+/* Why machine_run returned. */
+enum machine_stop {
+    STOP_EXIT_PORT,      /* the guest wrote the exit port (status set)     */
+    STOP_POWEROFF,       /* ACPI power-off                                 */
+    STOP_HALTED,         /* HLT with interrupts disabled: nothing can wake */
+    STOP_RESET,          /* reset with --no-reboot                         */
+    STOP_QUIT,           /* the user asked (Ctrl-A x, window closed)       */
+    STOP_UNIMPL,         /* the engine met something it cannot run         */
+    STOP_LIMIT,          /* max_insns or max_seconds reached               */
+};
+
+struct machine;
+struct cpu;
+
+void machine_config_defaults(struct machine_config *cfg);
+/* NULL with a message in err naming the file and the problem. */
+struct machine *machine_new(const struct machine_config *cfg, char *err, size_t errlen);
+void machine_free(struct machine *m);
+/* Map `image` (64 or 128 KiB) as the system BIOS at the top of the first MiB
+ * and below 4 GiB. 0, or -1 with a message. */
+int machine_load_bios(struct machine *m, const uint8_t *image, size_t len, const char *name,
+                      char *err, size_t errlen);
+enum machine_stop machine_run(struct machine *m);
+int machine_exit_status(const struct machine *m);   /* exit-port status    */
+struct cpu *machine_cpu(struct machine *m);
+struct mem *machine_mem(struct machine *m);
+/* POST codes seen on ports 0x80/0x190 (for `bt86 test rom`). */
+const uint8_t *machine_post_codes(const struct machine *m, size_t *n);
+const char *machine_stop_name(enum machine_stop s);
+
+#endif
