@@ -791,6 +791,22 @@ static void atapi_exec(struct ide_drive *d)
     case 0x5A:
         atapi_mode_sense(d);
         break;
+    case 0x51: {                              /* READ DISC INFORMATION (MMC-5 6.22) */
+        if (c[1] & 7) { atapi_error(d, SK_ILLEGAL_REQUEST, ASC_INV_FIELD); break; }
+        if (!atapi_need_medium(d)) break;
+        memset(b, 0, 34);
+        put_be16(b, 32);
+        b[2] = 0x0E;                          /* last session complete, disc complete */
+        b[3] = 1;                             /* first track on disc */
+        b[4] = 1;                             /* sessions */
+        b[5] = 1;                             /* first track in last session */
+        b[6] = 1;                             /* last track in last session */
+        b[8] = 0x00;                          /* CD-DA or CD-ROM disc */
+        put_be32(b + 16, 0xFFFFFFFFu);        /* no next session lead-in */
+        put_be32(b + 20, 0xFFFFFFFFu);
+        atapi_reply(d, 34, be16(c + 7));
+        break;
+    }
     case 0x4A: {                              /* GET EVENT STATUS NOTIFICATION */
         /* MMC-5 6.6: polled only; report the media class, "no change". */
         if (!(c[1] & 1)) { atapi_error(d, SK_ILLEGAL_REQUEST, ASC_INV_FIELD); break; }
@@ -1248,6 +1264,16 @@ static void geometry_default(struct ide_drive *d)
         uint64_t cy = s / ((uint64_t)d->heads * d->spt);
         d->cyls = cy ? (unsigned)cy : 1;
     }
+}
+
+int ide_geometry(const struct ide *ide, int ch, int unit, unsigned *cyls, unsigned *heads,
+                 unsigned *spt)
+{
+    if (!ide || ch < 0 || ch > 1 || unit < 0 || unit > 1) return -1;
+    const struct ide_drive *d = &ide->ch[ch].drv[unit];
+    if (!d->present || d->kind != IDE_HD) return -1;
+    *cyls = d->cyls; *heads = d->heads; *spt = d->spt;
+    return 0;
 }
 
 int ide_attach(struct ide *ide, int ch, int unit, enum ide_kind kind, struct disk *disk)

@@ -52,6 +52,11 @@ void ide_free(struct ide *ide);   /* does not close attached disks */
 int ide_attach(struct ide *ide, int ch, int unit, enum ide_kind kind, struct disk *disk)
     __attribute__((warn_unused_result));
 
+/* Default CHS geometry of a hard disk, as IDENTIFY words 1/3/6 report it
+ * (for the board's CMOS disk bytes / BIOS tables). -1 if no hard disk. */
+int ide_geometry(const struct ide *ide, int ch, int unit, unsigned *cyls, unsigned *heads,
+                 unsigned *spt);
+
 void ide_set_dma(struct ide *ide, const struct ide_dma_ops *ops, void *opaque);
 /* The engine of channel ch was started: run the pending DMA command. */
 void ide_dma_start(struct ide *ide, int ch);

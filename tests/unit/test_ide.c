@@ -206,6 +206,12 @@ static void test_identify(void)
     EXPECT_EQ(idw(id, 3), 16);
     EXPECT_EQ(idw(id, 6), 63);
     EXPECT_EQ(idw(id, 1), 20000 / (16 * 63));
+    unsigned gc, gh, gs;
+    EXPECT_EQ(ide_geometry(m.ide, 0, 0, &gc, &gh, &gs), 0);
+    EXPECT_EQ(gc, idw(id, 1));
+    EXPECT_EQ(gh, 16);
+    EXPECT_EQ(gs, 63);
+    EXPECT_EQ(ide_geometry(m.ide, 0, 1, &gc, &gh, &gs), -1);
     EXPECT((uint32_t)idw(id, 1) * idw(id, 3) * idw(id, 6) <= 20000);
     EXPECT_EQ(idw(id, 57) | (uint32_t)idw(id, 58) << 16, (uint32_t)idw(id, 54) * idw(id, 55) * idw(id, 56));
     EXPECT_EQ(idw(id, 60) | (uint32_t)idw(id, 61) << 16, 20000);
@@ -801,6 +807,12 @@ static void test_atapi(void)
     EXPECT(got >= 8);
     EXPECT_EQ(buf[6] << 8 | buf[7], 0x0008);
     EXPECT_EQ(buf[8] << 8 | buf[9], 0x0000);        /* profile list first */
+    /* READ DISC INFORMATION: one complete session with one track. */
+    uint8_t rdi[12] = { 0x51, 0, 0, 0, 0, 0, 0, 0, 34, 0 };
+    EXPECT_EQ(atapi_cmd(&m, rdi, 2048, buf, sizeof buf, &got, NULL) & ST_ERR, 0);
+    EXPECT_EQ(got, 34);
+    EXPECT_EQ(buf[2] & 3, 2);
+    EXPECT_EQ(buf[6], 1);
     /* GET EVENT STATUS NOTIFICATION (polled, media class): medium present. */
     uint8_t gesn[12] = { 0x4A, 0x01, 0, 0, 0x10, 0, 0, 0, 8, 0 };
     EXPECT_EQ(atapi_cmd(&m, gesn, 2048, buf, sizeof buf, &got, NULL) & ST_ERR, 0);
