@@ -19,16 +19,62 @@
 #include <stdbool.h>
 
 #define NMAPS 4
-
-/* lookup index: first row for (map, opcode), chained through next_row */
-static uint16_t first_row[NMAPS][256];
-static uint16_t next_row[OP_COUNT];
-static uint8_t  opc_modrm[NMAPS][256];   /* 1 if the opcode has a ModRM byte */
-static uint8_t  row_modrm[OP_COUNT];      /* 1 if the row needs ModRM        */
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 #define NO_ROW 0xFFFF
 #define R_ESP_ 4
 #define R_EBP_ 5
+
+/* ---- the index built once from the table (decode_init) ----
+ *
+ * Fast path: every (map, opcode) gets a dispatch entry. Opcodes whose rows
+ * all lack a mandatory prefix (the integer, system and x87 space) resolve
+ * their row by one table load: for ModRM opcodes a per-opcode table indexed
+ * by (mod==3, reg[, rm]) precomputed with the same selection rule as
+ * select_row(); for the others the single row. Opcodes with prefix-selected
+ * rows (PAUSE, MMX/SSE) walk the row chain (select_row). Each row also gets
+ * an operand plan (where each operand comes from, its kind and sizes by
+ * operand size), so decoding an operand is one small switch. */
+
+enum how { H_UD, H_ROW, H_GRP, H_SLOW };
+struct opc_ent {
+    uint8_t  how;        /* enum how                                       */
+    uint8_t  modrm;      /* 1 if the opcode has a ModRM byte               */
+    uint8_t  rx;         /* H_GRP: the mod=3 part is indexed by reg and rm */
+    uint8_t  pad;
+    uint16_t row;        /* H_ROW: the row                                 */
+    uint16_t grp;        /* H_GRP: offset of the table in grp_pool         */
+};
+
+/* where an operand comes from */
+enum src { S_BAD, S_FIXED, S_ONE, S_REG, S_RMREG, S_E, S_MEM, S_Z, S_IMM, S_MOFFS, S_SREG, S_CR };
+struct oplan {
+    uint8_t src;         /* enum src                                       */
+    uint8_t kind;        /* opnd_kind of the register/fixed form           */
+    uint8_t reg;         /* S_FIXED: the register                          */
+    uint8_t type;        /* enum optype                                    */
+    uint8_t size[2];     /* register/fixed size for operand size 2, 4      */
+    uint8_t msize[2];    /* memory size for operand size 2, 4              */
+};
+struct rowinfo {
+    struct oplan o[3];
+    uint8_t nops;        /* operands                                       */
+    uint8_t modrm;       /* the row's operands need the ModRM byte         */
+    uint8_t memonly;     /* some operand requires mod != 3                 */
+    uint8_t regonly;     /* some operand requires mod == 3                 */
+    uint8_t ignore_mod;  /* MOV CR/DR: r/m is a register whatever mod says */
+    uint8_t lockable;    /* A_LOCK                                         */
+};
+
+static struct opc_ent disp_tab[NMAPS][256];
+static uint16_t first_row[NMAPS][256];   /* row chain for the slow path */
+static uint16_t next_row[OP_COUNT];
+static struct rowinfo rows[OP_COUNT];
+static uint16_t grp_pool[NMAPS * 256 * 72];
+static unsigned grp_used;
+static uint8_t pfx_kind[256];            /* 0: not a prefix, else enum below */
+enum { P_LOCK = 1, P_REP, P_SEG, P_66, P_67 };
+static uint8_t pfx_seg[256];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_done;
 
 static bool ot_uses_modrm(unsigned t)
 {
@@ -68,101 +114,6 @@ static bool ot_reg_only(unsigned t)
     return t == OT_Rw || t == OT_Rv || t == OT_Nq || t == OT_Ux;
 }
 
-static void build_index(void)
-{
-    memset(first_row, 0xFF, sizeof first_row);
-    /* insert in reverse so chains keep table order */
-    for (int op = OP_COUNT - 1; op >= 0; op--) {
-        const struct opinfo *r = &optab[op];
-        bool z = r->ot[0] == OT_Zv || r->ot[0] == OT_Zb;
-        int n = z ? 8 - (r->opc & 7) : 1;
-        bool m = r->ext != NOX;
-        for (int k = 0; k < 3; k++) m |= ot_uses_modrm(r->ot[k]);
-        row_modrm[op] = m;
-        if (z) {
-            /* one slot per register; these opcodes have no other rows */
-            next_row[op] = NO_ROW;
-            for (int i = 0; i < n; i++) first_row[r->map][r->opc + i] = (uint16_t)op;
-        } else {
-            next_row[op] = first_row[r->map][r->opc];
-            first_row[r->map][r->opc] = (uint16_t)op;
-        }
-        for (int i = 0; i < n; i++) if (m) opc_modrm[r->map][r->opc + i] = 1;
-    }
-}
-
-void decode_init(void) { pthread_once(&init_once, build_index); }
-
-/* does row r match the ModRM byte? (ext column and operand constraints) */
-static bool row_matches_modrm(const struct opinfo *r, unsigned mod, unsigned reg, unsigned rm)
-{
-    unsigned e = r->ext;
-    if (e != NOX) {
-        if (e & 0x100) { if (reg != (e & 7)) return false; }
-        else if (e & 0x200) { if (reg != (e & 7) || mod != 3) return false; }
-        else if (e & 0x400) { if (reg != (e & 7) || mod == 3) return false; }
-        else if (e & 0x800) { if (mod != 3 || reg != ((e >> 3) & 7) || rm != (e & 7)) return false; }
-    }
-    for (int k = 0; k < 3; k++) {
-        if (mod == 3 && ot_mem_only(r->ot[k])) return false;
-        if (mod != 3 && ot_reg_only(r->ot[k])) return false;
-    }
-    return true;
-}
-
-/* Pick the row for this opcode; modrm fields valid when has_modrm. */
-static int select_row(unsigned map, unsigned opc, unsigned mpfx, bool has_modrm,
-                      unsigned mod, unsigned reg, unsigned rm)
-{
-    int exact = -1, any = -1, plain = -1;
-    for (unsigned op = first_row[map][opc]; op != NO_ROW; op = next_row[op]) {
-        const struct opinfo *r = &optab[op];
-        if (has_modrm && !row_matches_modrm(r, mod, reg, rm)) continue;
-        if (r->pfx == mpfx && exact < 0) exact = (int)op;
-        else if (r->pfx == PFX_ANY && any < 0) any = (int)op;
-        else if (r->pfx == 0 && plain < 0) plain = (int)op;
-    }
-    /* A prefix-less SSE opcode matches its PFX_ANY row before the MMX one? No:
-     * the plain row is exact when mpfx == 0, so MMX wins without a prefix. */
-    if (exact >= 0) return exact;
-    if (any >= 0) return any;
-    return plain;
-}
-
-static const uint8_t seg_of_prefix[8] = { SEG_ES, SEG_CS, SEG_SS, SEG_DS };
-
-#define FETCH(var) do { \
-        if (pos >= 15) return DECODE_GP; \
-        if (pos >= avail) { insn->need = (uint8_t)(pos + 1 - avail); return DECODE_MORE; } \
-        (var) = bytes[pos++]; \
-    } while (0)
-
-/* Fetch an n-byte little-endian field at *pos, with the same ordering rule
- * as FETCH: input ending before byte 15 gives DECODE_MORE, a byte at index
- * 15 or beyond gives DECODE_GP. */
-static inline int fetch_n(const uint8_t *bytes, size_t avail, unsigned *pos, unsigned n,
-                          uint32_t *out, struct insn *insn)
-{
-    unsigned p = *pos, end = p + n;
-    if (end > avail && avail < 15) {
-        insn->need = (uint8_t)((end < 16 ? end : 16) - avail);
-        return DECODE_MORE;
-    }
-    if (end > 15) return DECODE_GP;
-    uint32_t v = 0;
-    for (unsigned i = 0; i < n; i++) v |= (uint32_t)bytes[p + i] << (8 * i);
-    *pos = end;
-    *out = v;
-    return DECODE_OK;
-}
-
-static inline uint32_t sext(uint32_t v, unsigned bytes)
-{
-    if (bytes == 1) return (uint32_t)(int32_t)(int8_t)v;
-    if (bytes == 2) return (uint32_t)(int32_t)(int16_t)v;
-    return v;
-}
-
 static uint8_t mem_size(unsigned t, unsigned opsize)
 {
     switch (t) {
@@ -184,36 +135,235 @@ static uint8_t mem_size(unsigned t, unsigned opsize)
     }
 }
 
+/* the operand plan of one operand type */
+static struct oplan plan_of(unsigned t)
+{
+    struct oplan p = { S_BAD, OPND_NONE, 0, (uint8_t)t, { 0, 0 }, { mem_size(t, 2), mem_size(t, 4) } };
+#define SZ(a, b) (p.size[0] = (a), p.size[1] = (b))
+    switch (t) {
+    case OT_Eb: p.src = S_E; p.kind = OPND_GPR; SZ(1, 1); break;
+    case OT_Ew: case OT_Evw: p.src = S_E; p.kind = OPND_GPR; if (t == OT_Ew) SZ(2, 2); else SZ(2, 4); break;
+    case OT_Ed: case OT_Ey: p.src = S_E; p.kind = OPND_GPR; SZ(4, 4); break;
+    case OT_Ev: p.src = S_E; p.kind = OPND_GPR; SZ(2, 4); break;
+    case OT_Gb: p.src = S_REG; p.kind = OPND_GPR; SZ(1, 1); break;
+    case OT_Gw: p.src = S_REG; p.kind = OPND_GPR; SZ(2, 2); break;
+    case OT_Gd: case OT_Gy: p.src = S_REG; p.kind = OPND_GPR; SZ(4, 4); break;
+    case OT_Gv: p.src = S_REG; p.kind = OPND_GPR; SZ(2, 4); break;
+    case OT_Rd: p.src = S_RMREG; p.kind = OPND_GPR; SZ(4, 4); break;
+    case OT_Rw: p.src = S_RMREG; p.kind = OPND_GPR; SZ(2, 2); break;
+    case OT_Rv: p.src = S_RMREG; p.kind = OPND_GPR; SZ(2, 4); break;
+    case OT_M: case OT_Mb: case OT_Mw: case OT_Md: case OT_Mq: case OT_Mv: case OT_Mp:
+    case OT_Ma: case OT_Ms: case OT_Mdq: case OT_Mf32: case OT_Mf64: case OT_Mf80:
+    case OT_Mi16: case OT_Mi32: case OT_Mi64: case OT_Mbcd: case OT_Menv: case OT_Mfst:
+    case OT_Mfx: case OT_Mx:
+        p.src = S_MEM; p.kind = OPND_MEM; break;
+    case OT_Ib: case OT_Ibs: case OT_Iw: case OT_Iz: case OT_Iv: case OT_Jb: case OT_Jz: case OT_Ap:
+        p.src = S_IMM; break;
+    case OT_Ob: p.src = S_MOFFS; p.kind = OPND_MEM; p.msize[0] = p.msize[1] = 1; break;
+    case OT_Ov: p.src = S_MOFFS; p.kind = OPND_MEM; p.msize[0] = 2; p.msize[1] = 4; break;
+    case OT_Sw: p.src = S_SREG; p.kind = OPND_SREG; SZ(2, 2); break;
+    case OT_Cd: p.src = S_CR; p.kind = OPND_CR; SZ(4, 4); break;
+    case OT_Dd: p.src = S_REG; p.kind = OPND_DR; SZ(4, 4); break;
+    case OT_Td: p.src = S_REG; p.kind = OPND_TR; SZ(4, 4); break;
+    case OT_AL: case OT_CL: case OT_DL: case OT_BL:
+    case OT_AH: case OT_CH: case OT_DH: case OT_BH:
+        p.src = S_FIXED; p.kind = OPND_GPR; p.reg = (uint8_t)(t - OT_AL); SZ(1, 1); break;
+    case OT_AX: p.src = S_FIXED; p.kind = OPND_GPR; p.reg = 0; SZ(2, 2); break;
+    case OT_rAX: case OT_eAX: p.src = S_FIXED; p.kind = OPND_GPR; p.reg = 0; SZ(2, 4); break;
+    case OT_DX: p.src = S_FIXED; p.kind = OPND_GPR; p.reg = 2; SZ(2, 2); break;
+    case OT_ONE: p.src = S_ONE; p.kind = OPND_IMM; SZ(1, 1); break;
+    case OT_Zb: p.src = S_Z; p.kind = OPND_GPR; SZ(1, 1); break;
+    case OT_Zv: p.src = S_Z; p.kind = OPND_GPR; SZ(2, 4); break;
+    case OT_ES: case OT_CS: case OT_SS: case OT_DS: case OT_FS: case OT_GS:
+        p.src = S_FIXED; p.kind = OPND_SREG; p.reg = (uint8_t)(t - OT_ES); SZ(2, 2); break;
+    case OT_Xb: p.src = S_FIXED; p.kind = OPND_STR_SRC; SZ(1, 1); break;
+    case OT_Xv: p.src = S_FIXED; p.kind = OPND_STR_SRC; SZ(2, 4); break;
+    case OT_Yb: p.src = S_FIXED; p.kind = OPND_STR_DST; SZ(1, 1); break;
+    case OT_Yv: p.src = S_FIXED; p.kind = OPND_STR_DST; SZ(2, 4); break;
+    case OT_ST0: p.src = S_FIXED; p.kind = OPND_ST; p.reg = 0; SZ(10, 10); break;
+    case OT_STi: p.src = S_RMREG; p.kind = OPND_ST; SZ(10, 10); break;
+    case OT_Pq: p.src = S_REG; p.kind = OPND_MMX; SZ(8, 8); break;
+    case OT_Pd: p.src = S_REG; p.kind = OPND_MMX; SZ(4, 4); break;
+    case OT_Qq: p.src = S_E; p.kind = OPND_MMX; SZ(8, 8); break;
+    case OT_Qd: p.src = S_E; p.kind = OPND_MMX; SZ(4, 4); break;
+    case OT_Nq: p.src = S_RMREG; p.kind = OPND_MMX; SZ(8, 8); break;
+    case OT_Vx: p.src = S_REG; p.kind = OPND_XMM; SZ(16, 16); break;
+    case OT_Ux: p.src = S_RMREG; p.kind = OPND_XMM; SZ(16, 16); break;
+    case OT_Wx: case OT_Wss: case OT_Wsd: case OT_Wq: p.src = S_E; p.kind = OPND_XMM; SZ(16, 16); break;
+    default: break;
+    }
+#undef SZ
+    return p;
+}
+
+/* does row r match the ModRM byte? (ext column and operand constraints) */
+static bool row_matches_modrm(unsigned op, unsigned mod, unsigned reg, unsigned rm)
+{
+    unsigned e = optab[op].ext;
+    if (e != NOX) {
+        if (e & 0x100) { if (reg != (e & 7)) return false; }
+        else if (e & 0x200) { if (reg != (e & 7) || mod != 3) return false; }
+        else if (e & 0x400) { if (reg != (e & 7) || mod == 3) return false; }
+        else if (e & 0x800) { if (mod != 3 || reg != ((e >> 3) & 7) || rm != (e & 7)) return false; }
+    }
+    if (mod == 3 && rows[op].memonly) return false;
+    if (mod != 3 && rows[op].regonly) return false;
+    return true;
+}
+
+/* Pick the row for this opcode: exact mandatory-prefix match, then a
+ * PFX_ANY catch-all, then the prefix-less row. */
+static int select_row(unsigned map, unsigned opc, unsigned mpfx, bool has_modrm,
+                      unsigned mod, unsigned reg, unsigned rm)
+{
+    int exact = -1, any = -1, plain = -1;
+    for (unsigned op = first_row[map][opc]; op != NO_ROW; op = next_row[op]) {
+        const struct opinfo *r = &optab[op];
+        if (has_modrm && !row_matches_modrm(op, mod, reg, rm)) continue;
+        if (r->pfx == mpfx && exact < 0) exact = (int)op;
+        else if (r->pfx == PFX_ANY && any < 0) any = (int)op;
+        else if (r->pfx == 0 && plain < 0) plain = (int)op;
+    }
+    if (exact >= 0) return exact;
+    if (any >= 0) return any;
+    return plain;
+}
+
+static void build_index(void)
+{
+    memset(first_row, 0xFF, sizeof first_row);
+    for (unsigned op = 0; op < OP_COUNT; op++) {
+        const struct opinfo *r = &optab[op];
+        struct rowinfo *ri = &rows[op];
+        bool m = r->ext != NOX;
+        for (int k = 0; k < 3; k++) {
+            unsigned t = r->ot[k];
+            m |= ot_uses_modrm(t);
+            if (ot_mem_only(t)) ri->memonly = 1;
+            if (ot_reg_only(t)) ri->regonly = 1;
+            if (t != OT___ && ri->nops == k) ri->o[ri->nops++] = plan_of(t);
+        }
+        ri->modrm = m;
+        ri->ignore_mod = r->ot[0] == OT_Rd || r->ot[1] == OT_Rd;
+        ri->lockable = (r->attrs & A_LOCK) != 0;
+    }
+    /* insert in reverse so chains keep table order */
+    for (int op = OP_COUNT - 1; op >= 0; op--) {
+        const struct opinfo *r = &optab[op];
+        bool z = r->ot[0] == OT_Zv || r->ot[0] == OT_Zb;
+        int n = z ? 8 - (r->opc & 7) : 1;
+        if (z) {
+            /* one slot per register; these opcodes have no other rows */
+            next_row[op] = NO_ROW;
+            for (int i = 0; i < n; i++) first_row[r->map][r->opc + i] = (uint16_t)op;
+        } else {
+            next_row[op] = first_row[r->map][r->opc];
+            first_row[r->map][r->opc] = (uint16_t)op;
+        }
+        for (int i = 0; i < n; i++) if (rows[op].modrm) disp_tab[r->map][r->opc + i].modrm = 1;
+    }
+    /* dispatch entries */
+    for (unsigned map = 0; map < NMAPS; map++) {
+        for (unsigned opc = 0; opc < 256; opc++) {
+            struct opc_ent *d = &disp_tab[map][opc];
+            unsigned head = first_row[map][opc];
+            if (head == NO_ROW) { d->how = H_UD; continue; }
+            bool plain = true, rx = false;
+            unsigned count = 0;
+            for (unsigned op = head; op != NO_ROW; op = next_row[op]) {
+                count++;
+                if (optab[op].pfx != 0) plain = false;
+                if (optab[op].ext != NOX && (optab[op].ext & 0x800)) rx = true;
+            }
+            if (!plain) { d->how = H_SLOW; continue; }
+            if (!d->modrm) {
+                /* select_row without ModRM takes the first prefix-less row */
+                d->how = H_ROW;
+                d->row = (uint16_t)head;
+                continue;
+            }
+            d->how = H_GRP;
+            d->rx = rx;
+            d->grp = (uint16_t)grp_used;
+            unsigned n = rx ? 72 : 16;
+            for (unsigned i = 0; i < n; i++) {
+                unsigned mod, reg, rm = 0;
+                if (i < 8) { mod = 0; reg = i; }
+                else if (rx) { mod = 3; reg = (i - 8) >> 3; rm = (i - 8) & 7; }
+                else { mod = 3; reg = i - 8; }
+                int sel = select_row(map, opc, 0, true, mod, reg, rm);
+                grp_pool[grp_used + i] = sel < 0 ? NO_ROW : (uint16_t)sel;
+            }
+            grp_used += n;
+        }
+    }
+    pfx_kind[0xF0] = P_LOCK;
+    pfx_kind[0xF2] = pfx_kind[0xF3] = P_REP;
+    pfx_kind[0x26] = pfx_kind[0x2E] = pfx_kind[0x36] = pfx_kind[0x3E] = P_SEG;
+    pfx_kind[0x64] = pfx_kind[0x65] = P_SEG;
+    pfx_seg[0x26] = SEG_ES; pfx_seg[0x2E] = SEG_CS; pfx_seg[0x36] = SEG_SS; pfx_seg[0x3E] = SEG_DS;
+    pfx_seg[0x64] = SEG_FS; pfx_seg[0x65] = SEG_GS;
+    pfx_kind[0x66] = P_66;
+    pfx_kind[0x67] = P_67;
+    __atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
+}
+
+void decode_init(void) { pthread_once(&init_once, build_index); }
+
+/* Input ran out, or the instruction reached byte 15, while fetching n bytes
+ * at pos: DECODE_MORE while fewer than 15 bytes were available (the caller
+ * can fetch more), else #GP(0) (SDM vol. 2 sec. 2.3.11). */
+static int __attribute__((noinline)) fetch_fail(struct insn *insn, unsigned pos, unsigned n, size_t avail)
+{
+    unsigned end = pos + n;
+    if (end > avail && avail < 15) {
+        insn->need = (uint8_t)((end < 16 ? end : 16) - avail);
+        return DECODE_MORE;
+    }
+    return DECODE_GP;
+}
+
+/* all fetches stay below lim = min(avail, 15) */
+#define NEED(n) do { if (__builtin_expect(pos + (n) > lim, 0)) return fetch_fail(insn, pos, (n), avail); } while (0)
+
+static inline uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 int decode(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
 {
-    decode_init();
+    if (__builtin_expect(!__atomic_load_n(&init_done, __ATOMIC_ACQUIRE), 0)) decode_init();
     memset(insn, 0, sizeof *insn);
     insn->seg_override = SEG_NONE;
     insn->base = insn->index = REG_NONE;
+    const unsigned lim = avail < 15 ? (unsigned)avail : 15;
     unsigned pos = 0, b;
-    unsigned last_simd = 0;   /* last of 66/F2/F3 for mandatory-prefix use */
 
+    /* prefixes: any number, any order; the last segment and F2/F3 win */
     for (;;) {
-        FETCH(b);
-        switch (b) {
-        case 0xF0: insn->lock = 1; break;
-        case 0xF2: case 0xF3: insn->rep = (uint8_t)b; last_simd = b; break;
-        case 0x26: case 0x2E: case 0x36: case 0x3E:
-            insn->seg_override = seg_of_prefix[(b >> 3) & 3]; break;
-        case 0x64: insn->seg_override = SEG_FS; break;
-        case 0x65: insn->seg_override = SEG_GS; break;
-        case 0x66: insn->pfx66 = 1; if (!last_simd) last_simd = 0x66; break;
-        case 0x67: insn->pfx67 = 1; break;
-        default: goto opcode;
-        }
+        NEED(1);
+        b = bytes[pos];
+        unsigned k = pfx_kind[b];
+        if (__builtin_expect(k == 0, 1)) break;
+        pos++;
         insn->npfx++;
+        switch (k) {
+        case P_LOCK: insn->lock = 1; break;
+        case P_REP: insn->rep = (uint8_t)b; break;
+        case P_SEG: insn->seg_override = pfx_seg[b]; break;
+        case P_66: insn->pfx66 = 1; break;
+        default: insn->pfx67 = 1; break;
+        }
     }
-opcode:;
+    pos++;
     unsigned map = 0;
     if (b == 0x0F) {
         map = 1;
-        FETCH(b);
-        if (b == 0x38 || b == 0x3A) { map = b == 0x38 ? 2 : 3; FETCH(b); }
+        NEED(1);
+        b = bytes[pos++];
+        if (b == 0x38 || b == 0x3A) { map = b == 0x38 ? 2 : 3; NEED(1); b = bytes[pos++]; }
     }
     insn->opc = (uint8_t)b;
     unsigned opsize = (mode & DECODE_32) ? 4 : 2;
@@ -222,189 +372,173 @@ opcode:;
     if (insn->pfx67) addrsize ^= 6;
     insn->opsize = (uint8_t)opsize;
     insn->addrsize = (uint8_t)addrsize;
-    /* mandatory prefix: F2/F3 take precedence over 66 (SDM vol. 2 sec. 2.1.1) */
-    unsigned mpfx = insn->rep ? insn->rep : (insn->pfx66 ? 0x66 : 0);
-    (void)last_simd;
 
-    if (first_row[map][b] == NO_ROW) return DECODE_UD;
-
+    const struct opc_ent *d = &disp_tab[map][b];
     unsigned mod = 0, reg = 0, rm = 0;
-    bool has_modrm = opc_modrm[map][b];
-    if (has_modrm) {
-        unsigned m;
-        FETCH(m);
+    int op;
+    if (d->how == H_UD) return DECODE_UD;
+    if (d->modrm) {
+        NEED(1);
+        unsigned m = bytes[pos++];
         insn->has_modrm = 1;
         insn->modrm = (uint8_t)m;
         mod = m >> 6; reg = (m >> 3) & 7; rm = m & 7;
         insn->mod = (uint8_t)mod; insn->regf = (uint8_t)reg; insn->rm = (uint8_t)rm;
     }
-    int op = select_row(map, b, mpfx, has_modrm, mod, reg, rm);
-    if (op < 0) return DECODE_UD;
-    const struct opinfo *r = &optab[op];
+    if (__builtin_expect(d->how == H_GRP, 1)) {
+        unsigned i = mod != 3 ? reg : d->rx ? 8 + (reg << 3) + rm : 8 + reg;
+        op = grp_pool[d->grp + i];
+        if (op == NO_ROW) return DECODE_UD;
+    } else if (d->how == H_ROW) {
+        op = d->row;
+    } else {
+        /* mandatory prefix: F2/F3 take precedence over 66 (SDM vol. 2 sec. 2.1.1) */
+        unsigned mpfx = insn->rep ? insn->rep : (insn->pfx66 ? 0x66 : 0);
+        op = select_row(map, b, mpfx, d->modrm, mod, reg, rm);
+        if (op < 0) return DECODE_UD;
+    }
+    const struct rowinfo *ri = &rows[op];
     insn->op = (uint16_t)op;
 
     /* MOV to/from CRn/DRn ignore mod: the r/m field is always a register */
-    bool ignore_mod = r->ot[0] == OT_Rd || r->ot[1] == OT_Rd;
-    bool has_mem = has_modrm && row_modrm[op] && mod != 3 && !ignore_mod;
-    if (has_modrm && !row_modrm[op]) has_mem = false;
+    bool has_mem = d->modrm && ri->modrm && mod != 3 && !ri->ignore_mod;
 
-    /* effective address */
+    /* effective address (SDM vol. 2 tables 2-1, 2-2, 2-3) */
     if (has_mem) {
-        uint32_t d = 0;
-        int rc;
         if (addrsize == 2) {
             static const uint8_t b16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
             static const uint8_t i16[8] = { 6, 7, 6, 7, REG_NONE, REG_NONE, REG_NONE, REG_NONE };
             insn->base = b16[rm];
             insn->index = i16[rm];
             insn->seg = (rm == 2 || rm == 3 || rm == 6) ? SEG_SS : SEG_DS;
-            if (mod == 0 && rm == 6) { insn->base = REG_NONE; insn->seg = SEG_DS; insn->disp_size = 2; }
-            else if (mod == 1) insn->disp_size = 1;
-            else if (mod == 2) insn->disp_size = 2;
+            if (mod == 0) {
+                if (rm == 6) {
+                    insn->base = REG_NONE; insn->seg = SEG_DS; insn->disp_size = 2;
+                    NEED(2);
+                    insn->disp = (int16_t)rd16(bytes + pos); pos += 2;
+                }
+            } else if (mod == 1) {
+                insn->disp_size = 1;
+                NEED(1);
+                insn->disp = (int8_t)bytes[pos]; pos++;
+            } else {
+                insn->disp_size = 2;
+                NEED(2);
+                insn->disp = (int16_t)rd16(bytes + pos); pos += 2;
+            }
         } else {
-            insn->seg = SEG_DS;
             unsigned base = rm;
             if (rm == 4) {
-                unsigned s;
-                FETCH(s);
+                NEED(1);
+                unsigned s = bytes[pos++];
                 insn->has_sib = 1; insn->sib = (uint8_t)s;
                 insn->scale = (uint8_t)(s >> 6);
                 unsigned idx = (s >> 3) & 7;
                 insn->index = idx == 4 ? REG_NONE : (uint8_t)idx;
                 base = s & 7;
-                if (base == 5 && mod == 0) { insn->base = REG_NONE; insn->disp_size = 4; }
-                else insn->base = (uint8_t)base;
-            } else if (rm == 5 && mod == 0) {
-                insn->base = REG_NONE; insn->disp_size = 4;
-            } else insn->base = (uint8_t)rm;
+            }
+            if (base == 5 && mod == 0) {
+                insn->base = REG_NONE; insn->disp_size = 4; insn->seg = SEG_DS;
+            } else {
+                insn->base = (uint8_t)base;
+                insn->seg = (base == R_ESP_ || base == R_EBP_) ? SEG_SS : SEG_DS;
+            }
             if (mod == 1) insn->disp_size = 1;
             else if (mod == 2) insn->disp_size = 4;
-            if (insn->base == R_ESP_ || insn->base == R_EBP_) insn->seg = SEG_SS;
-        }
-        if (insn->disp_size) {
-            rc = fetch_n(bytes, avail, &pos, insn->disp_size, &d, insn);
-            if (rc) return rc;
-            insn->disp = (int32_t)sext(d, insn->disp_size);
+            if (insn->disp_size == 1) {
+                NEED(1);
+                insn->disp = (int8_t)bytes[pos]; pos++;
+            } else if (insn->disp_size == 4) {
+                NEED(4);
+                insn->disp = (int32_t)rd32(bytes + pos); pos += 4;
+            }
         }
     } else {
         insn->seg = SEG_DS;
     }
 
-    /* immediates and operands */
-    insn->nopnd = 0;
-    for (int k = 0; k < 3; k++) {
-        unsigned t = r->ot[k];
-        if (t == OT___) break;
-        struct insn_opnd *o = &insn->opnd[insn->nopnd++];
-        o->type = (uint8_t)t;
-        uint32_t v = 0;
-        int rc;
-        switch (t) {
-        case OT_Eb: case OT_Ew: case OT_Ed: case OT_Ev: case OT_Evw: case OT_Ey:
-            if (has_mem) { o->kind = OPND_MEM; o->size = mem_size(t, opsize); }
-            else {
-                o->kind = OPND_GPR; o->reg = (uint8_t)rm;
-                o->size = t == OT_Eb ? 1 : t == OT_Ew ? 2 : (t == OT_Ed || t == OT_Ey) ? 4 : (uint8_t)opsize;
-            }
+    /* operands, in table order; immediates follow the displacement */
+    const unsigned osz = opsize == 4;
+    const unsigned nops = ri->nops;
+    insn->nopnd = (uint8_t)nops;
+    for (unsigned k = 0; k < nops; k++) {
+        const struct oplan *p = &ri->o[k];
+        struct insn_opnd *o = &insn->opnd[k];
+        o->type = p->type;
+        uint32_t v;
+        switch (p->src) {
+        case S_E:
+            if (has_mem) { o->kind = OPND_MEM; o->size = p->msize[osz]; }
+            else { o->kind = p->kind; o->reg = (uint8_t)rm; o->size = p->size[osz]; }
             break;
-        case OT_Gb: o->kind = OPND_GPR; o->reg = (uint8_t)reg; o->size = 1; break;
-        case OT_Gw: o->kind = OPND_GPR; o->reg = (uint8_t)reg; o->size = 2; break;
-        case OT_Gd: case OT_Gy: o->kind = OPND_GPR; o->reg = (uint8_t)reg; o->size = 4; break;
-        case OT_Gv: o->kind = OPND_GPR; o->reg = (uint8_t)reg; o->size = (uint8_t)opsize; break;
-        case OT_Rd: o->kind = OPND_GPR; o->reg = (uint8_t)rm; o->size = 4; break;
-        case OT_Rw: o->kind = OPND_GPR; o->reg = (uint8_t)rm; o->size = 2; break;
-        case OT_Rv: o->kind = OPND_GPR; o->reg = (uint8_t)rm; o->size = (uint8_t)opsize; break;
-        case OT_M: case OT_Mb: case OT_Mw: case OT_Md: case OT_Mq: case OT_Mv: case OT_Mp:
-        case OT_Ma: case OT_Ms: case OT_Mdq: case OT_Mf32: case OT_Mf64: case OT_Mf80:
-        case OT_Mi16: case OT_Mi32: case OT_Mi64: case OT_Mbcd: case OT_Menv: case OT_Mfst:
-        case OT_Mfx: case OT_Mx:
-            o->kind = OPND_MEM; o->size = mem_size(t, opsize); break;
-        case OT_Ib:
-            rc = fetch_n(bytes, avail, &pos, 1, &v, insn);
-            if (rc) return rc;
-            o->kind = OPND_IMM; o->size = 1;
-            if (insn->imm_size) { insn->imm2 = v; insn->imm2_size = 1; }
-            else { insn->imm = v; insn->imm_size = 1; }
-            break;
-        case OT_Ibs:
-            rc = fetch_n(bytes, avail, &pos, 1, &v, insn);
-            if (rc) return rc;
-            o->kind = OPND_IMM; o->size = (uint8_t)opsize;
-            insn->imm = sext(v, 1) & (opsize == 2 ? 0xFFFF : 0xFFFFFFFF); insn->imm_size = 1;
-            break;
-        case OT_Iw:
-            rc = fetch_n(bytes, avail, &pos, 2, &v, insn);
-            if (rc) return rc;
-            o->kind = OPND_IMM; o->size = 2; insn->imm = v; insn->imm_size = 2;
-            break;
-        case OT_Iz: case OT_Iv:
-            rc = fetch_n(bytes, avail, &pos, opsize, &v, insn);
-            if (rc) return rc;
-            o->kind = OPND_IMM; o->size = (uint8_t)opsize; insn->imm = v; insn->imm_size = (uint8_t)opsize;
-            break;
-        case OT_Jb:
-            rc = fetch_n(bytes, avail, &pos, 1, &v, insn);
-            if (rc) return rc;
-            o->kind = OPND_REL; o->size = (uint8_t)opsize; insn->imm = sext(v, 1); insn->imm_size = 1;
-            break;
-        case OT_Jz:
-            rc = fetch_n(bytes, avail, &pos, opsize, &v, insn);
-            if (rc) return rc;
-            o->kind = OPND_REL; o->size = (uint8_t)opsize; insn->imm = sext(v, opsize); insn->imm_size = (uint8_t)opsize;
-            break;
-        case OT_Ap:
-            rc = fetch_n(bytes, avail, &pos, opsize, &v, insn);
-            if (rc) return rc;
-            insn->imm = v; insn->imm_size = (uint8_t)opsize;
-            rc = fetch_n(bytes, avail, &pos, 2, &v, insn);
-            if (rc) return rc;
-            insn->imm2 = v; insn->imm2_size = 2;
-            o->kind = OPND_FAR; o->size = (uint8_t)(opsize + 2);
-            break;
-        case OT_Ob: case OT_Ov:
-            rc = fetch_n(bytes, avail, &pos, addrsize, &v, insn);
-            if (rc) return rc;
-            insn->disp = (int32_t)v; insn->disp_size = (uint8_t)addrsize;
-            insn->base = insn->index = REG_NONE; insn->seg = SEG_DS;
-            o->kind = OPND_MEM; o->size = t == OT_Ob ? 1 : (uint8_t)opsize;
-            break;
-        case OT_Sw:
+        case S_REG: o->kind = p->kind; o->reg = (uint8_t)reg; o->size = p->size[osz]; break;
+        case S_RMREG: o->kind = p->kind; o->reg = (uint8_t)rm; o->size = p->size[osz]; break;
+        case S_MEM: o->kind = OPND_MEM; o->size = p->msize[osz]; break;
+        case S_FIXED: o->kind = p->kind; o->reg = p->reg; o->size = p->size[osz]; break;
+        case S_Z: o->kind = OPND_GPR; o->reg = (uint8_t)(b & 7); o->size = p->size[osz]; break;
+        case S_ONE: o->kind = OPND_IMM; o->size = 1; insn->imm = 1; break;
+        case S_SREG:
             if (reg > 5) return DECODE_UD;
             if (k == 0 && reg == SEG_CS) return DECODE_UD;   /* MOV CS, r/m: #UD */
             o->kind = OPND_SREG; o->reg = (uint8_t)reg; o->size = 2; break;
-        case OT_Cd:
+        case S_CR:
             if (reg == 1 || reg > 4) return DECODE_UD;      /* CR1, CR5-7: #UD */
             o->kind = OPND_CR; o->reg = (uint8_t)reg; o->size = 4; break;
-        case OT_Dd: o->kind = OPND_DR; o->reg = (uint8_t)reg; o->size = 4; break;
-        case OT_Td: o->kind = OPND_TR; o->reg = (uint8_t)reg; o->size = 4; break;
-        case OT_AL: case OT_CL: case OT_DL: case OT_BL:
-        case OT_AH: case OT_CH: case OT_DH: case OT_BH:
-            o->kind = OPND_GPR; o->reg = (uint8_t)(t - OT_AL); o->size = 1; break;
-        case OT_AX: o->kind = OPND_GPR; o->reg = 0; o->size = 2; break;
-        case OT_rAX: case OT_eAX: o->kind = OPND_GPR; o->reg = 0; o->size = (uint8_t)opsize; break;
-        case OT_DX: o->kind = OPND_GPR; o->reg = 2; o->size = 2; break;
-        case OT_ONE: o->kind = OPND_IMM; o->size = 1; insn->imm = 1; break;
-        case OT_Zb: o->kind = OPND_GPR; o->reg = (uint8_t)(b & 7); o->size = 1; break;
-        case OT_Zv: o->kind = OPND_GPR; o->reg = (uint8_t)(b & 7); o->size = (uint8_t)opsize; break;
-        case OT_ES: case OT_CS: case OT_SS: case OT_DS: case OT_FS: case OT_GS:
-            o->kind = OPND_SREG; o->reg = (uint8_t)(t - OT_ES); o->size = 2; break;
-        case OT_Xb: o->kind = OPND_STR_SRC; o->size = 1; break;
-        case OT_Xv: o->kind = OPND_STR_SRC; o->size = (uint8_t)opsize; break;
-        case OT_Yb: o->kind = OPND_STR_DST; o->size = 1; break;
-        case OT_Yv: o->kind = OPND_STR_DST; o->size = (uint8_t)opsize; break;
-        case OT_ST0: o->kind = OPND_ST; o->reg = 0; o->size = 10; break;
-        case OT_STi: o->kind = OPND_ST; o->reg = (uint8_t)rm; o->size = 10; break;
-        case OT_Pq: case OT_Pd: o->kind = OPND_MMX; o->reg = (uint8_t)reg; o->size = t == OT_Pq ? 8 : 4; break;
-        case OT_Qq: case OT_Qd:
-            if (has_mem) { o->kind = OPND_MEM; o->size = mem_size(t, opsize); }
-            else { o->kind = OPND_MMX; o->reg = (uint8_t)rm; o->size = t == OT_Qq ? 8 : 4; }
+        case S_MOFFS:
+            NEED(addrsize);
+            insn->disp = (int32_t)(addrsize == 4 ? rd32(bytes + pos) : rd16(bytes + pos));
+            pos += addrsize;
+            insn->disp_size = (uint8_t)addrsize;
+            insn->base = insn->index = REG_NONE; insn->seg = SEG_DS;
+            o->kind = OPND_MEM; o->size = p->msize[osz];
             break;
-        case OT_Nq: o->kind = OPND_MMX; o->reg = (uint8_t)rm; o->size = 8; break;
-        case OT_Vx: o->kind = OPND_XMM; o->reg = (uint8_t)reg; o->size = 16; break;
-        case OT_Ux: o->kind = OPND_XMM; o->reg = (uint8_t)rm; o->size = 16; break;
-        case OT_Wx: case OT_Wss: case OT_Wsd: case OT_Wq:
-            if (has_mem) { o->kind = OPND_MEM; o->size = mem_size(t, opsize); }
-            else { o->kind = OPND_XMM; o->reg = (uint8_t)rm; o->size = 16; }
+        case S_IMM:
+            switch (p->type) {
+            case OT_Ib:
+                NEED(1);
+                v = bytes[pos++];
+                o->kind = OPND_IMM; o->size = 1;
+                if (insn->imm_size) { insn->imm2 = v; insn->imm2_size = 1; }
+                else { insn->imm = v; insn->imm_size = 1; }
+                break;
+            case OT_Ibs:
+                NEED(1);
+                v = (uint32_t)(int32_t)(int8_t)bytes[pos++];
+                o->kind = OPND_IMM; o->size = (uint8_t)opsize;
+                insn->imm = opsize == 2 ? (v & 0xFFFF) : v; insn->imm_size = 1;
+                break;
+            case OT_Iw:
+                NEED(2);
+                v = rd16(bytes + pos); pos += 2;
+                o->kind = OPND_IMM; o->size = 2; insn->imm = v; insn->imm_size = 2;
+                break;
+            case OT_Iz: case OT_Iv:
+                NEED(opsize);
+                v = opsize == 4 ? rd32(bytes + pos) : rd16(bytes + pos); pos += opsize;
+                o->kind = OPND_IMM; o->size = (uint8_t)opsize; insn->imm = v; insn->imm_size = (uint8_t)opsize;
+                break;
+            case OT_Jb:
+                NEED(1);
+                v = (uint32_t)(int32_t)(int8_t)bytes[pos++];
+                o->kind = OPND_REL; o->size = (uint8_t)opsize; insn->imm = v; insn->imm_size = 1;
+                break;
+            case OT_Jz:
+                NEED(opsize);
+                v = opsize == 4 ? rd32(bytes + pos) : (uint32_t)(int32_t)(int16_t)rd16(bytes + pos);
+                pos += opsize;
+                o->kind = OPND_REL; o->size = (uint8_t)opsize; insn->imm = v; insn->imm_size = (uint8_t)opsize;
+                break;
+            default: /* OT_Ap: offset (operand size), then the 16-bit selector */
+                NEED(opsize);
+                insn->imm = opsize == 4 ? rd32(bytes + pos) : rd16(bytes + pos);
+                pos += opsize;
+                insn->imm_size = (uint8_t)opsize;
+                NEED(2);
+                insn->imm2 = rd16(bytes + pos); pos += 2;
+                insn->imm2_size = 2;
+                o->kind = OPND_FAR; o->size = (uint8_t)(opsize + 2);
+                break;
+            }
             break;
         default:
             return DECODE_UD;
@@ -412,11 +546,8 @@ opcode:;
     }
     if (insn->seg_override != SEG_NONE) insn->seg = insn->seg_override;
 
-    /* LOCK: only on lockable forms with a memory destination (SDM vol. 2 LOCK) */
-    if (insn->lock && (!(r->attrs & A_LOCK) || !has_mem)) {
-        insn->len = (uint8_t)pos;
-        return DECODE_UD;
-    }
     insn->len = (uint8_t)pos;
+    /* LOCK: only on lockable forms with a memory destination (SDM vol. 2 LOCK) */
+    if (__builtin_expect(insn->lock, 0) && (!ri->lockable || !has_mem)) return DECODE_UD;
     return DECODE_OK;
 }
