@@ -33,6 +33,7 @@ struct pci_dev {
     uint8_t cfg[256];           /* configuration space                       */
     uint8_t wmask[256];         /* bits the guest may write                  */
     uint8_t w1cmask[256];       /* bits a guest 1 clears (status)            */
+    uint8_t reset_cfg[256];     /* power-on image (see pci_capture_reset)    */
     struct pci_bar bar[PCI_NBARS]; /* BAR 0..5                               */
     struct pci_dev_ops ops;     /* callbacks                                 */
     void *opaque;               /* callbacks' opaque                         */
@@ -51,7 +52,19 @@ struct pci {
     void (*reset)(void *, uint8_t);  /* reset handler for 0xCF9              */
     void *reset_opaque;         /* its opaque                                */
     bool io_mapped;             /* 0xCF8-0xCFF mapped on the bus             */
+    bool reset_captured;        /* power-on images taken (first guest cycle) */
 };
+
+/* Config space before the guest's first configuration write is the
+ * power-on state the board and devices set up; keep it for pci_reset. */
+static void pci_capture_reset(struct pci *pci)
+{
+    if (pci->reset_captured) return;
+    pci->reset_captured = true;
+    for (unsigned dv = 0; dv < 32; dv++)
+        for (unsigned f = 0; f < 8; f++)
+            if (pci->devs[dv][f]) memcpy(pci->devs[dv][f]->reset_cfg, pci->devs[dv][f]->cfg, 256);
+}
 
 /* ---- config space helpers ---------------------------------------------- */
 
@@ -228,6 +241,7 @@ void pci_config_write(struct pci *pci, unsigned bus, unsigned dev, unsigned fn,
 {
     struct pci_dev *d = bus == 0 ? pci_find(pci, dev, fn) : NULL;
     if (!d || off >= 256 || off + size > 256) return;
+    pci_capture_reset(pci);
     for (unsigned i = 0; i < size; i++) {
         unsigned o = off + i;
         uint8_t b = (uint8_t)(val >> (8 * i));
@@ -322,6 +336,27 @@ struct pci_dev *pci_register(struct pci *pci, unsigned dev, unsigned fn,
             if (pci->devs[dev][f]) d->cfg[PCI_HEADER_TYPE] |= 0x80;
     }
     return d;
+}
+
+void pci_reset(struct pci *pci)
+{
+    pci_capture_reset(pci);
+    pci->config_addr = 0;
+    pci->rcr = 0;
+    for (unsigned dv = 0; dv < 32; dv++)
+        for (unsigned f = 0; f < 8; f++) {
+            struct pci_dev *d = pci->devs[dv][f];
+            if (!d) continue;
+            memcpy(d->cfg, d->reset_cfg, 256);
+            pci_update_bars(d);
+            d->intx = 0;
+            pci_intx_update(d);
+        }
+    for (unsigned dv = 0; dv < 32; dv++)
+        for (unsigned f = 0; f < 8; f++) {
+            struct pci_dev *d = pci->devs[dv][f];
+            if (d && d->ops.reset) d->ops.reset(d->opaque);
+        }
 }
 
 void pci_set_dev_ops(struct pci_dev *d, const struct pci_dev_ops *ops, void *opaque)

@@ -68,11 +68,18 @@ struct pci_dev_ops {
     uint32_t (*config_read)(void *opaque, unsigned off, unsigned size, uint32_t val);
     /* After BAR `bar` was (un)mapped: addr is its new base when mapped. */
     void (*bar_map)(void *opaque, int bar, uint32_t addr, bool mapped);
+    /* After pci_reset() restored this function's power-on config space. */
+    void (*reset)(void *opaque);
 };
 
 /* New PCI bus 0 on `bus`: maps 0xCF8-0xCFF and registers the host bridge. */
 struct pci *pci_new(struct bus *bus);
 void pci_free(struct pci *pci);
+
+/* Machine reset (RESET#): every function's config space returns to its
+ * power-on image (the contents before the first guest configuration
+ * cycle), BARs are unmapped accordingly, then each function's reset op runs. */
+void pci_reset(struct pci *pci);
 
 /* Register function dev:fn (dev 0..31, fn 0..7) on bus 0. Registering
  * fn > 0 sets the multi-function bit of fn 0's header type. Returns NULL if

@@ -140,6 +140,17 @@ static void piix_dma_done(void *opaque, int ch, bool error)
     if (error || b->eot_used) b->status &= (uint8_t)~BM_ST_ACTIVE;
 }
 
+static void piix_isa_reset(void *opaque)
+{
+    piix_update_pirq(opaque);   /* routes are back to "disabled" */
+}
+
+static void piix_ide_reset(void *opaque)
+{
+    struct piix *p = opaque;
+    memset(p->bm, 0, sizeof p->bm);
+}
+
 static const struct ide_dma_ops piix_ide_dma_ops = {
     .rw = piix_dma_rw, .ready = piix_dma_ready, .irq = piix_dma_irq, .done = piix_dma_done,
 };
@@ -222,12 +233,15 @@ struct piix *piix_new(struct pci *pci, unsigned slot, const struct irq_line isa_
     static const struct pci_ids isa_ids = {   /* 82371SB PIIX3 ISA bridge */
         .vendor = 0x8086, .device = 0x7000, .revision = 0x00, .class_code = 0x060100,
     };
-    static const struct pci_dev_ops isa_ops = { .config_write = piix_isa_config_write };
+    static const struct pci_dev_ops isa_ops = {
+        .config_write = piix_isa_config_write, .reset = piix_isa_reset,
+    };
     p->isa = pci_register(pci, slot, 0, &isa_ids, &isa_ops, p);
     static const struct pci_ids ide_ids = {   /* 82371SB PIIX3 IDE, legacy + bus master */
         .vendor = 0x8086, .device = 0x7010, .revision = 0x00, .class_code = 0x010180,
     };
-    p->idef = pci_register(pci, slot, 1, &ide_ids, NULL, p);
+    static const struct pci_dev_ops ide_ops = { .reset = piix_ide_reset };
+    p->idef = pci_register(pci, slot, 1, &ide_ids, &ide_ops, p);
     if (!p->isa || !p->idef) {
         fprintf(stderr, "piix: PCI slot %u is already taken\n", slot);
         free(p);

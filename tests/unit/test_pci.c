@@ -303,6 +303,43 @@ static void test_host_bridge_hook(void)
     bus_free(b);
 }
 
+static void test_reset(void)
+{
+    struct bus *b = bus_new();
+    struct pci *pci = pci_new(b);
+    struct sink s;
+    memset(&s, 0, sizeof s);
+    struct irq_line lines[16];
+    for (int i = 0; i < 16; i++) lines[i] = (struct irq_line){ .set = sink_set, .opaque = &s, .n = i };
+    struct piix *p = piix_new(pci, 1, lines, NULL, NULL);
+    struct pci_ids ids = { .vendor = 0x1234, .device = 0x3333, .class_code = 0x020000, .irq_pin = 1 };
+    struct pci_dev *nic = pci_register(pci, 3, 0, &ids, NULL, NULL);
+    /* Guest setup: BMIBA, decode, PIRQD -> 11, IDETIM changed, BM status bits. */
+    cfg_write(b, 1, 1, 0x20, 0xC000, 4);
+    cfg_write(b, 1, 1, 0x04, PCI_CMD_IO | PCI_CMD_MASTER, 2);
+    cfg_write(b, 1, 1, 0x40, 0x0000, 2);
+    cfg_write(b, 1, 0, 0x63, 11, 1);
+    bus_io_write(b, 0xC002, 0x60, 1);
+    EXPECT_EQ(bus_io_read(b, 0xC002, 1), 0x60);
+    pci_set_intx(nic, 1);
+    EXPECT_EQ(s.level[11], 1);
+    pci_reset(pci);
+    EXPECT_EQ(s.level[11], 0);                                   /* route disabled */
+    EXPECT_EQ(cfg_read(b, 1, 0, 0x63, 1), 0x80);
+    EXPECT_EQ(cfg_read(b, 1, 1, 0x04, 2), 0);
+    EXPECT_EQ(cfg_read(b, 1, 1, 0x20, 4), 0x00000001u);
+    EXPECT_EQ(cfg_read(b, 1, 1, 0x40, 2), 0x8000);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x00, 4), 0x12378086u);
+    EXPECT(!pci_bar_mapped(piix_ide_dev(p), 4));
+    EXPECT_EQ(bus_io_read(b, 0xC002, 1), 0xFF);                   /* BAR4 gone */
+    cfg_write(b, 1, 1, 0x20, 0xC000, 4);
+    cfg_write(b, 1, 1, 0x04, PCI_CMD_IO, 2);
+    EXPECT_EQ(bus_io_read(b, 0xC002, 1), 0x00);                   /* BM registers reset */
+    piix_free(p);
+    pci_free(pci);
+    bus_free(b);
+}
+
 int main(void)
 {
     RUN(test_type1_probe);
@@ -311,5 +348,6 @@ int main(void)
     RUN(test_pirq_routing);
     RUN(test_reset_control);
     RUN(test_host_bridge_hook);
+    RUN(test_reset);
     return test_summary();
 }
