@@ -1087,10 +1087,12 @@ int cmd_test_singlestep(int argc, char **argv)
     if (c->expv == MAP_FAILED) c->expv = NULL;
     if (c->mark == MAP_FAILED) c->mark = NULL;
     int status = 2;
+    bool tmpl_ok = false;
     if (!c->mem || !c->bus || !c->expv || !c->mark) { cli_error("singlestep: cannot allocate 16 MiB guest RAM"); goto out; }
     if (bus_map_io(c->bus, 0, 0x10000, &ss_ports, NULL)) { cli_error("singlestep: cannot map the I/O ports"); goto out; }
     c->ram = mem_ram(c->mem);
     cpu_template(c);
+    tmpl_ok = true;
 
     char mdpath[1200], err[1400];
     snprintf(mdpath, sizeof mdpath, "%s/metadata.json", dir);
@@ -1147,6 +1149,7 @@ int cmd_test_singlestep(int argc, char **argv)
     }
     status = (tot[2] || file_errors || !tot[0]) ? 1 : 0;
 out:
+    if (tmpl_ok) cpu_free(&c->tmpl);      /* c->cpu shares its allocations */
     if (c->mem) mem_free(c->mem);
     if (c->bus) bus_free(c->bus);
     if (c->expv) munmap(c->expv, SS_RAM_SIZE);

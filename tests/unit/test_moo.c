@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <zlib.h>
+#include "monitor/commands.h"
 
 /* ---- a tiny chunk-stream builder ---- */
 struct sb { uint8_t b[8192]; size_t n; };
@@ -405,6 +408,221 @@ static void test_real_file(void)
     moo_metadata_free(&md);
 }
 
+
+/* ---- the runner (monitor/cmd_singlestep.c) on vectors built here ---- */
+
+/* cli_error lives in monitor/main.c, which is not in libbt86.a */
+__attribute__((weak)) int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+struct vec {
+    const char *name;
+    uint16_t init[MOO_NREGS];
+    uint32_t iram[16][2]; int niram;
+    uint16_t fmask, fin[MOO_NREGS];
+    uint32_t fram[16][2]; int nfram;
+    int exc;                                /* -1: no EXCP chunk */
+};
+
+static void put_vec(struct sb *s, uint32_t idx, const struct vec *v)
+{
+    size_t t = begin(s, "TEST");
+    u32(s, idx);
+    size_t c = begin(s, "NAME"); u32(s, (uint32_t)strlen(v->name)); put(s, v->name, strlen(v->name)); end(s, c);
+    c = begin(s, "BYTS"); u32(s, 0); end(s, c);
+    size_t init = begin(s, "INIT");
+    c = begin(s, "REGS"); u16(s, 0x3FFF);
+    for (int i = 0; i < MOO_NREGS; i++) u16(s, v->init[i]);
+    end(s, c);
+    c = begin(s, "RAM "); u32(s, (uint32_t)v->niram);
+    for (int i = 0; i < v->niram; i++) { u32(s, v->iram[i][0]); u8(s, (uint8_t)v->iram[i][1]); }
+    end(s, c);
+    end(s, init);
+    size_t fina = begin(s, "FINA");
+    c = begin(s, "REGS"); u16(s, v->fmask);
+    for (int i = 0; i < MOO_NREGS; i++) if (v->fmask & (1u << i)) u16(s, v->fin[i]);
+    end(s, c);
+    c = begin(s, "RAM "); u32(s, (uint32_t)v->nfram);
+    for (int i = 0; i < v->nfram; i++) { u32(s, v->fram[i][0]); u8(s, (uint8_t)v->fram[i][1]); }
+    end(s, c);
+    end(s, fina);
+    if (v->exc >= 0) { c = begin(s, "EXCP"); u8(s, (uint8_t)v->exc); u32(s, 0); end(s, c); }
+    end(s, t);
+}
+
+/* Write DIR/NAME.MOO.gz holding the given vectors. */
+static void write_moo(const char *dir, const char *stem, const struct vec *v, int n)
+{
+    static struct sb s;
+    s.n = 0;
+    size_t h = begin(&s, "MOO ");
+    u8(&s, 1); u8(&s, 1); u16(&s, 0); u32(&s, (uint32_t)n); put(&s, "C286", 4);
+    end(&s, h);
+    for (int i = 0; i < n; i++) put_vec(&s, (uint32_t)i, &v[i]);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s.MOO.gz", dir, stem);
+    EXPECT_EQ(write_file(path, s.b, s.n, true), 0);
+}
+
+/* Run `bt86 test singlestep DIR ARGS...` with stdout/stderr captured in
+ * out (so its PASS/FAIL lines do not mix with this test's). */
+static int run_ss(char *out, size_t outlen, const char *dir, const char *a1, const char *a2)
+{
+    char tmpl[] = "/tmp/bt86-ss-out-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) return -1;
+    fflush(stdout); fflush(stderr);
+    int so = dup(1), se = dup(2);
+    dup2(fd, 1); dup2(fd, 2);
+    char *argv[8] = { "singlestep", (char *)dir, "--no-progress", NULL, NULL, NULL };
+    int argc = 3;
+    if (a1) argv[argc++] = (char *)a1;
+    if (a2) argv[argc++] = (char *)a2;
+    int r = cmd_test_singlestep(argc, argv);
+    fflush(stdout); fflush(stderr);
+    dup2(so, 1); dup2(se, 2); close(so); close(se);
+    ssize_t n = pread(fd, out, outlen - 1, 0);
+    out[n > 0 ? n : 0] = 0;
+    close(fd);
+    unlink(tmpl);
+    return r;
+}
+
+static void vec_base(struct vec *v, const char *name, uint8_t op)
+{
+    memset(v, 0, sizeof *v);
+    v->name = name;
+    uint16_t r[MOO_NREGS] = { 0x1111, 0x2222, 0x3333, 0x4444, 0x1000, 0x2000, 0x3000, 0x4000,
+                              0x0100, 0x5555, 0x6666, 0x7777, 0x0100, 0xF002 };
+    memcpy(v->init, r, sizeof r);
+    v->iram[0][0] = 0x10100; v->iram[0][1] = op;       /* CS:IP */
+    v->iram[1][0] = 0x10101; v->iram[1][1] = 0xF4;     /* the HALT */
+    v->niram = 2;
+    v->exc = -1;
+}
+
+static void test_runner_pass_fail(void)
+{
+    char dir[] = "/tmp/bt86-ssrun-XXXXXX";
+    EXPECT(mkdtemp(dir) != NULL);
+    static char out[65536];
+    struct vec v[3];
+    /* NOP: IP ends past the HALT; FLAGS bits 12-15 read back as 0 */
+    vec_base(&v[0], "nop", 0x90);
+    v[0].fmask = (1 << MOO_IP) | (1 << MOO_FLAGS);
+    v[0].fin[MOO_IP] = 0x0102; v[0].fin[MOO_FLAGS] = 0x0002;
+    /* the same with a wrong expectation for AX */
+    v[1] = v[0];
+    v[1].fmask |= 1 << MOO_AX; v[1].fin[MOO_AX] = 0x1112;
+    write_moo(dir, "90", v, 1);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, NULL, NULL), 0);
+    EXPECT(strstr(out, "PASS ss/90\n") != NULL);
+    EXPECT(strstr(out, "1 passed, 0 failed, 0 excluded") != NULL);
+    write_moo(dir, "90", v, 2);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, "-v", NULL), 1);
+    EXPECT(strstr(out, "FAIL ss/90: 1 of 2 failed (first: #1 nop: ax: expected 0x1112 got 0x1111)") != NULL);
+    EXPECT(strstr(out, "ax: expected 0x1112 got 0x1111") != NULL);
+    EXPECT(strstr(out, "1 passed, 1 failed, 0 excluded") != NULL);
+    /* a RAM byte the instruction should have written */
+    v[1] = v[0];
+    v[1].fram[0][0] = 0x10102; v[1].fram[0][1] = 0x77; v[1].nfram = 1;
+    write_moo(dir, "90", v, 2);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, NULL, NULL), 1);
+    EXPECT(strstr(out, "ram[0x010102]: expected 0x77 got 0x00") != NULL);
+    /* JSON */
+    EXPECT_EQ(run_ss(out, sizeof out, dir, "--json", NULL), 1);
+    EXPECT(strstr(out, "\"vectors\":2,\"passed\":1,\"failed\":1,\"excluded\":0") != NULL);
+    /* a broken file is a FAIL naming it, and --opcode picks one file */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/91.MOO.gz", dir);
+    EXPECT_EQ(write_file(bad, "MOO \x0c\0\0\0", 8, true), 0);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, NULL, NULL), 1);
+    EXPECT(strstr(out, "FAIL ss/91: cannot read: ") != NULL);
+    EXPECT(strstr(out, "91.MOO.gz") != NULL);
+    write_moo(dir, "90", v, 1);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, "--opcode", "90"), 0);
+    EXPECT(strstr(out, "ss/91") == NULL);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, "--opcode", "C8"), 2);
+    unlink(bad);
+    snprintf(bad, sizeof bad, "%s/90.MOO.gz", dir);
+    unlink(bad);
+    rmdir(dir);
+}
+
+/* metadata.json's undefined-flag mask (register and pushed image) and the
+ * iopl-nt rule for POPF. */
+static void test_runner_masks(void)
+{
+    char dir[] = "/tmp/bt86-ssrun-XXXXXX";
+    EXPECT(mkdtemp(dir) != NULL);
+    static char out[65536];
+    struct vec v[2];
+    /* DIV CL with CL = 0: #DE through IVT[0] = 3000:0200. The 286 pushed
+     * FLAGS with every arithmetic flag toggled (undefined after DIV). */
+    vec_base(&v[0], "div cl", 0xF6);
+    v[0].init[MOO_CX] = 0x3300;
+    v[0].init[MOO_FLAGS] = 0x0202;                      /* IF set */
+    v[0].iram[2][0] = 0x10102; v[0].iram[2][1] = 0xF1; /* modrm: /6, cl */
+    v[0].iram[1][1] = 0xF1;
+    v[0].iram[2][1] = 0xF4;
+    v[0].iram[3][0] = 0; v[0].iram[3][1] = 0x00;
+    v[0].iram[4][0] = 1; v[0].iram[4][1] = 0x02;
+    v[0].iram[5][0] = 2; v[0].iram[5][1] = 0x00;
+    v[0].iram[6][0] = 3; v[0].iram[6][1] = 0x30;
+    v[0].niram = 7;
+    v[0].fmask = (1 << MOO_CS) | (1 << MOO_IP) | (1 << MOO_SP) | (1 << MOO_FLAGS);
+    v[0].fin[MOO_CS] = 0x3000; v[0].fin[MOO_IP] = 0x0201; v[0].fin[MOO_SP] = 0x00FA;
+    v[0].fin[MOO_FLAGS] = 0x0002 ^ 0x08D5;              /* IF cleared, undefined bits toggled */
+    uint32_t fr = 0x20000 + 0xFA;
+    uint32_t frame[6][2] = { { fr, 0x00 }, { fr + 1, 0x01 }, { fr + 2, 0x00 }, { fr + 3, 0x10 },
+                             { fr + 4, (0x0202 ^ 0x08D5) & 0xFF }, { fr + 5, (0x0202 ^ 0x08D5) >> 8 } };
+    memcpy(v[0].fram, frame, sizeof frame);
+    v[0].nfram = 6;
+    v[0].exc = 0;
+    write_moo(dir, "F6.6", v, 1);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, "-v", NULL), 1);     /* no metadata: flags differ */
+    EXPECT(strstr(out, "FAIL ss/F6.6") != NULL);
+    EXPECT(strstr(out, "(pushed FLAGS") == NULL);
+    char md[300];
+    snprintf(md, sizeof md, "%s/metadata.json", dir);
+    const char *js = "{\"opcodes\": {\"F6\": {\"reg\": {\"6\": {\"status\": \"normal\", \"flags-mask\": 63274}}}}}";
+    EXPECT_EQ(write_file(md, js, strlen(js), false), 0);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, "-v", NULL), 0);
+    EXPECT(strstr(out, "PASS ss/F6.6\n") != NULL);
+    /* a defined bit (DF) still counts */
+    v[0].fram[5][1] ^= 0x04;
+    write_moo(dir, "F6.6", v, 1);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, NULL, NULL), 1);
+    char p[300];
+    snprintf(p, sizeof p, "%s/F6.6.MOO.gz", dir);
+    unlink(p);
+
+    /* POPF of an image with IOPL=3, NT=1: the 286 keeps bits 12-15 clear,
+     * a P6 loads them; rule iopl-nt ignores those bits, not the others. */
+    vec_base(&v[0], "popf", 0x9D);
+    v[0].iram[2][0] = 0x20100; v[0].iram[2][1] = 0x01;      /* image 0x7001 at SS:SP */
+    v[0].iram[3][0] = 0x20101; v[0].iram[3][1] = 0x70;
+    v[0].niram = 4;
+    v[0].fmask = (1 << MOO_IP) | (1 << MOO_SP) | (1 << MOO_FLAGS);
+    v[0].fin[MOO_IP] = 0x0102; v[0].fin[MOO_SP] = 0x0102; v[0].fin[MOO_FLAGS] = 0x0003;
+    v[1] = v[0];
+    v[1].fin[MOO_FLAGS] = 0x0002;                            /* wrong: CF was popped */
+    write_moo(dir, "9D", v, 2);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, NULL, NULL), 1);
+    EXPECT(strstr(out, "FAIL ss/9D: 1 of 2 failed (first: #1 popf: flags") != NULL);
+    unlink(md);
+    snprintf(p, sizeof p, "%s/9D.MOO.gz", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_parse_stream);
@@ -415,5 +633,7 @@ int main(void)
     RUN(test_metadata);
     if (shared_dir()) RUN(test_real_file);
     else SKIP(test_real_file, "SingleStepTests 80286 data not found (BT86_SHARED)");
+    RUN(test_runner_pass_fail);
+    RUN(test_runner_masks);
     return test_summary();
 }
