@@ -374,7 +374,9 @@ struct pci *pci_new(struct bus *bus)
     pci->bus = bus;
     if (bus) {
         if (bus_map_io(bus, 0xCF8, 8, &pci_io_ops, pci) != 0)
-            fprintf(stderr, "pci: ports 0xCF8-0xCFF already mapped; configuration mechanism disabled\n");
+            fprintf(stderr, "pci: ports 0xCF8-0xCFF overlap another mapping (0xCF9, the reset "
+                    "control register, belongs to pci.c: use pci_set_reset_handler); "
+                    "PCI configuration disabled\n");
         else
             pci->io_mapped = true;
     }
