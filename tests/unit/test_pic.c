@@ -2,6 +2,9 @@
  * sequences Linux uses (arch/x86/kernel/i8259.c: probe_8259A, init_8259A,
  * mask_and_ack_8259A, i8259A_irq_real) and the modes a BIOS may use. */
 #include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/rtc.h"
+#include "devices/vclock.h"
 #include "tests/unit/test.h"
 
 struct env { struct bus *bus; struct pic *pic; };
@@ -349,6 +352,52 @@ static void test_intr_callback(void)
     env_free(&e);
 }
 
+/* The board's wiring in miniature: PIT OUT0 -> IRQ0, RTC -> IRQ8 (cascade),
+ * both through irq lines; a run loop that services timers, then takes
+ * interrupts the way the CPU does (INTA, handler, EOI). */
+static void test_pit_rtc_through_pic(void)
+{
+    struct env e = env_new(0);
+    struct vclock *clk = vclock_new(true);
+    struct irq_line l0 = pic_irq_line(e.pic, 0), l8 = pic_irq_line(e.pic, 8);
+    struct pit *pit = pit_new(e.bus, clk, &l0);
+    struct rtc *rtc = rtc_new(e.bus, clk, &l8, 1709214330ll);
+    EXPECT(pit && rtc);
+    out8(&e, 0x43, 0x34);                 /* 1000 Hz */
+    out8(&e, 0x40, 1193 & 0xFF);
+    out8(&e, 0x40, 1193 >> 8);
+    out8(&e, 0x70, 0x0A); out8(&e, 0x71, 0x2A);   /* RTC 64 Hz */
+    out8(&e, 0x70, 0x0C); (void)in8(&e, 0x71);
+    out8(&e, 0x70, 0x0B); out8(&e, 0x71, 0x42);   /* PIE */
+    int timer_irqs = 0, rtc_irqs = 0, other = 0;
+    for (int step = 0; step < 100000; step++) {     /* 1 s in 10 us steps */
+        vclock_advance(clk, 10000);
+        vclock_run_due(clk);
+        while (pic_has_intr(e.pic)) {
+            int v = pic_ack(e.pic);
+            if (v == 0x30) {
+                timer_irqs++;
+                out8(&e, 0x20, 0x60);
+            } else if (v == 0x38) {
+                rtc_irqs++;
+                out8(&e, 0x70, 0x0C);
+                EXPECT_EQ(in8(&e, 0x71) & 0xC0, 0xC0);
+                out8(&e, 0xA0, 0x60);
+                out8(&e, 0x20, 0x62);
+            } else {
+                other++;
+            }
+        }
+    }
+    EXPECT(timer_irqs >= 1000 && timer_irqs <= 1002);   /* +1: OUT0 rose when programmed */
+    EXPECT(rtc_irqs >= 63 && rtc_irqs <= 65);
+    EXPECT_EQ(other, 0);
+    rtc_free(rtc);
+    pit_free(pit);
+    vclock_free(clk);
+    env_free(&e);
+}
+
 int main(void)
 {
     RUN(test_probe_and_init);
@@ -365,5 +414,6 @@ int main(void)
     RUN(test_special_mask_mode);
     RUN(test_icw1_resets_edge_and_state);
     RUN(test_intr_callback);
+    RUN(test_pit_rtc_through_pic);
     return test_summary();
 }
