@@ -22,6 +22,8 @@
 #include "devices/irq.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "devices/rtc.h"
+#include "devices/sysport.h"
 #include "devices/uart.h"
 #include "devices/chardev.h"
 #include "devices/i8042.h"
@@ -48,6 +50,8 @@ struct machine {
     struct cpu cpu;
     struct pic *pic;
     struct pit *pit;
+    struct rtc *rtc;
+    struct sysport *sysport;
     struct chardev *serial;
     struct uart *com1;
     struct i8042 *kbd;
@@ -62,6 +66,8 @@ struct machine {
     int exit_status;
     uint8_t post[MAX_POST];        /* POST codes seen (ports 0x80, 0x190)   */
     size_t npost;
+    char *dbg;                     /* text written to port 0xE9 (capped)    */
+    size_t ndbg, dbg_cap;
 };
 
 void machine_config_defaults(struct machine_config *cfg)
@@ -106,68 +112,58 @@ static int dma_write(void *opaque, uint64_t pa, const void *buf, size_t len)
 }
 static uint64_t clk_now(void *opaque) { return vclock_now_ns(opaque); }
 
-/* POST code ports 0x80 and 0x190 (our BIOS and test ROMs write both) */
-static uint32_t post_read(void *opaque, uint32_t off, unsigned size)
+/* sysport callbacks: POST codes (0x80, and 0x190 mapped here), debug text
+ * (0xE9), isa-debug-exit (0xF4), port 92h A20 and fast reset */
+#define DBG_CAP (1u << 20)
+static void sp_post(void *opaque, uint8_t v)
+{
+    struct machine *m = opaque;
+    if (m->npost < MAX_POST) m->post[m->npost++] = v;
+}
+static void sp_debug(void *opaque, uint8_t ch)
+{
+    struct machine *m = opaque;
+    if (m->cfg.debug_ports_to_stdout) {
+        putchar(ch);
+        if (ch == '\n') fflush(stdout);
+    }
+    if (m->ndbg + 1 < DBG_CAP) {
+        if (m->ndbg + 1 >= m->dbg_cap) {
+            size_t cap = m->dbg_cap ? m->dbg_cap * 2 : 4096;
+            char *p = realloc(m->dbg, cap);
+            if (!p) return;
+            m->dbg = p; m->dbg_cap = cap;
+        }
+        m->dbg[m->ndbg++] = (char)ch;
+        m->dbg[m->ndbg] = 0;
+    }
+}
+static void sp_exit(void *opaque, int status)
+{
+    struct machine *m = opaque;
+    m->exit_status = status;
+    m->exit_req = true;
+}
+static void sp_a20(void *opaque, bool on) { struct machine *m = opaque; m->a20_port92 = on; a20_update(m); }
+static void sp_reset(void *opaque) { ((struct machine *)opaque)->reset_req = true; }
+static const struct sysport_ops sysport_cbs = { sp_post, sp_debug, sp_exit, sp_a20, sp_reset };
+
+/* port 0x190: a second POST port some test ROMs use */
+static uint32_t post190_read(void *opaque, uint32_t off, unsigned size)
 {
     struct machine *m = opaque;
     (void)off; (void)size;
     return m->npost ? m->post[m->npost - 1] : 0;
 }
-static void post_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
+static void post190_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
 {
-    struct machine *m = opaque;
     (void)off; (void)size;
-    if (m->npost < MAX_POST) m->post[m->npost++] = (uint8_t)val;
+    sp_post(opaque, (uint8_t)val);
 }
-static const struct bus_ops post_ops = { "post", post_read, post_write, true };
+static const struct bus_ops post190_ops = { "post-190", post190_read, post190_write, true };
 
-/* debug text port 0xE9 (Bochs/QEMU convention) */
-static uint32_t e9_read(void *opaque, uint32_t off, unsigned size) { (void)opaque; (void)off; (void)size; return 0xE9; }
-static void e9_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
-{
-    (void)opaque; (void)off; (void)size;
-    putchar((int)(val & 0xFF));
-    if ((val & 0xFF) == '\n') fflush(stdout);
-}
-static const struct bus_ops e9_ops = { "debug-e9", e9_read, e9_write, true };
-
-/* isa-debug-exit at 0xF4: write v -> exit status (v << 1) | 1 (QEMU) */
-static uint32_t exit_read(void *opaque, uint32_t off, unsigned size) { (void)opaque; (void)off; (void)size; return 0xFF; }
-static void exit_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
-{
-    struct machine *m = opaque;
-    (void)off; (void)size;
-    m->exit_status = (int)(((val & 0xFF) << 1) | 1);
-    m->exit_req = true;
-}
-static const struct bus_ops exit_ops = { "debug-exit", exit_read, exit_write, true };
-
-/* system control port A (0x92): bit 1 A20, bit 0 fast reset */
-static uint32_t p92_read(void *opaque, uint32_t off, unsigned size)
-{
-    struct machine *m = opaque;
-    (void)off; (void)size;
-    return m->a20_port92 ? 2 : 0;
-}
-static void p92_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
-{
-    struct machine *m = opaque;
-    (void)off; (void)size;
-    m->a20_port92 = (val & 2) != 0;
-    a20_update(m);
-    if (val & 1) m->reset_req = true;
-}
-static const struct bus_ops p92_ops = { "port92", p92_read, p92_write, true };
-
-/* reset control register 0xCF9: writing bit 2 with bit 1 (or 0x0E) resets */
-static uint32_t cf9_read(void *opaque, uint32_t off, unsigned size) { (void)opaque; (void)off; (void)size; return 0; }
-static void cf9_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
-{
-    struct machine *m = opaque;
-    (void)off;
-    if (size == 1 && (val & 0x04)) m->reset_req = true;
-}
-static const struct bus_ops cf9_ops = { "reset-cf9", cf9_read, cf9_write, true };
+/* reset control register 0xCF9 lives in the PCI host bridge's port block */
+static void cf9_reset(void *opaque, uint8_t val) { (void)val; ((struct machine *)opaque)->reset_req = true; }
 
 static int map_io(struct machine *m, uint16_t base, uint32_t len, const struct bus_ops *ops, void *opaque,
                   char *err, size_t errlen)
@@ -229,10 +225,15 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
         map_io(m, 0x64, 1, &i8042_cmd_ops, m->kbd, err, errlen)) goto fail;
     m->a20_kbd = i8042_a20_enabled(m->kbd);
 
-    if (map_io(m, 0x80, 1, &post_ops, m, err, errlen) || map_io(m, 0x190, 1, &post_ops, m, err, errlen) ||
-        map_io(m, 0xE9, 1, &e9_ops, m, err, errlen) || map_io(m, 0xF4, 1, &exit_ops, m, err, errlen) ||
-        map_io(m, 0x92, 1, &p92_ops, m, err, errlen) || map_io(m, 0xCF9, 1, &cf9_ops, m, err, errlen))
-        goto fail;
+    m->sysport = sysport_new(m->bus, &sysport_cbs, m, 0);   /* 0xCF9 belongs to the PCI host bridge */
+    if (!m->sysport) { snprintf(err, errlen, "cannot create the system ports"); goto fail; }
+    if (map_io(m, 0x190, 1, &post190_ops, m, err, errlen)) goto fail;
+    m->rtc = rtc_new(m->bus, m->clk, &m->isa_irq[8], RTC_HOST_TIME);
+    if (!m->rtc) { snprintf(err, errlen, "cannot create the RTC"); goto fail; }
+    rtc_cmos_set_memory(m->rtc, cfg->ram_bytes, 0);
+    rtc_nvram_set(m->rtc, 0x10, 0x00);          /* no floppy drives */
+    rtc_nvram_set(m->rtc, 0x14, 0x06);          /* equipment: FPU, VGA/EGA, no floppy */
+    rtc_update_checksum(m->rtc);
 
     m->vga = vga_new(0);
     if (!m->vga) { snprintf(err, errlen, "cannot create the VGA"); goto fail; }
@@ -242,6 +243,7 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     m->pci = pci_new(m->bus);
     m->ide = ide_new(m->bus, &m->isa_irq[14], &m->isa_irq[15]);
     if (!m->pci || !m->ide) { snprintf(err, errlen, "cannot create PCI/IDE"); goto fail; }
+    pci_set_reset_handler(m->pci, cf9_reset, m);
     static const struct dma_ops dma = { dma_read, dma_write, NULL };
     struct dma_ops d = dma;
     d.opaque = m;
@@ -281,10 +283,13 @@ void machine_free(struct machine *m)
     if (m->com1) uart_free(m->com1);
     if (m->serial) chardev_free(m->serial);
     if (m->pit) pit_free(m->pit);
+    if (m->rtc) rtc_free(m->rtc);
+    if (m->sysport) sysport_free(m->sysport);
     if (m->pic) pic_free(m->pic);
     if (m->clk) vclock_free(m->clk);
     if (m->bus) bus_free(m->bus);
     if (m->mem) mem_free(m->mem);
+    free(m->dbg);
     free(m);
 }
 
@@ -309,9 +314,11 @@ static void machine_reset(struct machine *m)
     i8042_reset(m->kbd);
     m->a20_kbd = i8042_a20_enabled(m->kbd);
     m->a20_port92 = false;
+    sysport_reset(m->sysport);
     cpu_reset(&m->cpu);
     a20_update(m);
     ide_reset(m->ide);
+    pci_reset(m->pci);
     vga_reset(m->vga);
 }
 
@@ -381,3 +388,4 @@ int machine_exit_status(const struct machine *m) { return m->exit_status; }
 struct cpu *machine_cpu(struct machine *m) { return &m->cpu; }
 struct mem *machine_mem(struct machine *m) { return m->mem; }
 const uint8_t *machine_post_codes(const struct machine *m, size_t *n) { *n = m->npost; return m->post; }
+const char *machine_debug_text(const struct machine *m) { return m->dbg ? m->dbg : ""; }

@@ -58,5 +58,9 @@ struct mem *machine_mem(struct machine *m);
 /* POST codes seen on ports 0x80/0x190 (for `bt86 test rom`). */
 const uint8_t *machine_post_codes(const struct machine *m, size_t *n);
 const char *machine_stop_name(enum machine_stop s);
+/* Everything the guest wrote to port 0xE9 (NUL-terminated, first 1 MiB). */
+const char *machine_debug_text(const struct machine *m);
+/* Load a multiboot (v1) kernel and set the CPU up to enter it (monitor/boot_multiboot.c). */
+int machine_boot_multiboot(struct machine *m, const char *path, const char *cmdline, char *err, size_t errlen);
 
 #endif

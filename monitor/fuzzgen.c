@@ -1,0 +1,678 @@
+/* monitor/fuzzgen.c - the instruction-sequence generator of `bt86 test diff`.
+ *
+ * Owns: turning a seed into a struct fuzz_case (see monitor/fuzzgen.h for
+ * the invariants every case keeps). Main instructions are drawn from the
+ * rows of cpu/opcodes.def that are user-level and deterministic; their
+ * bytes are built from the row's operand types and decoded back with the
+ * project's decoder (cpu/decode.c) to learn the row, its length and its
+ * flag columns. Excluded, with the reason:
+ *  - A_PRIV/A_IO/A_FPU and feature rows: privileged (kept only as #GP
+ *    probes), port I/O (needs a TSS I/O bitmap the host does not expose),
+ *    x87 (not in the interpreter yet), MMX/SSE (absent from the model);
+ *  - segment loads (MOV Sreg, POP Sreg, LxS, far transfers, IRET, INT n):
+ *    the interpreter's protected-mode descriptor code does not exist yet,
+ *    and the host's GDT is Linux's;
+ *  - LAR/LSL/VERR/VERW/SLDT/STR/SGDT/SIDT/SMSW: read the host's descriptor
+ *    tables or are emulated by Linux under UMIP;
+ *  - CPUID/RDTSC/RDPMC: values differ by design;
+ *  - INT3/INTO/INT1: trap delivery goes through the kernel's gates;
+ *  - F2/F3 on non-string opcodes: on this host F3 0F BC is TZCNT etc.;
+ *  - 66 on near branches: EIP would be truncated to 16 bits (outside the code);
+ *  - SHLD/SHRD 16-bit with a count above 16 and BSWAP with 66 (results
+ *    undefined, SDM vol. 2); VEX-clashing LES/LDS register forms.
+ */
+#include "monitor/fuzzgen.h"
+#include "cpu/decode.h"
+#include "cpu/opcodes.h"
+#include <string.h>
+
+/* ---- random numbers (splitmix64) ---- */
+struct rng { uint64_t s; };
+static uint64_t rnd(struct rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static uint32_t rn(struct rng *r, uint32_t n) { return n ? (uint32_t)(rnd(r) % n) : 0; }
+static bool chance(struct rng *r, unsigned pct) { return rn(r, 100) < pct; }
+
+uint64_t fuzzgen_case_seed(uint64_t seed, uint64_t i)
+{
+    if (i == 0) return seed;
+    struct rng r = { seed ^ (i * 0xD1B54A32D192ED03ull) };
+    return rnd(&r);
+}
+
+/* A register or immediate value biased to edge cases. */
+static uint32_t edge_val(struct rng *r)
+{
+    static const uint32_t edges[] = {
+        0, 1, 2, 3, 0xFFFFFFFFu, 0x7FFFFFFFu, 0x80000000u, 0x80000001u, 0xFFFFFFFEu,
+        0xFFFF, 0x8000, 0x7FFF, 0xFF, 0x80, 0x7F, 0x10000, 0xFFFF0000u, 0x0000FF00u,
+        8, 15, 16, 17, 31, 32, 33, 63, 64, 0x99, 0x0A, 0x09, 0xFFFF8000u, 0xFFFFFF80u,
+    };
+    switch (rn(r, 10)) {
+    case 0: case 1: case 2: return edges[rn(r, sizeof edges / sizeof edges[0])];
+    case 3: return rn(r, 256);
+    case 4: return (uint32_t)rnd(r) & 0xFFFF;
+    case 5: return (uint32_t)-(int32_t)rn(r, 256);
+    default: return (uint32_t)rnd(r);
+    }
+}
+static uint32_t count_val(struct rng *r)
+{
+    static const uint8_t c[] = { 0, 1, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 255 };
+    return chance(r, 80) ? c[rn(r, sizeof c)] : rn(r, 256);
+}
+
+/* ---- the rows main instructions come from ---- */
+static const char *const excluded_handlers[] = {
+    "popseg", "mov_to_seg", "lseg", "lar", "lsl", "verr", "verw", "sldt", "str",
+    "sgdt", "sidt", "smsw", "cpuid", "rdtsc", "rdpmc", "sysenter", "int", "int3",
+    "into", "int1", "iret", "callf", "jmpf", "retf", "hlt", "cli", "sti", "popf",
+    "ud", "movs", "cmps", "stos", "lods", "scas", "ins", "outs", "ret", "call", "jmp",
+    "jcc", "loop", "loope", "loopne", "jcxz", "bswap_", NULL,
+};
+
+static uint16_t rows[1024];
+static unsigned nrows;
+
+static void rows_init(void)
+{
+    if (nrows) return;
+    for (unsigned op = 0; op < OP_COUNT; op++) {
+        const struct opinfo *o = &optab[op];
+        if (o->map > 1 || o->pfx) continue;
+        if (o->attrs & (A_PRIV | A_IO | A_FPU | A_FEATURES | A_BRANCH)) continue;
+        bool bad = false;
+        for (int i = 0; excluded_handlers[i]; i++)
+            if (!strcmp(o->handler, excluded_handlers[i])) bad = true;
+        /* sensitive rows that behave identically at CPL 3, flat model */
+        if ((o->attrs & A_SENS) && strcmp(o->handler, "push") && strcmp(o->handler, "pushf") &&
+            strcmp(o->handler, "mov_from_seg") && strcmp(o->handler, "arpl"))
+            bad = true;
+        if (!bad && nrows < sizeof rows / sizeof rows[0]) rows[nrows++] = (uint16_t)op;
+    }
+}
+
+unsigned fuzzgen_row_count(void)
+{
+    rows_init();
+    return nrows;
+}
+
+/* ---- generation state ---- */
+struct gen {
+    struct rng r;
+    const struct fuzz_cfg *cfg;
+    uint32_t poison;            /* flags left undefined so far            */
+    uint32_t mid;               /* middle of the data area                */
+};
+
+struct buf { uint8_t b[FUZZ_GROUP_MAX]; unsigned n; };
+static void put8(struct buf *b, uint32_t v) { if (b->n < FUZZ_GROUP_MAX) b->b[b->n++] = (uint8_t)v; }
+static void put16(struct buf *b, uint32_t v) { put8(b, v); put8(b, v >> 8); }
+static void put32(struct buf *b, uint32_t v) { put16(b, v); put16(b, v >> 16); }
+static void putn(struct buf *b, uint32_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) put8(b, v >> (8 * i));
+}
+static void set_reg(struct buf *b, unsigned reg, uint32_t v) { put8(b, 0xB8 + reg); put32(b, v); }
+
+/* A target address for an access of `asz` bytes with `margin` bytes of
+ * slack each side, biased to straddle a page boundary. */
+static uint32_t pick_addr(struct gen *g, unsigned asz, unsigned margin)
+{
+    uint32_t lo = g->cfg->data_base + margin;
+    uint32_t hi = g->cfg->data_base + g->cfg->data_size - asz - margin;
+    uint32_t a;
+    if (chance(&g->r, 35)) {
+        unsigned pages = g->cfg->data_size / 4096;
+        uint32_t p = g->cfg->data_base + 4096 * (1 + rn(&g->r, pages - 1));
+        a = p - (asz > 1 ? 1 + rn(&g->r, asz - 1) : rn(&g->r, 2));
+    } else {
+        a = lo + rn(&g->r, hi - lo + 1);
+        if (chance(&g->r, 30)) a &= ~(uint32_t)(asz >= 4 ? 3 : asz - 1);
+    }
+    if (a < lo) a = lo;
+    if (a > hi) a = hi;
+    return a;
+}
+
+static uint32_t pick_mid(struct gen *g, uint32_t spread)
+{
+    return g->mid - spread + rn(&g->r, 2 * spread);
+}
+
+static unsigned pick_reg(struct gen *g, uint32_t forbid)
+{
+    for (int t = 0; t < 64; t++) {
+        unsigned r = rn(&g->r, 8);
+        if (!(forbid & (1u << r))) return r;
+    }
+    for (unsigned r = 0; r < 8; r++)
+        if (!(forbid & (1u << r))) return r;
+    return 0;
+}
+
+/* Encode a memory ModRM (reg field `regf`) addressing [A, A+asz) into
+ * `m` (ModRM, SIB, displacement), with setup instructions into `s`.
+ * `forbid`: registers the setup must not change. */
+static void mem_operand(struct gen *g, struct buf *s, struct buf *m, unsigned regf, bool a16,
+                        unsigned asz, unsigned margin, uint32_t forbid)
+{
+    uint32_t A = pick_addr(g, asz, margin);
+    struct rng *r = &g->r;
+    forbid |= 1u << 4;
+    if (a16) {
+        static const int8_t b16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 }, i16[8] = { 6, 7, 6, 7, -1, -1, -1, -1 };
+        for (int t = 0; t < 32; t++) {
+            unsigned rm = rn(r, 8), mod = rn(r, 3);
+            bool absolute = (mod == 0 && rm == 6);
+            if (!absolute && ((forbid >> b16[rm]) & 1)) continue;
+            if (!absolute && i16[rm] >= 0 && ((forbid >> i16[rm]) & 1)) continue;
+            put8(m, mod << 6 | regf << 3 | rm);
+            if (absolute) { put16(m, A); return; }
+            uint32_t disp = mod == 1 ? (uint32_t)(int32_t)(int8_t)rnd(r) : mod == 2 ? (uint32_t)rnd(r) & 0xFFFF : 0;
+            uint32_t v1 = 0;
+            if (i16[rm] >= 0) {
+                v1 = (uint32_t)rnd(r) & 0xFFFF;
+                set_reg(s, (unsigned)i16[rm], ((uint32_t)rnd(r) & 0xFFFF0000u) | v1);
+            }
+            set_reg(s, (unsigned)b16[rm], ((uint32_t)rnd(r) & 0xFFFF0000u) | ((A - v1 - disp) & 0xFFFF));
+            if (mod == 1) put8(m, disp);
+            else if (mod == 2) put16(m, disp);
+            return;
+        }
+        put8(m, 0 << 6 | regf << 3 | 6);
+        put16(m, A);
+        return;
+    }
+    unsigned form = rn(r, 10);
+    if (form == 0 || (forbid & 0xEF) == 0xEF) {          /* [disp32] */
+        put8(m, regf << 3 | 5);
+        put32(m, A);
+        return;
+    }
+    if (form == 1) {                                     /* [esp+disp8]: ESP stays mid-area */
+        int32_t d = (int32_t)rn(r, 256) - 128;
+        put8(m, 1 << 6 | regf << 3 | 4);
+        put8(m, 4 << 3 | 4);                             /* SIB: no index, base ESP */
+        put8(m, (uint32_t)d);
+        return;
+    }
+    unsigned mod = rn(r, 3);
+    uint32_t disp = mod == 1 ? (uint32_t)(int32_t)(int8_t)rnd(r) : mod == 2 ? (chance(r, 50) ? edge_val(r) : (uint32_t)rnd(r)) : 0;
+    if (form <= 5) {                                     /* [base + disp] */
+        unsigned b = pick_reg(g, forbid | (mod == 0 ? 1u << 5 : 0));
+        put8(m, mod << 6 | regf << 3 | b);
+        if (mod == 1) put8(m, disp); else if (mod == 2) put32(m, disp);
+        set_reg(s, b, A - disp);
+        return;
+    }
+    /* SIB: [base + index*scale + disp] or [index*scale + disp32] */
+    unsigned sc = rn(r, 4), idx = pick_reg(g, forbid);
+    bool nobase = (mod == 0 && chance(r, 30));
+    uint32_t iv = chance(r, 50) ? edge_val(r) : rn(r, 64);
+    if (nobase) {
+        disp = A - (iv << sc);
+        put8(m, 0 << 6 | regf << 3 | 4);
+        put8(m, sc << 6 | idx << 3 | 5);
+        put32(m, disp);
+        set_reg(s, idx, iv);
+        return;
+    }
+    unsigned b = pick_reg(g, forbid | 1u << idx | (mod == 0 ? 1u << 5 : 0));
+    put8(m, mod << 6 | regf << 3 | 4);
+    put8(m, sc << 6 | idx << 3 | b);
+    if (mod == 1) put8(m, disp); else if (mod == 2) put32(m, disp);
+    set_reg(s, idx, iv);
+    set_reg(s, b, A - disp - (iv << sc));
+}
+
+/* ---- operand-type facts ---- */
+static bool ot_E(int t) { return t == OT_Eb || t == OT_Ew || t == OT_Ed || t == OT_Ev || t == OT_Evw; }
+static bool ot_M(int t)
+{
+    return t == OT_M || t == OT_Mb || t == OT_Mw || t == OT_Md || t == OT_Mq || t == OT_Mv ||
+           t == OT_Mp || t == OT_Ma || t == OT_Ms;
+}
+static bool ot_R(int t) { return t == OT_Rd || t == OT_Rw || t == OT_Rv; }
+static bool ot_G(int t) { return t == OT_Gb || t == OT_Gw || t == OT_Gd || t == OT_Gv; }
+static unsigned ot_size(int t, unsigned os, bool mem)
+{
+    switch (t) {
+    case OT_Eb: case OT_Gb: case OT_Mb: case OT_Zb: case OT_Ib: case OT_Ibs: case OT_Ob: return 1;
+    case OT_Ew: case OT_Gw: case OT_Mw: case OT_Iw: case OT_Sw: return 2;
+    case OT_Ed: case OT_Gd: case OT_Md: case OT_Rd: return 4;
+    case OT_Evw: return mem ? 2 : os;
+    case OT_Ma: return 2 * os;
+    case OT_Mq: return 8;
+    case OT_M: return 1;
+    default: return os;
+    }
+}
+
+static bool handler_is(uint16_t op, const char *h) { return !strcmp(optab[op].handler, h); }
+
+/* Does the row write operand k (0 or 1)? (for keeping ESP out of it) */
+static bool writes_opnd(uint16_t op, int k)
+{
+    const char *h = optab[op].handler;
+    if (k == 0)
+        return strcmp(h, "cmp") && strcmp(h, "test") && strcmp(h, "bt") && strcmp(h, "push") &&
+               strcmp(h, "bound") && strcmp(h, "nop");
+    return !strcmp(h, "xchg") || !strcmp(h, "xadd");
+}
+
+/* Build the main instruction for table row `op` into *s (setup) and *m. */
+static void gen_row(struct gen *g, uint16_t op, struct buf *s, struct buf *m)
+{
+    const struct opinfo *o = &optab[op];
+    struct rng *r = &g->r;
+    bool o16 = chance(r, 25);
+    if (handler_is(op, "bswap")) o16 = false;
+    unsigned os = o16 ? 2 : 4;
+    bool has_mem = false, has_modrm = o->ext != NOX, force_mem = false, force_reg = false;
+    for (int k = 0; k < 3; k++) {
+        int t = o->ot[k];
+        if (ot_E(t) || ot_G(t) || ot_R(t) || t == OT_Sw) has_modrm = true;
+        if (ot_M(t)) { has_modrm = true; force_mem = true; }
+        if (ot_R(t)) force_reg = true;
+    }
+    if ((o->ext & 0xF00) == 0x200 || (o->ext & 0xF00) == 0x800) force_reg = true;
+    if ((o->ext & 0xF00) == 0x400) force_mem = true;
+    if (has_modrm) has_mem = force_mem || (!force_reg && chance(r, 50));
+    bool moffs = (o->ot[0] == OT_Ob || o->ot[0] == OT_Ov || o->ot[1] == OT_Ob || o->ot[1] == OT_Ov);
+    bool xlat = handler_is(op, "xlat");
+    bool a16 = chance(r, 12) && (g->cfg->mem16 || !(has_mem || moffs || xlat));
+
+    /* prefixes */
+    bool lock = has_mem && (o->attrs & A_LOCK) && chance(r, 25);
+    unsigned segpfx = 0;
+    if ((has_mem || moffs || xlat) && chance(r, 15)) {
+        static const uint8_t sp[] = { 0x26, 0x36, 0x3E, 0x26, 0x36, 0x3E, 0x2E };
+        segpfx = sp[rn(r, sizeof sp)];
+    }
+    /* a write through CS faults (#GP(0)); keep it rare */
+    if (segpfx == 0x2E && writes_opnd(op, 0) && !chance(r, 30)) segpfx = 0x3E;
+    uint8_t pfx[4]; unsigned np = 0;
+    if (lock) pfx[np++] = 0xF0;
+    if (o16) pfx[np++] = 0x66;
+    if (a16) pfx[np++] = 0x67;
+    if (segpfx) pfx[np++] = (uint8_t)segpfx;
+    for (unsigned i = np; i > 1; i--) {                 /* any prefix order */
+        unsigned j = rn(r, i), t = pfx[i - 1];
+        pfx[i - 1] = pfx[j]; pfx[j] = (uint8_t)t;
+    }
+    for (unsigned i = 0; i < np; i++) put8(m, pfx[i]);
+    if (o->map == 1) put8(m, 0x0F);
+
+    uint32_t forbid = 0;
+    int gk = -1;                                         /* index of the G operand */
+    for (int k = 0; k < 3; k++) if (ot_G(o->ot[k])) gk = k;
+    bool bt_mem = has_mem && gk == 1 && (handler_is(op, "bt") || handler_is(op, "bts") ||
+                                         handler_is(op, "btr") || handler_is(op, "btc"));
+    bool shxd16 = (handler_is(op, "shld") || handler_is(op, "shrd")) && os == 2;
+    bool need_cl = shxd16 && o->ot[2] == OT_CL;
+
+    /* opcode byte (register in the low bits for Zb/Zv rows) */
+    int zk = -1;
+    for (int k = 0; k < 3; k++) if (o->ot[k] == OT_Zb || o->ot[k] == OT_Zv) zk = k;
+    if (zk >= 0) {
+        unsigned reg;
+        bool w = writes_opnd(op, zk) && o->ot[zk] == OT_Zv && !handler_is(op, "inc") && !handler_is(op, "dec");
+        do reg = rn(r, 8); while ((w && reg == 4) || (handler_is(op, "xchg") && reg == 0));
+        put8(m, (o->opc & 0xF8) | reg);
+    } else {
+        put8(m, o->opc);
+    }
+
+    /* ModRM */
+    if (has_modrm) {
+        unsigned regf;
+        if (o->ext != NOX) {
+            regf = (o->ext & 0x800) ? (o->ext >> 3) & 7 : o->ext & 7;
+        } else if (gk >= 0) {
+            unsigned gsz = ot_size(o->ot[gk], os, false);
+            bool w = writes_opnd(op, gk) && gsz >= 2;
+            uint32_t f = w ? 1u << 4 : 0;
+            if (bt_mem) f |= 1u << 4;
+            regf = pick_reg(g, f);
+            if (bt_mem) forbid |= 1u << regf;
+        } else if (o->ot[1] == OT_Sw) {
+            regf = rn(r, 6);
+        } else {
+            regf = rn(r, 8);
+        }
+        if (need_cl) forbid |= 1u << 1;
+        if (has_mem) {
+            unsigned asz = 1;
+            for (int k = 0; k < 3; k++) {
+                int t = o->ot[k];
+                if (ot_E(t) || ot_M(t)) asz = ot_size(t, os, true);
+            }
+            struct buf mm = { .n = 0 };
+            mem_operand(g, s, &mm, regf, a16, asz, bt_mem ? 40 : 0, forbid);
+            for (unsigned i = 0; i < mm.n; i++) put8(m, mm.b[i]);
+        } else {
+            unsigned rm;
+            if ((o->ext & 0xF00) == 0x800) rm = o->ext & 7;
+            else {
+                int ek = -1;
+                for (int k = 0; k < 3; k++) if (ot_E(o->ot[k]) || ot_R(o->ot[k])) ek = k;
+                bool w = ek >= 0 && writes_opnd(op, ek) && ot_size(o->ot[ek], os, false) >= 2;
+                if (handler_is(op, "xchg") || handler_is(op, "xadd")) w = true;
+                rm = pick_reg(g, w ? 1u << 4 : 0);
+            }
+            put8(m, 3u << 6 | (regf & 7) << 3 | rm);
+        }
+        if (bt_mem) {                                    /* small signed bit offset */
+            int32_t bo = (int32_t)rn(r, 512) - 256;
+            set_reg(s, regf, (uint32_t)bo);
+        }
+    }
+    if (moffs) {
+        unsigned asz = 1;
+        for (int k = 0; k < 2; k++) if (o->ot[k] == OT_Ov) asz = os;
+        uint32_t A = pick_addr(g, asz, 0);
+        putn(m, A, a16 ? 2 : 4);
+    }
+    if (xlat) {
+        uint32_t A = g->cfg->data_base + rn(r, g->cfg->data_size - 256);
+        set_reg(s, 3, a16 ? (((uint32_t)rnd(r) & 0xFFFF0000u) | A) : A);
+    }
+    if (handler_is(op, "enter") || handler_is(op, "leave"))
+        set_reg(s, 5, pick_mid(g, 1024));
+    if (need_cl) { put8(s, 0xB1); put8(s, rn(r, 17) | (rn(r, 8) << 5)); }
+
+    /* immediates */
+    for (int k = 0; k < 3; k++) {
+        int t = o->ot[k];
+        if (handler_is(op, "enter")) {
+            if (k == 0) put16(m, chance(r, 30) ? 0 : rn(r, 97));
+            else if (k == 1) put8(m, rn(r, 9) | (chance(r, 20) ? rn(r, 8) << 5 : 0));
+            continue;
+        }
+        switch (t) {
+        case OT_Ib: case OT_Ibs: {
+            uint32_t v = edge_val(r);
+            if (!strncmp(o->handler, "sh", 2) || !strncmp(o->handler, "ro", 2) ||
+                !strncmp(o->handler, "rc", 2) || !strcmp(o->handler, "sar") || !strncmp(o->handler, "bt", 2))
+                v = count_val(r);
+            if (shxd16) v = rn(r, 17) | (rn(r, 8) << 5);
+            if (handler_is(op, "aam") || handler_is(op, "aad")) v = chance(r, 60) ? 10 : chance(r, 20) ? 0 : rn(r, 256);
+            put8(m, v);
+            break;
+        }
+        case OT_Iw: put16(m, edge_val(r)); break;
+        case OT_Iz: case OT_Iv: putn(m, edge_val(r), os); break;
+        default: break;
+        }
+    }
+}
+
+/* String instructions with bounded counts, eSI/eDI in the data area. */
+static void gen_string(struct gen *g, struct buf *s, struct buf *m)
+{
+    static const uint8_t ops[] = { 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF };
+    struct rng *r = &g->r;
+    uint8_t opc = ops[rn(r, sizeof ops)];
+    bool repc = (opc & 0xF6) == 0xA6 || (opc & 0xFE) == 0xAE;
+    bool uses_si = opc <= 0xA7 || (opc & 0xFE) == 0xAC, uses_di = !((opc & 0xFE) == 0xAC);
+    bool a16 = g->cfg->mem16 && chance(r, 30), o16 = chance(r, 30);
+    unsigned rep = chance(r, 65) ? (repc && chance(r, 50) ? 0xF2 : 0xF3) : 0;
+    uint32_t hi = a16 ? ((uint32_t)rnd(r) & 0xFFFF0000u) : 0;
+    if (uses_si) set_reg(s, 6, hi | pick_mid(g, g->cfg->data_size / 2 - 128));
+    if (uses_di) set_reg(s, 7, hi | pick_mid(g, g->cfg->data_size / 2 - 128));
+    if (rep) set_reg(s, 1, (a16 ? (uint32_t)rnd(r) & 0xFFFF0000u : 0) | (chance(r, 10) ? 0 : rn(r, 17)));
+    if (rep) put8(m, rep);
+    if (o16) put8(m, 0x66);
+    if (a16) put8(m, 0x67);
+    if (uses_si && chance(r, 20)) { static const uint8_t sp[] = { 0x26, 0x2E, 0x36, 0x3E }; put8(m, sp[rn(r, 4)]); }
+    put8(m, opc);
+}
+
+/* Near branches forward (the target is patched by fuzzgen_assemble). */
+static void gen_branch(struct gen *g, struct buf *s, struct buf *m, struct fuzz_group *grp)
+{
+    struct rng *r = &g->r;
+    unsigned k = rn(r, 13);
+    grp->reloc = FUZZ_REL8;
+    switch (k) {
+    case 0: case 1: case 2: put8(m, 0x70 + rn(r, 16)); put8(m, 0); break;
+    case 3: case 4: put8(m, 0x0F); put8(m, 0x80 + rn(r, 16)); put32(m, 0); grp->reloc = FUZZ_REL32; break;
+    case 5: put8(m, 0xEB); put8(m, 0); break;
+    case 6: put8(m, 0xE9); put32(m, 0); grp->reloc = FUZZ_REL32; break;
+    case 7: put8(m, 0xE8); put32(m, 0); grp->reloc = FUZZ_REL32; break;
+    case 8: {                                            /* LOOP/LOOPE/LOOPNE/JCXZ */
+        bool a16 = chance(r, 30);
+        set_reg(s, 1, (chance(r, 50) ? (uint32_t)rnd(r) & 0xFFFF0000u : 0) | rn(r, 3));
+        if (a16) put8(m, 0x67);
+        put8(m, 0xE0 + rn(r, 4)); put8(m, 0);
+        break;
+    }
+    case 9: case 10: {                                   /* JMP/CALL reg */
+        unsigned reg = pick_reg(g, 1u << 4);
+        put8(s, 0xB8 + reg);
+        grp->reloc = FUZZ_ABS32; grp->reloc_off = (uint8_t)(s->n); put32(s, 0);
+        put8(m, 0xFF); put8(m, 0xC0 | (k == 9 ? 4 : 2) << 3 | reg);
+        return;
+    }
+    case 11: {                                           /* JMP/CALL [mem] */
+        uint32_t A = pick_addr(g, 4, 0);
+        put8(s, 0xC7); put8(s, 0x05); put32(s, A);
+        grp->reloc = FUZZ_ABS32; grp->reloc_off = (uint8_t)(s->n); put32(s, 0);
+        put8(m, 0xFF); put8(m, (chance(r, 50) ? 4 : 2) << 3 | 5); put32(m, A);
+        return;
+    }
+    default: {                                           /* PUSH target; RET [imm16] */
+        put8(s, 0x68);
+        grp->reloc = FUZZ_ABS32; grp->reloc_off = (uint8_t)(s->n); put32(s, 0);
+        if (chance(r, 50)) put8(m, 0xC3);
+        else { put8(m, 0xC2); put16(m, rn(r, 17) * 4 + (chance(r, 10) ? 2 : 0)); }
+        return;
+    }
+    }
+    grp->reloc_off = 0;      /* set below from the lengths */
+}
+
+/* Instructions that must fault at CPL 3: #UD and #GP probes. */
+static void gen_fault(struct gen *g, struct buf *s, struct buf *m)
+{
+    static const uint8_t probes[][4] = {
+        { 2, 0x0F, 0x0B },           /* ud2                    #UD */
+        { 3, 0x0F, 0xB9, 0xC1 },     /* ud1 eax,ecx            #UD */
+        { 2, 0x0F, 0xAA },           /* rsm outside SMM        #UD */
+        { 3, 0xF0, 0x01, 0xC8 },     /* lock add eax,ecx       #UD */
+        { 2, 0xF0, 0x90 },           /* lock nop               #UD */
+        { 2, 0x8C, 0xF0 },           /* mov eax,sreg6          #UD */
+        { 2, 0x8D, 0xC1 },           /* lea eax,ecx            #UD */
+        { 2, 0x62, 0xC1 },           /* bound eax,ecx          #UD */
+        { 3, 0x0F, 0xC7, 0xC9 },     /* cmpxchg8b ecx          #UD */
+        { 1, 0xF4 },                 /* hlt                    #GP */
+        { 1, 0xFA },                 /* cli (IOPL 0)           #GP */
+        { 1, 0xFB },                 /* sti (IOPL 0)           #GP */
+        { 3, 0x0F, 0x22, 0xC0 },     /* mov cr0,eax            #GP */
+        { 3, 0x0F, 0x20, 0xD8 },     /* mov eax,cr3            #GP */
+        { 3, 0x0F, 0x23, 0xF8 },     /* mov dr7,eax            #GP */
+        { 2, 0x0F, 0x08 },           /* invd                   #GP */
+        { 2, 0x0F, 0x09 },           /* wbinvd                 #GP */
+        { 2, 0x0F, 0x06 },           /* clts                   #GP */
+        { 2, 0x0F, 0x32 },           /* rdmsr                  #GP */
+        { 2, 0x0F, 0x30 },           /* wrmsr                  #GP */
+        { 3, 0x0F, 0x01, 0xF0 },     /* lmsw ax                #GP */
+        { 3, 0x0F, 0x00, 0xD0 },     /* lldt ax                #GP */
+        { 3, 0x0F, 0x00, 0xD8 },     /* ltr ax                 #GP */
+    };
+    struct rng *r = &g->r;
+    unsigned n = sizeof probes / sizeof probes[0], k = rn(r, n + 1);
+    if (k == n) {                                        /* lgdt/lidt [mem] #GP */
+        put8(m, 0x0F); put8(m, 0x01);
+        struct buf mm = { .n = 0 };
+        mem_operand(g, s, &mm, 2 + rn(r, 2), false, 6, 0, 0);
+        for (unsigned i = 0; i < mm.n; i++) put8(m, mm.b[i]);
+        return;
+    }
+    if (chance(r, 20)) put8(m, 0x66);
+    for (unsigned i = 0; i < probes[k][0]; i++) put8(m, probes[k][1 + i]);
+}
+
+static void gen_popf(struct gen *g, struct buf *m)
+{
+    struct rng *r = &g->r;
+    uint32_t v = (uint32_t)rnd(r) & 0x00244FD5u & ~0x100u;   /* never TF */
+    if (!(g->cfg->allow_ac && chance(r, 20))) v &= ~0x40000u;
+    if (chance(r, 30)) { put8(m, 0x66); put8(m, 0x68); put16(m, v); put8(m, 0x66); put8(m, 0x9D); }
+    else { put8(m, 0x68); put32(m, v); put8(m, 0x9D); }
+}
+
+/* Build one group; returns false when it must be retried. */
+static bool gen_group(struct gen *g, struct fuzz_group *grp, bool allow_branch)
+{
+    struct buf s = { .n = 0 }, m = { .n = 0 };
+    memset(grp, 0, sizeof *grp);
+    unsigned pick = rn(&g->r, 100);
+    unsigned main_extra = 0;               /* bytes of a PUSH before POPF */
+    if (pick < 10 && allow_branch) gen_branch(g, &s, &m, grp);
+    else if (pick < 18) gen_string(g, &s, &m);
+    else if (pick < 21 && g->cfg->allow_faults) gen_fault(g, &s, &m);
+    else if (pick < 24) { gen_popf(g, &m); main_extra = m.n - (m.b[0] == 0x66 ? 2 : 1); }
+    else gen_row(g, rows[rn(&g->r, nrows)], &s, &m);
+    if (s.n + m.n > FUZZ_GROUP_MAX) return false;
+    memcpy(grp->bytes, s.b, s.n);
+    memcpy(grp->bytes + s.n, m.b, m.n);
+    grp->len = (uint8_t)(s.n + m.n);
+    grp->main_off = (uint8_t)(s.n + main_extra);
+    struct insn in;
+    int d = decode(&in, grp->bytes + grp->main_off, grp->len - grp->main_off, DECODE_32);
+    if (d == DECODE_OK) {
+        if (in.len != grp->len - grp->main_off) return false;     /* generator bug: retry */
+        grp->op = in.op;
+        if (optab[in.op].fr & g->poison) return false;
+        grp->fu = optab[in.op].fu;
+    } else {
+        grp->op = OP_COUNT;
+    }
+    if (grp->reloc == FUZZ_REL8 || grp->reloc == FUZZ_REL32) {
+        grp->reloc_end = grp->len;
+        grp->reloc_off = (uint8_t)(grp->len - (grp->reloc == FUZZ_REL8 ? 1 : 4));
+    }
+    return true;
+}
+
+void fuzzgen_default_cfg(struct fuzz_cfg *cfg, uint32_t data_base, uint32_t data_size)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->data_base = data_base;
+    cfg->data_size = data_size;
+    cfg->max_groups = 8;
+    cfg->mem16 = (uint64_t)data_base + data_size <= 0x10000;
+    cfg->allow_ac = true;
+    cfg->allow_faults = true;
+}
+
+void fuzzgen_data(const struct fuzz_cfg *cfg, uint64_t seed, uint8_t *data)
+{
+    struct rng r = { seed ^ 0x5DEECE66Dull };
+    for (uint32_t i = 0; i < cfg->data_size; i += 64) {
+        unsigned kind = rn(&r, 8);
+        for (uint32_t j = i; j < i + 64 && j < cfg->data_size; j += 8) {
+            uint64_t v = kind == 0 ? 0 : kind == 1 ? ~0ull : rnd(&r);
+            memcpy(data + j, &v, cfg->data_size - j >= 8 ? 8 : cfg->data_size - j);
+        }
+    }
+}
+
+void fuzzgen_case(const struct fuzz_cfg *cfg, uint64_t seed, struct fuzz_case *fc, uint8_t *data)
+{
+    rows_init();
+    struct gen g = { .r = { seed }, .cfg = cfg };
+    g.mid = cfg->data_base + cfg->data_size / 2;
+    memset(fc, 0, sizeof *fc);
+    fc->seed = seed;
+    for (int i = 0; i < 8; i++) fc->r[i] = edge_val(&g.r);
+    fc->r[4] = pick_mid(&g, 1024);
+    if (chance(&g.r, 80)) fc->r[4] &= ~3u;
+    uint32_t fl = (uint32_t)rnd(&g.r) & 0x00244FD5u & ~0x100u;
+    if (!(cfg->allow_ac && chance(&g.r, 8))) fl &= ~0x40000u;
+    fc->eflags = fl | 2;
+    unsigned maxg = cfg->max_groups ? cfg->max_groups : 8;
+    if (maxg > FUZZ_MAX_GROUPS) maxg = FUZZ_MAX_GROUPS;
+    int n = 1 + (int)rn(&g.r, maxg);
+    for (int i = 0; i < n; i++) {
+        struct fuzz_group *grp = &fc->g[i];
+        int t;
+        for (t = 0; t < 50; t++)
+            if (gen_group(&g, grp, true)) break;
+        if (t == 50) {                                   /* give up: a NOP */
+            memset(grp, 0, sizeof *grp);
+            grp->bytes[0] = 0x90; grp->len = 1; grp->op = OP_NOP;
+        }
+        g.poison |= grp->fu;
+    }
+    fc->ngroups = n;
+    /* branch targets: a later group (or the end) within rel8 reach */
+    for (int i = 0; i < n; i++) {
+        struct fuzz_group *grp = &fc->g[i];
+        if (!grp->reloc) continue;
+        int best = i + 1;
+        for (int t = 0; t < 4; t++) {
+            int j = i + 1 + (int)rn(&g.r, (uint32_t)(n - i));
+            uint32_t dist = 0;
+            for (int k = i + 1; k < j; k++) dist += fc->g[k].len;
+            if (grp->reloc != FUZZ_REL8 || dist <= 127) { best = j; break; }
+        }
+        grp->target = (uint8_t)best;
+    }
+    if (data) fuzzgen_data(cfg, seed, data);
+}
+
+size_t fuzzgen_assemble(const struct fuzz_case *fc, uint32_t code_base, uint8_t *code, size_t cap,
+                        uint32_t *group_off)
+{
+    uint32_t off[FUZZ_MAX_GROUPS + 1];
+    uint32_t n = 0;
+    for (int i = 0; i < fc->ngroups; i++) { off[i] = n; n += fc->g[i].len; }
+    off[fc->ngroups] = n;
+    if (n > cap) return 0;
+    for (int i = 0; i < fc->ngroups; i++) {
+        const struct fuzz_group *grp = &fc->g[i];
+        memcpy(code + off[i], grp->bytes, grp->len);
+        if (!grp->reloc) continue;
+        int t = grp->target > fc->ngroups ? fc->ngroups : grp->target;
+        uint8_t *p = code + off[i] + grp->reloc_off;
+        if (grp->reloc == FUZZ_ABS32) {
+            uint32_t v = code_base + off[t];
+            memcpy(p, &v, 4);
+        } else {
+            int32_t d = (int32_t)(off[t] - (off[i] + grp->reloc_end));
+            if (grp->reloc == FUZZ_REL8) {
+                if (d > 127) return 0;
+                *p = (uint8_t)d;
+            } else {
+                memcpy(p, &d, 4);
+            }
+        }
+    }
+    if (group_off) memcpy(group_off, off, sizeof(uint32_t) * (size_t)(fc->ngroups + 1));
+    return n;
+}
+
+uint32_t fuzzgen_undef_mask(const struct fuzz_case *fc)
+{
+    uint32_t m = 0;
+    for (int i = 0; i < fc->ngroups; i++) m |= fc->g[i].fu;
+    return m;
+}
+
+void fuzzgen_drop_group(struct fuzz_case *fc, int k)
+{
+    if (k < 0 || k >= fc->ngroups) return;
+    for (int i = k; i + 1 < fc->ngroups; i++) fc->g[i] = fc->g[i + 1];
+    fc->ngroups--;
+    for (int i = 0; i < fc->ngroups; i++)
+        if (fc->g[i].target > k) fc->g[i].target--;
+}
