@@ -429,6 +429,7 @@ struct vec {
     uint16_t fmask, fin[MOO_NREGS];
     uint32_t fram[16][2]; int nfram;
     int exc;                                /* -1: no EXCP chunk */
+    const char *byts; uint32_t nbyts;       /* BYTS (instruction + HALT) */
 };
 
 static void put_vec(struct sb *s, uint32_t idx, const struct vec *v)
@@ -436,7 +437,7 @@ static void put_vec(struct sb *s, uint32_t idx, const struct vec *v)
     size_t t = begin(s, "TEST");
     u32(s, idx);
     size_t c = begin(s, "NAME"); u32(s, (uint32_t)strlen(v->name)); put(s, v->name, strlen(v->name)); end(s, c);
-    c = begin(s, "BYTS"); u32(s, 0); end(s, c);
+    c = begin(s, "BYTS"); u32(s, v->nbyts); put(s, v->byts ? v->byts : "", v->nbyts); end(s, c);
     size_t init = begin(s, "INIT");
     c = begin(s, "REGS"); u16(s, 0x3FFF);
     for (int i = 0; i < MOO_NREGS; i++) u16(s, v->init[i]);
@@ -552,6 +553,25 @@ static void test_runner_pass_fail(void)
     EXPECT_EQ(run_ss(out, sizeof out, dir, "--opcode", "C8"), 2);
     unlink(bad);
     snprintf(bad, sizeof bad, "%s/90.MOO.gz", dir);
+    unlink(bad);
+
+    /* LOCK NOP: a P6 raises #UD, the 286 runs a NOP. Rule lock-ud runs it
+     * again with the LOCK byte replaced; that run must match the 286. */
+    vec_base(&v[0], "lock nop", 0xF0);
+    v[0].iram[1][1] = 0x90;
+    v[0].iram[2][0] = 0x10102; v[0].iram[2][1] = 0xF4;
+    v[0].niram = 3;
+    v[0].byts = "\xf0\x90\xf4"; v[0].nbyts = 3;
+    v[0].fmask = (1 << MOO_IP) | (1 << MOO_FLAGS);
+    v[0].fin[MOO_IP] = 0x0103; v[0].fin[MOO_FLAGS] = 0x0002;
+    v[1] = v[0];
+    v[1].fmask |= 1 << MOO_DX; v[1].fin[MOO_DX] = 0x4445;          /* wrong */
+    write_moo(dir, "90", v, 1);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, NULL, NULL), 0);
+    EXPECT(strstr(out, "PASS ss/90 (1 passed with LOCK replaced)") != NULL);
+    write_moo(dir, "90", v, 2);
+    EXPECT_EQ(run_ss(out, sizeof out, dir, NULL, NULL), 1);
+    EXPECT(strstr(out, "first: #1 lock nop: with LOCK replaced: dx: expected 0x4445 got 0x4444") != NULL);
     unlink(bad);
     rmdir(dir);
 }
