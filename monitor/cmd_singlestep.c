@@ -129,7 +129,6 @@ struct ss_vec {
     uint32_t diff_regs;        /* bit i: register i differs (after masks)    */
     bool base_diff;            /* a segment base is not selector << 4        */
     bool engine_exit;          /* EXIT_UNIMPL/RESET etc.: nothing compared   */
-    uint32_t frame;            /* final SS:SP linear (the interrupt frame)   */
     unsigned nram;             /* RAM bytes that differ                      */
     uint32_t ram_addr[SS_MAX_RAMDIFF];   /* the first of them                */
     uint8_t ram_exp[SS_MAX_RAMDIFF], ram_got[SS_MAX_RAMDIFF];
@@ -315,21 +314,22 @@ static const struct ss_engine ss_engines[] = {
 
 /* ---- per-file results ---- */
 struct ss_file {
-    char path[1024];
-    char stem[32];
-    uint32_t vectors, passed, failed, excluded;
-    uint32_t by_rule[SS_NRULES + 1];
+    char path[1024];           /* the .MOO(.gz) file                         */
+    char stem[32];             /* its name without extension: "80.7"       */
+    uint32_t vectors;          /* vectors read (up to --limit)               */
+    uint32_t passed, failed, excluded;   /* their verdicts                   */
+    uint32_t by_rule[SS_NRULES + 1];     /* exclusions per rule (+revoked)   */
     uint32_t unlocked;         /* passed when re-run with LOCK replaced      */
     bool error;                /* could not be read (message in first)       */
     char first[1024];          /* first failure / file error                 */
-    double seconds;
+    double seconds;            /* wall time for the file                   */
 };
 
 struct ss_opts {
-    const char *path, *engine, *opcode, *junit;
-    bool json, scan_ram, no_progress, no_fork, show_excluded;
-    int verbose;
-    long limit;
+    const char *path, *engine, *opcode, *junit;   /* PATH and option values */
+    bool json, scan_ram, no_progress, no_fork, show_excluded;   /* switches */
+    int verbose;               /* -v count                                   */
+    long limit;                /* vectors per file, 0 = all                  */
     long timeout;              /* seconds per file (forked runs)            */
 };
 
@@ -558,7 +558,6 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
     for (int i = 0; i < MOO_NREGS; i++)
         v.ev[i] = (t->fina.regs.mask & (1u << i)) ? t->fina.regs.v[i] : iv[i];
     if (!(t->fina.regs.mask & (1u << MOO_FLAGS))) v.ev[MOO_FLAGS] = iv[MOO_FLAGS] & 0x0FFF;
-    v.frame = (((uint32_t)v.ev[MOO_SS] << 4) + v.ev[MOO_SP]) & SS_ADDR_MASK;
 
     /* ---- initial state ---- */
     memcpy(cpu, &c->tmpl, sizeof *cpu);
