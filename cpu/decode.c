@@ -76,6 +76,35 @@ static uint8_t pfx_seg[256];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_done;
 
+/* ---- the fast path's tables (see decode_fast) ---- */
+struct fast_ent {
+    uint16_t grp;        /* offset of the opcode's row table in grp_pool    */
+    uint8_t  ok;         /* the opcode may take the fast path              */
+    uint8_t  modrm;      /* 1 if the opcode has a ModRM byte               */
+    uint8_t  shift;      /* mod=3 index: (modrm & 0x3F) >> shift (3: reg)  */
+    uint8_t  imask;      /* 0 for opcodes without ModRM (one row)          */
+};
+struct rowfast {
+    struct insn_opnd t[2][2][3]; /* operand templates [opsize 4][memory form] */
+    uint8_t rsrc[2][3];  /* register from: 0 template, 1 reg, 2 rm, 3 opcode */
+    uint8_t s1[2], sh1[2], s2[2]; /* immediate bytes / sign-extension shift, by opsize 4 */
+    uint32_t and1[2];    /* mask after sign extension (Ibs at 16 bits)     */
+    uint8_t imm_or;      /* the implicit 1 of shift-by-one forms           */
+    uint8_t slow;        /* row needs the general path (checks, moffs ...) */
+    /* the same, packed for the fast path: */
+    uint32_t tp[2][2][3];  /* templates as kind | size<<8 | reg<<16 | type<<24 */
+    uint8_t rsh[2][3];     /* register source as a shift into regv (0: none) */
+    uint64_t lay[2];       /* LAY_* below, by opsize 4                       */
+};
+/* lay: s1 | sh1 << 8 | s2 << 16 | imm_or << 24 | and16 << 32 | nops << 40 | slow << 48 */
+struct ea_ent { uint8_t base, index, seg, dsz, sib, scale; };
+/* packed ea_ent: base | index << 8 | seg << 16 | dsz << 24 | sib << 32 | scale << 40 */
+static uint64_t ea16p[256], ea32p[256], sibp[4][256];
+static struct fast_ent fast_tab[2][256];
+static struct rowfast rowf[OP_COUNT];
+static struct ea_ent ea16[256], ea32[256];  /* by ModRM; mod=3: no memory */
+static struct ea_ent sib_tab[3][256];       /* by mod (0-2) and SIB byte  */
+
 static bool ot_uses_modrm(unsigned t)
 {
     switch (t) {
@@ -229,6 +258,8 @@ static int select_row(unsigned map, unsigned opc, unsigned mpfx, bool has_modrm,
     return plain;
 }
 
+static void build_fast(void);
+
 static void build_index(void)
 {
     memset(first_row, 0xFF, sizeof first_row);
@@ -305,10 +336,148 @@ static void build_index(void)
     pfx_seg[0x64] = SEG_FS; pfx_seg[0x65] = SEG_GS;
     pfx_kind[0x66] = P_66;
     pfx_kind[0x67] = P_67;
+    build_fast();
     __atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
 }
 
 void decode_init(void) { pthread_once(&init_once, build_index); }
+
+/* Precompute the fast path: per-opcode row tables (from the H_ROW/H_GRP
+ * dispatch), per-row operand templates and immediate layout, and the
+ * effective-address tables of SDM vol. 2 tables 2-1..2-3. */
+static void build_fast(void)
+{
+    for (unsigned map = 0; map < 2; map++) {
+        for (unsigned opc = 0; opc < 256; opc++) {
+            const struct opc_ent *d = &disp_tab[map][opc];
+            struct fast_ent *f = &fast_tab[map][opc];
+            f->modrm = d->modrm;
+            if (d->how == H_GRP) {
+                f->ok = 1; f->grp = d->grp; f->shift = d->rx ? 0 : 3; f->imask = 0xFF;
+            } else if (d->how == H_ROW) {
+                f->ok = 1; f->grp = (uint16_t)grp_used; f->imask = 0;
+                grp_pool[grp_used++] = d->row;
+            }
+        }
+    }
+    for (unsigned op = 0; op < OP_COUNT; op++) {
+        const struct rowinfo *ri = &rows[op];
+        struct rowfast *rf = &rowf[op];
+        const bool opc_modrm = optab[op].map < 2 && disp_tab[optab[op].map][optab[op].opc].modrm;
+        if (optab[op].map >= 2 || ri->ignore_mod || ri->modrm != opc_modrm) rf->slow = 1;
+        unsigned nimm = 0;
+        for (unsigned osz = 0; osz < 2; osz++) {
+            unsigned opsize = osz ? 4 : 2;
+            for (unsigned hm = 0; hm < 2; hm++) {
+                for (unsigned k = 0; k < ri->nops; k++) {
+                    const struct oplan *p = &ri->o[k];
+                    struct insn_opnd *o = &rf->t[osz][hm][k];
+                    uint8_t *src = &rf->rsrc[hm][k];
+                    o->type = p->type;
+                    switch (p->src) {
+                    case S_E:
+                        if (hm) { o->kind = OPND_MEM; o->size = p->msize[osz]; }
+                        else { o->kind = p->kind; o->size = p->size[osz]; *src = 2; }
+                        break;
+                    case S_REG: o->kind = p->kind; o->size = p->size[osz]; *src = 1; break;
+                    case S_RMREG: o->kind = p->kind; o->size = p->size[osz]; *src = 2; break;
+                    case S_MEM: o->kind = OPND_MEM; o->size = p->msize[osz]; break;
+                    case S_FIXED: o->kind = p->kind; o->reg = p->reg; o->size = p->size[osz]; break;
+                    case S_Z: o->kind = OPND_GPR; o->size = p->size[osz]; *src = 3; break;
+                    case S_ONE: o->kind = OPND_IMM; o->size = 1; rf->imm_or = 1; break;
+                    case S_IMM:
+                        switch (p->type) {
+                        case OT_Ib: o->kind = OPND_IMM; o->size = 1; break;
+                        case OT_Ibs: o->kind = OPND_IMM; o->size = (uint8_t)opsize; break;
+                        case OT_Iw: o->kind = OPND_IMM; o->size = 2; break;
+                        case OT_Iz: case OT_Iv: o->kind = OPND_IMM; o->size = (uint8_t)opsize; break;
+                        case OT_Jb: case OT_Jz: o->kind = OPND_REL; o->size = (uint8_t)opsize; break;
+                        default: o->kind = OPND_FAR; o->size = (uint8_t)(opsize + 2); break;
+                        }
+                        break;
+                    default: rf->slow = 1; break;   /* S_MOFFS, S_SREG, S_CR, S_BAD */
+                    }
+                }
+            }
+            for (unsigned hm = 0; hm < 2; hm++)
+                for (unsigned k = 0; k < 3; k++) {
+                    const struct insn_opnd *o = &rf->t[osz][hm][k];
+                    rf->tp[osz][hm][k] = (uint32_t)o->kind | (uint32_t)o->size << 8 | (uint32_t)o->reg << 16 |
+                                         (uint32_t)o->type << 24;
+                    rf->rsh[hm][k] = (uint8_t)(8 * rf->rsrc[hm][k]);
+                }
+            /* immediates in operand order: the first goes to imm, a second to imm2 */
+            unsigned n = 0;
+            rf->and1[osz] = 0xFFFFFFFFu;
+            for (unsigned k = 0; k < ri->nops; k++) {
+                if (ri->o[k].src != S_IMM) continue;
+                unsigned t = ri->o[k].type, sz = 0, sh = 0, sz2 = 0;
+                switch (t) {
+                case OT_Ib: sz = 1; break;
+                case OT_Ibs: sz = 1; sh = 24; if (opsize == 2) rf->and1[osz] = 0xFFFF; break;
+                case OT_Iw: sz = 2; break;
+                case OT_Iz: case OT_Iv: sz = opsize; break;
+                case OT_Jb: sz = 1; sh = 24; break;
+                case OT_Jz: sz = opsize; sh = opsize == 2 ? 16 : 0; break;
+                default: sz = opsize; sz2 = 2; break;   /* Ap: offset, selector */
+                }
+                if (n == 0) { rf->s1[osz] = (uint8_t)sz; rf->sh1[osz] = (uint8_t)sh; rf->s2[osz] = (uint8_t)sz2; }
+                else if (n == 1 && t == OT_Ib && !sz2) rf->s2[osz] = 1;      /* ENTER Iw, Ib */
+                else rf->slow = 1;
+                n++;
+            }
+            nimm = n;
+        }
+        (void)nimm;
+        for (unsigned osz = 0; osz < 2; osz++)
+            rf->lay[osz] = (uint64_t)rf->s1[osz] | (uint64_t)rf->sh1[osz] << 8 | (uint64_t)rf->s2[osz] << 16 |
+                           (uint64_t)rf->imm_or << 24 | (uint64_t)(rf->and1[osz] == 0xFFFF) << 32 |
+                           (uint64_t)ri->nops << 40 | (uint64_t)rf->slow << 48;
+    }
+    /* effective addresses. mod=3 (and no ModRM): no memory operand. */
+    static const uint8_t b16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
+    static const uint8_t i16[8] = { 6, 7, 6, 7, REG_NONE, REG_NONE, REG_NONE, REG_NONE };
+    for (unsigned m = 0; m < 256; m++) {
+        unsigned mod = m >> 6, rm = m & 7;
+        struct ea_ent *e = &ea16[m], *f = &ea32[m];
+        if (mod == 3) {
+            *e = (struct ea_ent){ REG_NONE, REG_NONE, SEG_DS, 0, 0, 0 };
+            *f = *e;
+            continue;
+        }
+        e->base = b16[rm]; e->index = i16[rm];
+        e->seg = (rm == 2 || rm == 3 || rm == 6) ? SEG_SS : SEG_DS;
+        e->dsz = mod == 1 ? 1 : mod == 2 ? 2 : 0;
+        if (mod == 0 && rm == 6) { e->base = REG_NONE; e->seg = SEG_DS; e->dsz = 2; }
+        f->index = REG_NONE;
+        f->base = (uint8_t)rm;
+        f->seg = (rm == R_ESP_ || rm == R_EBP_) ? SEG_SS : SEG_DS;
+        f->dsz = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+        if (mod == 0 && rm == 5) { f->base = REG_NONE; f->seg = SEG_DS; f->dsz = 4; }
+        f->sib = rm == 4;
+    }
+    for (unsigned mod = 0; mod < 3; mod++) {
+        for (unsigned sb = 0; sb < 256; sb++) {
+            struct ea_ent *e = &sib_tab[mod][sb];
+            unsigned base = sb & 7, idx = (sb >> 3) & 7;
+            e->scale = (uint8_t)(sb >> 6);
+            e->index = idx == 4 ? REG_NONE : (uint8_t)idx;
+            e->sib = 1;
+            e->dsz = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+            if (base == 5 && mod == 0) { e->base = REG_NONE; e->dsz = 4; e->seg = SEG_DS; }
+            else { e->base = (uint8_t)base; e->seg = (base == R_ESP_ || base == R_EBP_) ? SEG_SS : SEG_DS; }
+        }
+    }
+#define PACK_EA(e) ((uint64_t)(e).base | (uint64_t)(e).index << 8 | (uint64_t)(e).seg << 16 | \
+                    (uint64_t)(e).dsz << 24 | (uint64_t)(e).sib << 32 | (uint64_t)(e).scale << 40)
+    for (unsigned m = 0; m < 256; m++) {
+        ea16p[m] = PACK_EA(ea16[m]);
+        ea32p[m] = PACK_EA(ea32[m]);
+        for (unsigned mod = 0; mod < 3; mod++) sibp[mod][m] = PACK_EA(sib_tab[mod][m]);
+        sibp[3][m] = ea32p[0xC0];   /* never used: mod=3 has no SIB */
+    }
+#undef PACK_EA
+}
 
 /* Input ran out, or the instruction reached byte 15, while fetching n bytes
  * at pos: DECODE_MORE while fewer than 15 bytes were available (the caller
@@ -332,9 +501,8 @@ static inline uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-int decode(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
+static int __attribute__((noinline)) decode_slow(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
 {
-    if (__builtin_expect(!__atomic_load_n(&init_done, __ATOMIC_ACQUIRE), 0)) decode_init();
     memset(insn, 0, sizeof *insn);
     insn->seg_override = SEG_NONE;
     insn->base = insn->index = REG_NONE;
@@ -550,4 +718,163 @@ int decode(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
     /* LOCK: only on lockable forms with a memory destination (SDM vol. 2 LOCK) */
     if (__builtin_expect(insn->lock, 0) && (!ri->lockable || !has_mem)) return DECODE_UD;
     return DECODE_OK;
+}
+
+static const uint32_t len_mask[5] = { 0, 0xFF, 0xFFFF, 0, 0xFFFFFFFFu };
+static const uint8_t sext_shift[5] = { 0, 24, 16, 0, 0 };
+
+/* The fast path: at least 32 readable bytes, so every field is fetched
+ * without bounds checks and the 15-byte limit is checked once at the end.
+ * Branch-light: the row comes from one table load, the effective address
+ * from the ModRM/SIB tables, immediates and displacement are masked loads.
+ * Anything unusual (LOCK, #UD, #GP, MOV Sreg/CR/moffs rows, prefix-selected
+ * rows, 0F 38/3A) returns -1 and the general path decodes it; when this path
+ * returns DECODE_OK, the general path would give the same insn (checked by
+ * tests that compare both). */
+static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode)
+{
+    unsigned pos = 0, b, k;
+    unsigned lock = 0, rep = 0, sego = SEG_NONE, p66 = 0, p67 = 0;
+    while (__builtin_expect((k = pfx_kind[b = p[pos]]) != 0, 0)) {
+        if (pos >= 14) return -1;
+        pos++;
+        switch (k) {
+        case P_LOCK: lock = 1; break;
+        case P_REP: rep = b; break;
+        case P_SEG: sego = pfx_seg[b]; break;
+        case P_66: p66 = 1; break;
+        default: p67 = 1; break;
+        }
+    }
+    if (lock) return -1;
+    const unsigned npfx = pos;
+    pos++;
+    unsigned map = 0;
+    if (b == 0x0F) {
+        b = p[pos++];
+        map = 1;
+    }
+    const struct fast_ent *f = &fast_tab[map][b];
+    if (!f->ok) return -1;
+    const unsigned hm = f->modrm;
+    const unsigned m = hm ? p[pos] : 0xC0;   /* no ModRM: as mod=3 (no memory) */
+    pos += hm;
+    const unsigned mod = m >> 6, reg = (m >> 3) & 7, rm = m & 7;
+    const unsigned i = mod == 3 ? 8 + ((m & 0x3F) >> f->shift) : reg;
+    const unsigned op = grp_pool[f->grp + (i & f->imask)];
+    if (op == NO_ROW) return -1;
+    const struct rowfast *rf = &rowf[op];
+
+    unsigned opsize = (mode & DECODE_32) ? 4 : 2, addrsize = opsize;
+    opsize ^= p66 ? 6 : 0;
+    addrsize ^= p67 ? 6 : 0;
+    const unsigned osz = opsize == 4;
+    const uint64_t lay = rf->lay[osz];
+    if (lay >> 48) return -1;                /* row needs the general path */
+    const unsigned has_mem = m < 0xC0;
+
+    /* effective address: ModRM table, then the SIB table when rm=4 (32-bit) */
+    uint64_t e;
+    const unsigned sb = p[pos];
+    if (addrsize == 4) {
+        e = ea32p[m];
+        const uint64_t es = sibp[mod][sb];
+        const unsigned has_sib = (unsigned)(e >> 32) & 1;
+        e = has_sib ? es : e;
+        pos += has_sib;
+    } else {
+        e = ea16p[m];
+    }
+    const unsigned has_sib = (unsigned)(e >> 32) & 1;
+    const unsigned dsz = (unsigned)(e >> 24) & 0xFF;
+    const unsigned dsh = sext_shift[dsz];
+    const int32_t disp = (int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh;
+    pos += dsz;
+    const unsigned s1 = lay & 0xFF, sh1 = (lay >> 8) & 0xFF, s2 = (lay >> 16) & 0xFF;
+    const uint32_t and1 = (lay >> 32) & 1 ? 0xFFFFu : 0xFFFFFFFFu;
+    const uint32_t imm = ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
+                         (uint32_t)((lay >> 24) & 1);
+    pos += s1;
+    const uint32_t imm2 = rd32(p + pos) & len_mask[s2];
+    pos += s2;
+    if (pos > 15) return -1;
+
+    const unsigned seg = sego != SEG_NONE ? sego : (unsigned)(e >> 16) & 0xFF;
+    const unsigned mm = hm ? m : 0;
+    const unsigned sibv = has_sib ? sb : 0;
+    const unsigned nops = (lay >> 40) & 0xFF;
+    /* operands: template | register << 16 (regv holds 0, reg, rm, opcode&7 by byte) */
+    const uint32_t regv = reg << 8 | rm << 16 | (b & 7) << 24;
+    const uint32_t o0 = rf->tp[osz][has_mem][0] + (((regv >> rf->rsh[has_mem][0]) & 0xFF) << 16);
+    const uint32_t o1 = rf->tp[osz][has_mem][1] + (((regv >> rf->rsh[has_mem][1]) & 0xFF) << 16);
+    const uint32_t o2 = rf->tp[osz][has_mem][2] + (((regv >> rf->rsh[has_mem][2]) & 0xFF) << 16);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* whole-word stores in struct insn's layout (checked by the static
+     * assertions below): 5 x 8 bytes + the operands */
+    char *dst = (char *)insn;
+    const uint64_t w0 = op | pos << 16 | (uint64_t)opsize << 32 | (uint64_t)addrsize << 40 | (uint64_t)sego << 48 |
+                        (uint64_t)seg << 56;
+    const uint64_t w1 = rep | p66 << 16 | p67 << 24 | (uint64_t)npfx << 32 | (uint64_t)b << 40 | (uint64_t)hm << 48 |
+                        (uint64_t)mm << 56;
+    const uint64_t w2 = (mm >> 6) | ((mm >> 3) & 7) << 8 | (mm & 7) << 16 | has_sib << 24 | (uint64_t)sibv << 32 |
+                        (e & 0xFFFF) << 40 | ((e >> 40) & 0xFF) << 56;
+    const uint64_t w3 = dsz | s1 << 8 | s2 << 16 | nops << 24 | (uint64_t)(uint32_t)disp << 32;
+    const uint64_t w4 = imm | (uint64_t)imm2 << 32;
+    memcpy(dst, &w0, 8);
+    memcpy(dst + 8, &w1, 8);
+    memcpy(dst + 16, &w2, 8);
+    memcpy(dst + 24, &w3, 8);
+    memcpy(dst + 32, &w4, 8);
+    memcpy(dst + 40, &o0, 4);
+    memcpy(dst + 44, &o1, 4);
+    memcpy(dst + 48, &o2, 4);
+#else
+    memset(insn, 0, sizeof *insn);
+    insn->op = (uint16_t)op; insn->len = (uint8_t)pos;
+    insn->opsize = (uint8_t)opsize; insn->addrsize = (uint8_t)addrsize;
+    insn->seg_override = (uint8_t)sego; insn->seg = (uint8_t)seg;
+    insn->rep = (uint8_t)rep; insn->pfx66 = (uint8_t)p66; insn->pfx67 = (uint8_t)p67;
+    insn->npfx = (uint8_t)npfx; insn->opc = (uint8_t)b;
+    insn->has_modrm = (uint8_t)hm; insn->modrm = (uint8_t)mm;
+    insn->mod = (uint8_t)(mm >> 6); insn->regf = (uint8_t)((mm >> 3) & 7); insn->rm = (uint8_t)(mm & 7);
+    insn->has_sib = (uint8_t)has_sib; insn->sib = (uint8_t)sibv;
+    insn->base = (uint8_t)e; insn->index = (uint8_t)(e >> 8); insn->scale = (uint8_t)(e >> 40);
+    insn->disp_size = (uint8_t)dsz; insn->imm_size = (uint8_t)s1; insn->imm2_size = (uint8_t)s2;
+    insn->nopnd = (uint8_t)nops; insn->disp = disp; insn->imm = imm; insn->imm2 = imm2;
+    const uint32_t ov[3] = { o0, o1, o2 };
+    for (unsigned j = 0; j < 3; j++) {
+        insn->opnd[j].kind = (uint8_t)ov[j]; insn->opnd[j].size = (uint8_t)(ov[j] >> 8);
+        insn->opnd[j].reg = (uint8_t)(ov[j] >> 16); insn->opnd[j].type = (uint8_t)(ov[j] >> 24);
+    }
+#endif
+    return DECODE_OK;
+}
+
+/* the layout the fast path's word stores assume */
+#include <stddef.h>
+_Static_assert(offsetof(struct insn, op) == 0 && offsetof(struct insn, len) == 2 && offsetof(struct insn, need) == 3 &&
+               offsetof(struct insn, opsize) == 4 && offsetof(struct insn, addrsize) == 5 &&
+               offsetof(struct insn, seg_override) == 6 && offsetof(struct insn, seg) == 7, "insn word 0");
+_Static_assert(offsetof(struct insn, rep) == 8 && offsetof(struct insn, lock) == 9 && offsetof(struct insn, pfx66) == 10 &&
+               offsetof(struct insn, pfx67) == 11 && offsetof(struct insn, npfx) == 12 && offsetof(struct insn, opc) == 13 &&
+               offsetof(struct insn, has_modrm) == 14 && offsetof(struct insn, modrm) == 15, "insn word 1");
+_Static_assert(offsetof(struct insn, mod) == 16 && offsetof(struct insn, regf) == 17 && offsetof(struct insn, rm) == 18 &&
+               offsetof(struct insn, has_sib) == 19 && offsetof(struct insn, sib) == 20 && offsetof(struct insn, base) == 21 &&
+               offsetof(struct insn, index) == 22 && offsetof(struct insn, scale) == 23, "insn word 2");
+_Static_assert(offsetof(struct insn, disp_size) == 24 && offsetof(struct insn, imm_size) == 25 &&
+               offsetof(struct insn, imm2_size) == 26 && offsetof(struct insn, nopnd) == 27 &&
+               offsetof(struct insn, disp) == 28, "insn word 3");
+_Static_assert(offsetof(struct insn, imm) == 32 && offsetof(struct insn, imm2) == 36 && offsetof(struct insn, opnd) == 40 &&
+               sizeof(struct insn_opnd) == 4 && offsetof(struct insn_opnd, kind) == 0 && offsetof(struct insn_opnd, size) == 1 &&
+               offsetof(struct insn_opnd, reg) == 2 && offsetof(struct insn_opnd, type) == 3 &&
+               sizeof(struct insn) == 52, "insn words 4-5");
+
+int decode(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
+{
+    if (__builtin_expect(!__atomic_load_n(&init_done, __ATOMIC_ACQUIRE), 0)) decode_init();
+    if (__builtin_expect(avail >= 32, 1)) {
+        int rc = decode_fast(insn, bytes, mode);
+        if (__builtin_expect(rc == DECODE_OK, 1)) return rc;
+    }
+    return decode_slow(insn, bytes, avail, mode);
 }
