@@ -83,6 +83,7 @@
  *   pop-mem-fault 286 POP m16 faults with SP already incremented
  *   aam0-flags    286 AAM 0 changes SF/ZF/PF before #DE
  *   pushed-ss     2 vectors where the 286 pushed SS for CS (capture anomaly)
+ *   idiv8-quirk   IDIV r/m8: 286 quotient 0x80 with the divisor taken unsigned; P6 #DE
  * plus the suite's revocation_list.txt (empty in v1.0.0). With the
  * interpreter of this writing: 381,634 passed (8,247 of them with LOCK
  * replaced), 2 failed (IDIV quotient -128), 1,364 excluded.
@@ -227,6 +228,18 @@ static bool rule_aam0_flags(const struct ss_vec *v)
     return v->opcode == 0xD4 && v->modrm == 0 && both_took(v, EXC_DE) &&
            !(v->diff_regs & ~RB(MOO_FLAGS)) && !v->base_diff && ram_diffs_in_frame(v, 4, 2);
 }
+/* IDIV r/m8 where the 286 returned quotient -128: recover the divisor the
+ * 286 used from its own result (AX = q * d + r). If that divisor only works
+ * as an unsigned byte (> 127), the true signed quotient does not fit in a
+ * byte and a P6 raises #DE. */
+static bool rule_idiv8_quirk(const struct ss_vec *v)
+{
+    if (v->rc != EXC_DE || v->exp_exc >= 0 || (v->ev[MOO_AX] & 0xFF) != 0x80) return false;
+    int32_t ax = (int16_t)v->iv[MOO_AX], r = (int8_t)(v->ev[MOO_AX] >> 8);
+    if ((ax - r) % -128 != 0) return false;
+    int32_t d = (ax - r) / -128;
+    return d > 127 && d < 256;
+}
 static bool rule_pushed_ss(const struct ss_vec *v)
 {
     if (v->exp_exc < 0 || v->diff_regs || v->base_diff || !v->nram || !ram_diffs_in_frame(v, 2, 2))
@@ -247,6 +260,12 @@ static const struct ss_rule {
     const char *reason;
     bool rerun_unlocked;       /* on a match, run again with LOCK replaced  */
 } ss_rules[] = {
+    { "idiv8-quirk", "F6.7", 0, rule_idiv8_quirk,
+      "IDIV r/m8 with a negative divisor whose true quotient does not fit in a byte: the 286 "
+      "returns quotient 0x80 as if the divisor were unsigned (its result satisfies AX = -128 * d + r "
+      "only for d = the divisor byte read as 128..255); a P6 divides signed and raises #DE "
+      "(SDM vol. 2 IDIV: temp > 7FH or temp < 80H -> #DE). Matched only when the engine raised #DE, "
+      "the 286 returned AL = 0x80, and the 286's implied divisor is above 127", false },
     { "iopl-nt", "9D CF", 0xF000, NULL,
       "POPF/IRET in real mode: a P6 loads IOPL and NT (bits 12-14) from the popped image "
       "(SDM vol. 2, POPF/IRET operation, real-address mode); the 286 keeps FLAGS bits 12-15 "

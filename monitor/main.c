@@ -10,6 +10,10 @@
 #include <stdarg.h>
 #include <getopt.h>
 #include "monitor/commands.h"
+#include "monitor/machine.h"
+#include "cpu/cpu.h"
+#include <errno.h>
+#include <time.h>
 
 #define BT86_VERSION "0.1"
 
@@ -76,12 +80,42 @@ int main(int argc, char **argv)
         {"check", no_argument, 0, 15},
         {0, 0, 0, 0}
     };
+    struct machine_config cfg;
+    machine_config_defaults(&cfg);
+    bool check = false;
     int c;
     opterr = 0;
     while ((c = getopt_long_only(argc, argv, "hm:", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
         case 'V': printf("bt86 %s\n", BT86_VERSION); return 0;
+        case 'm': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            unsigned long long mul = 1ull << 20;
+            if (*end == 'M' || *end == 'm') end++;
+            else if (*end == 'G' || *end == 'g') { mul = 1ull << 30; end++; }
+            if (errno || end == optarg || *end || v == 0)
+                return cli_error("-m: '%s' is not a size (e.g. 128, 128M, 1G)", optarg);
+            cfg.ram_bytes = v * mul;
+            break;
+        }
+        case 1: cfg.kernel = optarg; break;
+        case 2: cfg.initrd = optarg; break;
+        case 3: cfg.append = optarg; break;
+        case 4: cfg.hda = optarg; break;
+        case 5: cfg.hdb = optarg; break;
+        case 6: cfg.cdrom = optarg; break;
+        case 7: cfg.bios = optarg; break;
+        case 8: cfg.engine = optarg; break;
+        case 9: cfg.serial = optarg; break;
+        case 10: cfg.display = optarg; break;
+        case 11: cfg.screenshot = optarg; break;
+        case 12: cfg.no_reboot = true; break;
+        case 13: cfg.snapshot = true; break;
+        case 14: cfg.stats = true; break;
+        case 15: check = true; break;
         case '?':
             if (optopt) return cli_error("option -%c needs an argument or is unknown (see --help)", optopt);
             return cli_error("unknown option '%s' (see --help)", argv[optind - 1]);
@@ -91,5 +125,55 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
-    return cli_error("running a machine is not implemented yet (devices, BIOS and boot are open issues)");
+    if (strcmp(cfg.engine, "interp")) {
+        if (!strcmp(cfg.engine, "bt") || !strcmp(cfg.engine, "trap") || !strcmp(cfg.engine, "kvm"))
+            return cli_error("--engine %s is not implemented yet; use --engine interp", cfg.engine);
+        return cli_error("--engine: unknown engine '%s' (interp, bt, trap, kvm)", cfg.engine);
+    }
+    if (check) return cli_error("--check compares the bt engine with the interpreter; bt is not implemented yet");
+    if (cfg.initrd && !cfg.kernel) return cli_error("--initrd needs --kernel");
+    if (cfg.append && !cfg.kernel) return cli_error("--append needs --kernel");
+    if (!cfg.bios && !cfg.kernel)
+        return cli_error("nothing to boot: our own BIOS is not built yet, so give --bios FILE or --kernel FILE (multiboot)");
+
+    char err[512];
+    struct machine *m = machine_new(&cfg, err, sizeof err);
+    if (!m) return cli_error("%s", err);
+    if (cfg.bios) {
+        FILE *f = fopen(cfg.bios, "rb");
+        if (!f) { machine_free(m); return cli_error("--bios: %s: %s", cfg.bios, strerror(errno)); }
+        static uint8_t img[128 * 1024 + 1];
+        size_t n = fread(img, 1, sizeof img, f);
+        fclose(f);
+        if (machine_load_bios(m, img, n, cfg.bios, err, sizeof err)) { machine_free(m); return cli_error("%s", err); }
+    }
+    if (cfg.kernel) {
+        if (cfg.initrd) { machine_free(m); return cli_error("--initrd: Linux direct boot (bzImage + initrd) is not implemented yet"); }
+        if (machine_boot_multiboot(m, cfg.kernel, cfg.append, err, sizeof err)) {
+            machine_free(m);
+            if (strstr(err, "no Multiboot header"))
+                return cli_error("%s (Linux bzImage direct boot is not implemented yet)", err);
+            return cli_error("%s", err);
+        }
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    enum machine_stop st = machine_run(m);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int status;
+    switch (st) {
+    case STOP_EXIT_PORT: status = machine_exit_status(m); break;
+    case STOP_POWEROFF: case STOP_QUIT: status = 0; break;
+    case STOP_HALTED: status = 0; break;
+    case STOP_RESET: status = 0; break;
+    default: status = 1; break;
+    }
+    if (cfg.stats) {
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        uint64_t n = machine_cpu(m)->icount;
+        fprintf(stderr, "bt86: engine %s: %llu instructions in %.2f s (%.1f MIPS); stopped: %s\n",
+                cfg.engine, (unsigned long long)n, s, s > 0 ? (double)n / s / 1e6 : 0.0, machine_stop_name(st));
+    }
+    machine_free(m);
+    return status;
 }
