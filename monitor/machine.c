@@ -32,6 +32,7 @@
 #include "devices/ide.h"
 #include "devices/disk.h"
 #include "devices/vga.h"
+#include "monitor/display_sdl.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ struct machine {
     struct ide *ide;
     struct piix *piix;
     struct vga *vga;
+    struct display_sdl *display;   /* NULL when headless                    */
+    double last_ui;                /* host time of the last display poll    */
+    uint64_t last_ui_icount;       /* for the MIPS figure in the title      */
     struct disk *disk[3];          /* hda, hdb, cdrom                       */
     struct irq_line isa_irq[16];   /* PIC inputs                            */
     bool a20_kbd, a20_port92;      /* the two A20 sources                   */
@@ -111,6 +115,16 @@ static int dma_write(void *opaque, uint64_t pa, const void *buf, size_t len)
     return mem_write_bytes(m->mem, pa, buf, len);
 }
 static uint64_t clk_now(void *opaque) { return vclock_now_ns(opaque); }
+static void ui_key(void *opaque, uint32_t keycode, bool pressed)
+{
+    struct machine *m = opaque;
+    i8042_key_event(m->kbd, keycode, pressed);
+}
+static void ui_mouse(void *opaque, int dx, int dy, int dz, unsigned buttons)
+{
+    struct machine *m = opaque;
+    i8042_mouse_input(m->kbd, dx, dy, dz, buttons);
+}
 
 /* sysport callbacks: POST codes (0x80, and 0x190 mapped here), debug text
  * (0xE9), isa-debug-exit (0xF4), port 92h A20 and fast reset */
@@ -253,6 +267,21 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     if (cfg->hdb && open_disk(m, 1, cfg->hdb, false, err, errlen)) goto fail;
     if (cfg->cdrom && open_disk(m, 2, cfg->cdrom, true, err, errlen)) goto fail;
 
+    bool want_sdl = cfg->display && !strcmp(cfg->display, "sdl");
+    if (cfg->display && strcmp(cfg->display, "sdl") && strcmp(cfg->display, "none")) {
+        snprintf(err, errlen, "--display: '%s' is not a display (sdl or none)", cfg->display);
+        goto fail;
+    }
+    if (want_sdl || (!cfg->display && display_sdl_available())) {
+        m->display = display_sdl_new(m->vga, ".", err, errlen);
+        if (!m->display && want_sdl) goto fail;
+        if (m->display) {
+            display_sdl_set_key_handler(m->display, ui_key, m);
+            display_sdl_set_mouse_handler(m->display, ui_mouse, m);
+            display_sdl_set_status(m->display, cfg->engine, 0);
+        }
+    }
+
     cpu_init(&m->cpu, m->mem, m->bus);
     m->cpu.machine = m;
     m->cpu.intr_pending = cpu_intr_pending;
@@ -273,6 +302,7 @@ void machine_free(struct machine *m)
         char e[256];
         if (vga_screenshot(m->vga, m->cfg.screenshot, e, sizeof e) != 0) fprintf(stderr, "bt86: %s\n", e);
     }
+    if (m->display) display_sdl_free(m->display);
     cpu_free(&m->cpu);
     if (m->piix) piix_free(m->piix);
     if (m->ide) ide_free(m->ide);
@@ -359,6 +389,16 @@ enum machine_stop machine_run(struct machine *m)
             machine_reset(m);
         }
         if (m->cfg.max_insns && c->icount >= m->cfg.max_insns) return STOP_LIMIT;
+        if (m->display && (polls & 3) == 0) {
+            double t = now_s();
+            if (t - m->last_ui > 0.015) {
+                double mips = (double)(c->icount - m->last_ui_icount) / (t - m->last_ui) / 1e6;
+                if (m->last_ui > 0) display_sdl_set_status(m->display, m->cfg.engine, mips);
+                m->last_ui = t;
+                m->last_ui_icount = c->icount;
+                if (!display_sdl_poll(m->display)) return STOP_QUIT;
+            }
+        }
         if (m->cfg.max_seconds > 0 && (polls & 255) == 0 && now_s() - start > m->cfg.max_seconds) return STOP_LIMIT;
         if (c->halted) {
             if (!(c->eflags & FL_IF)) {
