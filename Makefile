@@ -15,7 +15,7 @@ LIBSRC  := $(filter-out monitor/main.c,$(wildcard cpu/*.c mem/*.c devices/*.c tr
 LIBOBJ  := $(LIBSRC:%.c=$(B)/%.o)
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
-BIOSSRC := $(wildcard bios/*.asm)
+BIOSSRC := $(wildcard bios/*.asm bios/*.inc)
 BENCHSRC := $(wildcard bench/*.c)
 BENCHBIN := $(BENCHSRC:bench/%.c=$(B)/bench/%)
 
@@ -33,6 +33,13 @@ deps:
 $(B)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SDLCFLAGS) -c $< -o $@
+
+# our BIOS: assembled with nasm, embedded with .incbin (monitor/bios_image.c)
+$(B)/bios/bios.bin: $(BIOSSRC) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	nasm -f bin -I bios/ -o $@ bios/bios.asm
+$(B)/monitor/bios_image.o: CFLAGS += -DBIOS_BIN='"$(B)/bios/bios.bin"'
+$(B)/monitor/bios_image.o: $(B)/bios/bios.bin
 
 $(B)/libbt86.a: $(LIBOBJ)
 	@rm -f $@

@@ -70,6 +70,8 @@ struct machine {
     int exit_status;
     uint8_t post[MAX_POST];        /* POST codes seen (ports 0x80, 0x190)   */
     size_t npost;
+    void *fw;                      /* monitor/board_fw.c state               */
+    bool poweroff_req;             /* ACPI power-off requested               */
     char *dbg;                     /* text written to port 0xE9 (capped)    */
     size_t ndbg, dbg_cap;
 };
@@ -140,6 +142,8 @@ static void sp_debug(void *opaque, uint8_t ch)
     if (m->cfg.debug_ports_to_stdout) {
         putchar(ch);
         if (ch == '\n') fflush(stdout);
+    } else {
+        fputc(ch, stderr);
     }
     if (m->ndbg + 1 < DBG_CAP) {
         if (m->ndbg + 1 >= m->dbg_cap) {
@@ -289,6 +293,7 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     m->cpu.intr_opaque = m;
     m->a20_port92 = false;
     a20_update(m);
+    if (board_fw_init(m, &m->fw, err, errlen) != 0) goto fail;
     return m;
 fail:
     machine_free(m);
@@ -302,6 +307,7 @@ void machine_free(struct machine *m)
         char e[256];
         if (vga_screenshot(m->vga, m->cfg.screenshot, e, sizeof e) != 0) fprintf(stderr, "bt86: %s\n", e);
     }
+    if (m->fw) board_fw_free(m, m->fw);
     if (m->display) display_sdl_free(m->display);
     cpu_free(&m->cpu);
     if (m->piix) piix_free(m->piix);
@@ -350,6 +356,7 @@ static void machine_reset(struct machine *m)
     ide_reset(m->ide);
     pci_reset(m->pci);
     vga_reset(m->vga);
+    board_fw_reset(m, m->fw);
 }
 
 static double now_s(void)
@@ -382,6 +389,7 @@ enum machine_stop machine_run(struct machine *m)
         vclock_run_due(m->clk);
         if ((++polls & 15) == 0) chardev_poll(m->serial);
         if (m->exit_req) return STOP_EXIT_PORT;
+        if (m->poweroff_req) return STOP_POWEROFF;
         if (m->quit_req || chardev_quit_requested(m->serial)) return STOP_QUIT;
         if (m->reset_req) {
             m->reset_req = false;
@@ -429,3 +437,11 @@ struct cpu *machine_cpu(struct machine *m) { return &m->cpu; }
 struct mem *machine_mem(struct machine *m) { return m->mem; }
 const uint8_t *machine_post_codes(const struct machine *m, size_t *n) { *n = m->npost; return m->post; }
 const char *machine_debug_text(const struct machine *m) { return m->dbg ? m->dbg : ""; }
+struct bus *machine_bus(struct machine *m) { return m->bus; }
+struct vclock *machine_clock(struct machine *m) { return m->clk; }
+const struct irq_line *machine_isa_irq(struct machine *m, int n) { return &m->isa_irq[n & 15]; }
+struct rtc *machine_rtc(struct machine *m) { return m->rtc; }
+struct pci *machine_pci(struct machine *m) { return m->pci; }
+struct ide *machine_ide(struct machine *m) { return m->ide; }
+const struct machine_config *machine_config(const struct machine *m) { return &m->cfg; }
+void machine_request_poweroff(struct machine *m) { m->poweroff_req = true; }

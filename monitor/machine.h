@@ -60,6 +60,32 @@ const uint8_t *machine_post_codes(const struct machine *m, size_t *n);
 const char *machine_stop_name(enum machine_stop s);
 /* Everything the guest wrote to port 0xE9 (NUL-terminated, first 1 MiB). */
 const char *machine_debug_text(const struct machine *m);
+/* Accessors for board extensions (monitor/board_fw.c: ACPI, firmware
+ * configuration, Linux loader) that live outside this file. */
+struct bus;
+struct vclock;
+struct irq_line;
+struct rtc;
+struct pci;
+struct ide;
+struct bus *machine_bus(struct machine *m);
+struct vclock *machine_clock(struct machine *m);
+const struct irq_line *machine_isa_irq(struct machine *m, int n);   /* PIC input n */
+struct rtc *machine_rtc(struct machine *m);
+struct pci *machine_pci(struct machine *m);
+struct ide *machine_ide(struct machine *m);
+const struct machine_config *machine_config(const struct machine *m);
+void machine_request_poweroff(struct machine *m);    /* ACPI S5: ends machine_run */
+/* Implemented in monitor/board_fw.c: called once at the end of machine_new
+ * and on every machine reset (reset = true). 0, or -1 with a message. */
+int board_fw_init(struct machine *m, void **state, char *err, size_t errlen);
+void board_fw_reset(struct machine *m, void *state);
+void board_fw_free(struct machine *m, void *state);
+/* Linux boot protocol 2.x loader (monitor/board_fw.c / boot_linux.c):
+ * load a bzImage (+ initrd, command line) so that our BIOS starts it. */
+int machine_boot_linux(struct machine *m, const char *kernel, const char *initrd, const char *cmdline,
+                       char *err, size_t errlen);
+
 /* Load a multiboot (v1) kernel and set the CPU up to enter it (monitor/boot_multiboot.c). */
 int machine_boot_multiboot(struct machine *m, const char *path, const char *cmdline, char *err, size_t errlen);
 

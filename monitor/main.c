@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include "monitor/commands.h"
 #include "monitor/machine.h"
+#include "monitor/bios_image.h"
 #include "cpu/cpu.h"
 #include <errno.h>
 #include <time.h>
@@ -133,8 +134,6 @@ int main(int argc, char **argv)
     if (check) return cli_error("--check compares the bt engine with the interpreter; bt is not implemented yet");
     if (cfg.initrd && !cfg.kernel) return cli_error("--initrd needs --kernel");
     if (cfg.append && !cfg.kernel) return cli_error("--append needs --kernel");
-    if (!cfg.bios && !cfg.kernel)
-        return cli_error("nothing to boot: our own BIOS is not built yet, so give --bios FILE or --kernel FILE (multiboot)");
 
     char err[512];
     struct machine *m = machine_new(&cfg, err, sizeof err);
@@ -146,15 +145,21 @@ int main(int argc, char **argv)
         size_t n = fread(img, 1, sizeof img, f);
         fclose(f);
         if (machine_load_bios(m, img, n, cfg.bios, err, sizeof err)) { machine_free(m); return cli_error("%s", err); }
+    } else if (machine_load_bios(m, bt86_bios_image, bt86_bios_size(), "built-in BIOS", err, sizeof err)) {
+        machine_free(m);
+        return cli_error("%s", err);
     }
     if (cfg.kernel) {
-        if (cfg.initrd) { machine_free(m); return cli_error("--initrd: Linux direct boot (bzImage + initrd) is not implemented yet"); }
-        if (machine_boot_multiboot(m, cfg.kernel, cfg.append, err, sizeof err)) {
-            machine_free(m);
-            if (strstr(err, "no Multiboot header"))
-                return cli_error("%s (Linux bzImage direct boot is not implemented yet)", err);
-            return cli_error("%s", err);
-        }
+        /* a Linux bzImage has "HdrS" at offset 0x202; otherwise multiboot */
+        char magic[4] = { 0 };
+        FILE *kf = fopen(cfg.kernel, "rb");
+        if (!kf) { machine_free(m); return cli_error("--kernel: %s: %s", cfg.kernel, strerror(errno)); }
+        bool linux_image = fseek(kf, 0x202, SEEK_SET) == 0 && fread(magic, 1, 4, kf) == 4 && !memcmp(magic, "HdrS", 4);
+        fclose(kf);
+        int r = linux_image ? machine_boot_linux(m, cfg.kernel, cfg.initrd, cfg.append, err, sizeof err)
+                            : (cfg.initrd ? (snprintf(err, sizeof err, "--initrd: %s is a multiboot kernel; modules are not supported", cfg.kernel), -1)
+                                          : machine_boot_multiboot(m, cfg.kernel, cfg.append, err, sizeof err));
+        if (r) { machine_free(m); return cli_error("%s", err); }
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
