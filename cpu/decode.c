@@ -17,6 +17,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define NMAPS 4
 #define NO_ROW 0xFFFF
@@ -83,6 +84,10 @@ struct fast_ent {
     uint8_t  modrm;      /* 1 if the opcode has a ModRM byte               */
     uint8_t  shift;      /* mod=3 index: (modrm & 0x3F) >> shift (3: reg)  */
     uint8_t  imask;      /* 0 for opcodes without ModRM (one row)          */
+    uint8_t  uni;        /* all rows share the immediate sizes below       */
+    uint8_t  pad;
+    uint8_t  isz[2];     /* uni: immediate bytes (imm + imm2) by opsize 4, */
+    uint8_t  pad2[6];    /* so the length does not wait for the row        */
 };
 struct rowfast {
     struct insn_opnd t[2][2][3]; /* operand templates [opsize 4][memory form] */
@@ -101,6 +106,10 @@ struct ea_ent { uint8_t base, index, seg, dsz, sib, scale; };
 /* packed ea_ent: base | index << 8 | seg << 16 | dsz << 24 | sib << 32 | scale << 40 */
 static uint64_t ea16p[256], ea32p[256], sibp[4][256];
 static struct fast_ent fast_tab[2][256];
+/* the fast path's per-row data, in power-of-two strides */
+static uint32_t row_tp[OP_COUNT][2][2][4];  /* [row][opsize 4][memory form] operand templates */
+static uint32_t row_rsh[OP_COUNT][2];       /* [row][memory form]: 3 register shifts, a byte each */
+static uint64_t row_lay[OP_COUNT][2];       /* [row][opsize 4]: lay */
 static struct rowfast rowf[OP_COUNT];
 static struct ea_ent ea16[256], ea32[256];  /* by ModRM; mod=3: no memory */
 static struct ea_ent sib_tab[3][256];       /* by mod (0-2) and SIB byte  */
@@ -405,6 +414,8 @@ static void build_fast(void)
                     rf->tp[osz][hm][k] = (uint32_t)o->kind | (uint32_t)o->size << 8 | (uint32_t)o->reg << 16 |
                                          (uint32_t)o->type << 24;
                     rf->rsh[hm][k] = (uint8_t)(8 * rf->rsrc[hm][k]);
+                    row_tp[op][osz][hm][k] = rf->tp[osz][hm][k];
+                    row_rsh[op][hm] |= (uint32_t)rf->rsh[hm][k] << (8 * k);
                 }
             /* immediates in operand order: the first goes to imm, a second to imm2 */
             unsigned n = 0;
@@ -433,6 +444,30 @@ static void build_fast(void)
             rf->lay[osz] = (uint64_t)rf->s1[osz] | (uint64_t)rf->sh1[osz] << 8 | (uint64_t)rf->s2[osz] << 16 |
                            (uint64_t)rf->imm_or << 24 | (uint64_t)(rf->and1[osz] == 0xFFFF) << 32 |
                            (uint64_t)ri->nops << 40 | (uint64_t)rf->slow << 48;
+        row_lay[op][0] = rf->lay[0];
+        row_lay[op][1] = rf->lay[1];
+    }
+    /* immediate sizes shared by all of an opcode's fast rows (all but F6/F7) */
+    for (unsigned map = 0; map < 2; map++) {
+        for (unsigned opc = 0; opc < 256; opc++) {
+            struct fast_ent *f = &fast_tab[map][opc];
+            if (!f->ok) continue;
+            unsigned n = f->imask ? (f->shift ? 16 : 72) : 1;
+            int sz[2] = { -1, -1 };
+            bool uni = true;
+            for (unsigned i = 0; i < n; i++) {
+                unsigned op = grp_pool[f->grp + i];
+                if (op == NO_ROW || rowf[op].slow) continue;
+                for (unsigned osz = 0; osz < 2; osz++) {
+                    int t = rowf[op].s1[osz] + rowf[op].s2[osz];
+                    if (sz[osz] < 0) sz[osz] = t;
+                    else if (sz[osz] != t) uni = false;
+                }
+            }
+            f->uni = uni;
+            f->isz[0] = (uint8_t)(sz[0] < 0 ? 0 : sz[0]);
+            f->isz[1] = (uint8_t)(sz[1] < 0 ? 0 : sz[1]);
+        }
     }
     /* effective addresses. mod=3 (and no ModRM): no memory operand. */
     static const uint8_t b16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
@@ -501,7 +536,7 @@ static inline uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int __attribute__((noinline)) decode_slow(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
+static int __attribute__((noinline, cold)) decode_slow(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
 {
     memset(insn, 0, sizeof *insn);
     insn->seg_override = SEG_NONE;
@@ -734,19 +769,20 @@ static const uint8_t sext_shift[5] = { 0, 24, 16, 0, 0 };
 static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode)
 {
     unsigned pos = 0, b, k;
-    unsigned lock = 0, rep = 0, sego = SEG_NONE, p66 = 0, p67 = 0;
+    unsigned pf = 0;           /* rep | 66 << 8 | 67 << 9 | lock << 10 */
+    unsigned sego = SEG_NONE;
     while (__builtin_expect((k = pfx_kind[b = p[pos]]) != 0, 0)) {
         if (pos >= 14) return -1;
         pos++;
         switch (k) {
-        case P_LOCK: lock = 1; break;
-        case P_REP: rep = b; break;
+        case P_LOCK: pf |= 0x400; break;
+        case P_REP: pf = (pf & ~0xFFu) | b; break;
         case P_SEG: sego = pfx_seg[b]; break;
-        case P_66: p66 = 1; break;
-        default: p67 = 1; break;
+        case P_66: pf |= 0x100; break;
+        default: pf |= 0x200; break;
         }
     }
-    if (lock) return -1;
+    if (pf & 0x400) return -1;   /* LOCK: the general path checks it */
     const unsigned npfx = pos;
     pos++;
     unsigned map = 0;
@@ -754,94 +790,89 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
         b = p[pos++];
         map = 1;
     }
-    const struct fast_ent *f = &fast_tab[map][b];
-    if (!f->ok) return -1;
-    const unsigned hm = f->modrm;
+    const struct fast_ent f = fast_tab[map][b];
+    if (!f.ok) return -1;
+    const unsigned hm = f.modrm;
     const unsigned m = hm ? p[pos] : 0xC0;   /* no ModRM: as mod=3 (no memory) */
     pos += hm;
     const unsigned mod = m >> 6, reg = (m >> 3) & 7, rm = m & 7;
-    const unsigned i = mod == 3 ? 8 + ((m & 0x3F) >> f->shift) : reg;
-    const unsigned op = grp_pool[f->grp + (i & f->imask)];
+    const unsigned i = mod == 3 ? 8 + ((m & 0x3F) >> f.shift) : reg;
+    const unsigned op = grp_pool[f.grp + (i & f.imask)];
     if (op == NO_ROW) return -1;
-    const struct rowfast *rf = &rowf[op];
 
-    unsigned opsize = (mode & DECODE_32) ? 4 : 2, addrsize = opsize;
-    opsize ^= p66 ? 6 : 0;
-    addrsize ^= p67 ? 6 : 0;
-    const unsigned osz = opsize == 4;
-    const uint64_t lay = rf->lay[osz];
+    const unsigned m32 = mode & DECODE_32;
+    const unsigned osz = m32 ^ ((pf >> 8) & 1);    /* 1: 32-bit operands */
+    const unsigned asz = m32 ^ ((pf >> 9) & 1);    /* 1: 32-bit addresses */
+    const uint64_t lay = row_lay[op][osz];
     if (lay >> 48) return -1;                /* row needs the general path */
     const unsigned has_mem = m < 0xC0;
 
     /* effective address: ModRM table, then the SIB table when rm=4 (32-bit) */
     uint64_t e;
     const unsigned sb = p[pos];
-    if (addrsize == 4) {
+    if (asz) {
         e = ea32p[m];
         const uint64_t es = sibp[mod][sb];
-        const unsigned has_sib = (unsigned)(e >> 32) & 1;
-        e = has_sib ? es : e;
-        pos += has_sib;
+        const unsigned hs = (unsigned)(e >> 32) & 1;
+        e = hs ? es : e;
+        pos += hs;
     } else {
         e = ea16p[m];
     }
     const unsigned has_sib = (unsigned)(e >> 32) & 1;
     const unsigned dsz = (unsigned)(e >> 24) & 0xFF;
     const unsigned dsh = sext_shift[dsz];
-    const int32_t disp = (int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh;
+    insn->disp = (int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh;
     pos += dsz;
     const unsigned s1 = lay & 0xFF, sh1 = (lay >> 8) & 0xFF, s2 = (lay >> 16) & 0xFF;
     const uint32_t and1 = (lay >> 32) & 1 ? 0xFFFFu : 0xFFFFFFFFu;
-    const uint32_t imm = ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
-                         (uint32_t)((lay >> 24) & 1);
-    pos += s1;
-    const uint32_t imm2 = rd32(p + pos) & len_mask[s2];
-    pos += s2;
+    insn->imm = ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
+                (uint32_t)((lay >> 24) & 1);
+    insn->imm2 = rd32(p + pos + s1) & len_mask[s2];
+    /* the length from the opcode's entry where it can: no wait for the row */
+    if (__builtin_expect(f.uni, 1)) pos += f.isz[osz];
+    else pos += s1 + s2;
     if (pos > 15) return -1;
 
-    const unsigned seg = sego != SEG_NONE ? sego : (unsigned)(e >> 16) & 0xFF;
+    insn->op = (uint16_t)op;
+    insn->len = (uint8_t)pos;
+    insn->need = 0;
+    insn->opsize = (uint8_t)(2 + 2 * osz);
+    insn->addrsize = (uint8_t)(2 + 2 * asz);
+    insn->seg_override = (uint8_t)sego;
+    insn->seg = (uint8_t)(sego != SEG_NONE ? sego : (unsigned)(e >> 16) & 0xFF);
+    insn->rep = (uint8_t)pf;
+    insn->lock = 0;
+    insn->pfx66 = (uint8_t)((pf >> 8) & 1);
+    insn->pfx67 = (uint8_t)((pf >> 9) & 1);
+    insn->npfx = (uint8_t)npfx;
+    insn->opc = (uint8_t)b;
     const unsigned mm = hm ? m : 0;
-    const unsigned sibv = has_sib ? sb : 0;
-    const unsigned nops = (lay >> 40) & 0xFF;
-    /* operands: template | register << 16 (regv holds 0, reg, rm, opcode&7 by byte) */
+    insn->has_modrm = (uint8_t)hm;
+    insn->modrm = (uint8_t)mm;
+    insn->mod = (uint8_t)(mm >> 6);
+    insn->regf = (uint8_t)((mm >> 3) & 7);
+    insn->rm = (uint8_t)(mm & 7);
+    insn->has_sib = (uint8_t)has_sib;
+    insn->sib = (uint8_t)(has_sib ? sb : 0);
+    insn->base = (uint8_t)e;
+    insn->index = (uint8_t)(e >> 8);
+    insn->scale = (uint8_t)(e >> 40);
+    insn->disp_size = (uint8_t)dsz;
+    insn->imm_size = (uint8_t)s1;
+    insn->imm2_size = (uint8_t)s2;
+    insn->nopnd = (uint8_t)(lay >> 40);
+    /* operands: template + register << 16 (regv holds 0, reg, rm, opcode&7 by byte) */
     const uint32_t regv = reg << 8 | rm << 16 | (b & 7) << 24;
-    const uint32_t o0 = rf->tp[osz][has_mem][0] + (((regv >> rf->rsh[has_mem][0]) & 0xFF) << 16);
-    const uint32_t o1 = rf->tp[osz][has_mem][1] + (((regv >> rf->rsh[has_mem][1]) & 0xFF) << 16);
-    const uint32_t o2 = rf->tp[osz][has_mem][2] + (((regv >> rf->rsh[has_mem][2]) & 0xFF) << 16);
+    const uint32_t *tp = row_tp[op][osz][has_mem];
+    const uint32_t rs = row_rsh[op][has_mem];
+    uint32_t ov[3];
+    ov[0] = tp[0] + (((regv >> (rs & 0xFF)) & 0xFF) << 16);
+    ov[1] = tp[1] + (((regv >> ((rs >> 8) & 0xFF)) & 0xFF) << 16);
+    ov[2] = tp[2] + (((regv >> (rs >> 16)) & 0xFF) << 16);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* whole-word stores in struct insn's layout (checked by the static
-     * assertions below): 5 x 8 bytes + the operands */
-    char *dst = (char *)insn;
-    const uint64_t w0 = op | pos << 16 | (uint64_t)opsize << 32 | (uint64_t)addrsize << 40 | (uint64_t)sego << 48 |
-                        (uint64_t)seg << 56;
-    const uint64_t w1 = rep | p66 << 16 | p67 << 24 | (uint64_t)npfx << 32 | (uint64_t)b << 40 | (uint64_t)hm << 48 |
-                        (uint64_t)mm << 56;
-    const uint64_t w2 = (mm >> 6) | ((mm >> 3) & 7) << 8 | (mm & 7) << 16 | has_sib << 24 | (uint64_t)sibv << 32 |
-                        (e & 0xFFFF) << 40 | ((e >> 40) & 0xFF) << 56;
-    const uint64_t w3 = dsz | s1 << 8 | s2 << 16 | nops << 24 | (uint64_t)(uint32_t)disp << 32;
-    const uint64_t w4 = imm | (uint64_t)imm2 << 32;
-    memcpy(dst, &w0, 8);
-    memcpy(dst + 8, &w1, 8);
-    memcpy(dst + 16, &w2, 8);
-    memcpy(dst + 24, &w3, 8);
-    memcpy(dst + 32, &w4, 8);
-    memcpy(dst + 40, &o0, 4);
-    memcpy(dst + 44, &o1, 4);
-    memcpy(dst + 48, &o2, 4);
+    memcpy(insn->opnd, ov, sizeof ov);
 #else
-    memset(insn, 0, sizeof *insn);
-    insn->op = (uint16_t)op; insn->len = (uint8_t)pos;
-    insn->opsize = (uint8_t)opsize; insn->addrsize = (uint8_t)addrsize;
-    insn->seg_override = (uint8_t)sego; insn->seg = (uint8_t)seg;
-    insn->rep = (uint8_t)rep; insn->pfx66 = (uint8_t)p66; insn->pfx67 = (uint8_t)p67;
-    insn->npfx = (uint8_t)npfx; insn->opc = (uint8_t)b;
-    insn->has_modrm = (uint8_t)hm; insn->modrm = (uint8_t)mm;
-    insn->mod = (uint8_t)(mm >> 6); insn->regf = (uint8_t)((mm >> 3) & 7); insn->rm = (uint8_t)(mm & 7);
-    insn->has_sib = (uint8_t)has_sib; insn->sib = (uint8_t)sibv;
-    insn->base = (uint8_t)e; insn->index = (uint8_t)(e >> 8); insn->scale = (uint8_t)(e >> 40);
-    insn->disp_size = (uint8_t)dsz; insn->imm_size = (uint8_t)s1; insn->imm2_size = (uint8_t)s2;
-    insn->nopnd = (uint8_t)nops; insn->disp = disp; insn->imm = imm; insn->imm2 = imm2;
-    const uint32_t ov[3] = { o0, o1, o2 };
     for (unsigned j = 0; j < 3; j++) {
         insn->opnd[j].kind = (uint8_t)ov[j]; insn->opnd[j].size = (uint8_t)(ov[j] >> 8);
         insn->opnd[j].reg = (uint8_t)(ov[j] >> 16); insn->opnd[j].type = (uint8_t)(ov[j] >> 24);
@@ -850,24 +881,10 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
     return DECODE_OK;
 }
 
-/* the layout the fast path's word stores assume */
-#include <stddef.h>
-_Static_assert(offsetof(struct insn, op) == 0 && offsetof(struct insn, len) == 2 && offsetof(struct insn, need) == 3 &&
-               offsetof(struct insn, opsize) == 4 && offsetof(struct insn, addrsize) == 5 &&
-               offsetof(struct insn, seg_override) == 6 && offsetof(struct insn, seg) == 7, "insn word 0");
-_Static_assert(offsetof(struct insn, rep) == 8 && offsetof(struct insn, lock) == 9 && offsetof(struct insn, pfx66) == 10 &&
-               offsetof(struct insn, pfx67) == 11 && offsetof(struct insn, npfx) == 12 && offsetof(struct insn, opc) == 13 &&
-               offsetof(struct insn, has_modrm) == 14 && offsetof(struct insn, modrm) == 15, "insn word 1");
-_Static_assert(offsetof(struct insn, mod) == 16 && offsetof(struct insn, regf) == 17 && offsetof(struct insn, rm) == 18 &&
-               offsetof(struct insn, has_sib) == 19 && offsetof(struct insn, sib) == 20 && offsetof(struct insn, base) == 21 &&
-               offsetof(struct insn, index) == 22 && offsetof(struct insn, scale) == 23, "insn word 2");
-_Static_assert(offsetof(struct insn, disp_size) == 24 && offsetof(struct insn, imm_size) == 25 &&
-               offsetof(struct insn, imm2_size) == 26 && offsetof(struct insn, nopnd) == 27 &&
-               offsetof(struct insn, disp) == 28, "insn word 3");
-_Static_assert(offsetof(struct insn, imm) == 32 && offsetof(struct insn, imm2) == 36 && offsetof(struct insn, opnd) == 40 &&
-               sizeof(struct insn_opnd) == 4 && offsetof(struct insn_opnd, kind) == 0 && offsetof(struct insn_opnd, size) == 1 &&
-               offsetof(struct insn_opnd, reg) == 2 && offsetof(struct insn_opnd, type) == 3 &&
-               sizeof(struct insn) == 52, "insn words 4-5");
+/* the operand words the fast path stores */
+_Static_assert(sizeof(struct insn_opnd) == 4 && offsetof(struct insn_opnd, kind) == 0 &&
+               offsetof(struct insn_opnd, size) == 1 && offsetof(struct insn_opnd, reg) == 2 &&
+               offsetof(struct insn_opnd, type) == 3, "struct insn_opnd layout");
 
 int decode(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
 {
