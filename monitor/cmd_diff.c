@@ -68,7 +68,7 @@ struct diff_out {
     uint8_t data[DIFF_DATA_SIZE];   /* the data area afterwards              */
 };
 
-struct diff_sig { char key[64]; unsigned count; uint64_t first_seed; };
+struct diff_sig { char key[80]; unsigned count; uint64_t first_seed; };
 
 struct diff_fail {                  /* kept for --json / --junit             */
     uint64_t seed;
@@ -91,6 +91,11 @@ struct diff_ctx {
     struct diff_fail *fails;
     size_t nfails, capfails;
     unsigned shrunk;
+    struct diff_sig unimpl[DIFF_SIGS]; /* interp EXIT_UNIMPL by mnemonic  */
+    unsigned nunimpl;
+    bool no_ac;                     /* --no-ac                            */
+    char opts[64];                  /* generator options to re-run a case */
+    uint64_t outcome[34];           /* host results: [0] none, [1+v] vector v, [33] other */
 };
 
 /* ---- the interpreter without exception delivery ---- */
@@ -142,19 +147,28 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
     memcpy(x->ram + DIFF_DATA_BASE, x->data0, DIFF_DATA_SIZE);
     memcpy(x->ram + x->code_base, code, len);
     memset(x->ram + x->code_base + len, 0xCC, 16);       /* INT3 past the end */
-    cpu_init(c, x->mem, NULL);
+    cpu_reset(c);                        /* cpu_init was done once (it allocates) */
     hostcpu_mirror_cpu(x->hc, &in, c);
     c->cr[0] = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM;   /* as Linux has it */
     c->cpl = 3;
+    cpu_tlb_flush(c);
     uint32_t end = x->code_base + (uint32_t)len;
     o->exc = DIFF_NO_END;
     o->eip_off = 0;
     for (int steps = 0; steps < DIFF_MAX_STEPS; steps++) {
         if (c->eip == end) { o->exc = EXC_NONE; break; }
-        struct cpu snap = *c;
+        /* what a faulting user-level instruction may have touched */
+        uint32_t sr[8], seip = c->eip, sfl = c->eflags;
+        struct seg sseg[6];
+        memcpy(sr, c->r, sizeof sr);
+        memcpy(sseg, c->seg, sizeof sseg);
         int rc = interp_step(c);
         if (rc == EXC_NONE) continue;
-        *c = snap;
+        memcpy(c->r, sr, sizeof sr);
+        memcpy(c->seg, sseg, sizeof sseg);
+        c->eip = seip;
+        c->eflags = sfl;
+        c->cpl = 3;
         rc = diff_execute(x);
         if (rc == EXC_NONE) continue;   /* retired when dispatched directly */
         o->exc = rc;
@@ -243,6 +257,7 @@ static int run_case(struct diff_ctx *x, const struct fuzz_case *fc, char lines[]
     if (!len && fc->ngroups) return 0;
     run_host(x, code, len, fc, &x->b);
     run_interp(x, code, len, fc, &x->a);
+    x->outcome[x->b.exc == EXC_NONE ? 0 : x->b.exc >= 0 && x->b.exc < 32 ? 1 + x->b.exc : 33]++;
     return compare(x, fc, lines, max);
 }
 
@@ -334,18 +349,36 @@ static void case_mnem(const struct fuzz_case *fc, char *out, size_t n)
     snprintf(out, n, "%.*s", bar ? (int)(bar - m) : (int)strlen(m), m);
 }
 
+static void sig_add(struct diff_sig *sig, unsigned *nsig, const char *key, uint64_t seed)
+{
+    for (unsigned i = 0; i < *nsig; i++)
+        if (!strcmp(sig[i].key, key)) { sig[i].count++; return; }
+    if (*nsig < DIFF_SIGS) {
+        snprintf(sig[*nsig].key, sizeof sig[0].key, "%s", key);
+        sig[*nsig].count = 1;
+        sig[*nsig].first_seed = seed;
+        (*nsig)++;
+    } else {
+        sig[DIFF_SIGS - 1].count++;
+    }
+}
 static void record_sig(struct diff_ctx *x, const char *key, uint64_t seed)
 {
-    for (unsigned i = 0; i < x->nsig; i++)
-        if (!strcmp(x->sig[i].key, key)) { x->sig[i].count++; return; }
-    if (x->nsig < DIFF_SIGS) {
-        snprintf(x->sig[x->nsig].key, sizeof x->sig[0].key, "%s", key);
-        x->sig[x->nsig].count = 1;
-        x->sig[x->nsig].first_seed = seed;
-        x->nsig++;
-    } else {
-        x->sig[DIFF_SIGS - 1].count++;
+    sig_add(x->sig, &x->nsig, key, seed);
+}
+
+/* The interpreter stopped with EXIT_UNIMPL: record the instruction. */
+static void record_unimpl(struct diff_ctx *x, const struct fuzz_case *fc)
+{
+    uint8_t code[DIFF_CODE_MAX];
+    size_t len = fuzzgen_assemble(fc, x->code_base, code, sizeof code, NULL);
+    char key[80] = "?";
+    struct insn in;
+    if (x->a.eip_off < len && decode(&in, code + x->a.eip_off, len - x->a.eip_off, DECODE_32) == DECODE_OK) {
+        const char *m = optab[in.op].mnem, *bar = strchr(m, '|');
+        snprintf(key, sizeof key, "%.*s", bar ? (int)(bar - m) : (int)strlen(m), m);
     }
+    sig_add(x->unimpl, &x->nunimpl, key, fc->seed);
 }
 
 /* A divergent case: shrink, print, record. */
@@ -357,18 +390,26 @@ static void report_failure(struct diff_ctx *x, struct fuzz_case *fc, bool quiet)
     if (do_shrink) { x->shrunk++; shrink(x, fc); }
     int n = run_case(x, fc, lines, 16);
     if (!n) { snprintf(lines[0], 160, "diverged once, not on re-run (flaky host?)"); n = 1; }
-    char mn[32], key[64], kind[24];
+    char mn[32], key[80], kind[40];
     case_mnem(fc, mn, sizeof mn);
     snprintf(kind, sizeof kind, "%.23s", lines[0]);
     char *colon = strpbrk(kind, ":[ ");
     if (colon) *colon = 0;
     snprintf(key, sizeof key, "%s: %s", mn, kind);
+    if (x->a.exc != x->b.exc) {
+        char e1[32], e2[32];
+        snprintf(kind, sizeof kind, "host %.6s interp %.6s", exc_name(x->b.exc, e1, sizeof e1),
+                 exc_name(x->a.exc, e2, sizeof e2));
+    }
+    /* missing alignment checks show up under every mnemonic: one kind */
+    if (x->b.exc == EXC_AC && x->a.exc != EXC_AC) snprintf(mn, sizeof mn, "(any, EFLAGS.AC=1)");
+    snprintf(key, sizeof key, "%s: %s", mn, kind);
     bool first_of_sig = true;
     for (unsigned i = 0; i < x->nsig; i++) if (!strcmp(x->sig[i].key, key)) first_of_sig = false;
     record_sig(x, key, seed);
     if (!quiet && (first_of_sig || x->verbose)) {
-        printf("DIVERGED case seed %" PRIu64 " (re-run: --seed %" PRIu64 " --count 1 -v)%s: %s\n", seed, seed,
-               do_shrink ? ", shrunk" : "", lines[0]);
+        printf("DIVERGED case seed %" PRIu64 " (re-run: --seed %" PRIu64 " --count 1 -v%s)%s: %s\n", seed, seed,
+               x->opts, do_shrink ? ", shrunk" : "", lines[0]);
         print_case(x, fc, stdout);
         for (int i = 0; i < n && i < 16; i++) printf("  diff: %s\n", lines[i]);
         if (n > 16) printf("  ... %d more differences\n", n - 16);
@@ -430,6 +471,8 @@ static int usage(FILE *f)
           "  --groups N     at most N instructions (with their setup) per sequence, 1-16 (default 8)\n"
           "  --json         one JSON object on stdout instead of the text report\n"
           "  --junit FILE   also write JUnit XML to FILE\n"
+          "  --no-ac        never set EFLAGS.AC (no alignment-check cases)\n"
+          "  --ac-only      always start with EFLAGS.AC set (alignment-check cases)\n"
           "  -v             print every divergence (default: the first of each kind)\n", f);
     return 2;
 }
@@ -452,11 +495,13 @@ int cmd_test_diff(int argc, char **argv)
     double seconds = 0;
     int json = 0, verbose = 0, progress = 1;
     unsigned groups = 8;
+    int ac_mode = 0;                /* 0 mixed, 1 --no-ac, 2 --ac-only */
     static const struct option opts[] = {
         { "engines", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
         { "count", required_argument, 0, 'n' },   { "seconds", required_argument, 0, 't' },
         { "json", no_argument, 0, 'j' },          { "junit", required_argument, 0, 'J' },
         { "groups", required_argument, 0, 'g' },  { "no-progress", no_argument, 0, 'P' },
+        { "no-ac", no_argument, 0, 'A' },         { "ac-only", no_argument, 0, 'O' },
         { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -486,6 +531,8 @@ int cmd_test_diff(int argc, char **argv)
         case 'J': junit = optarg; break;
         case 'v': verbose++; break;
         case 'P': progress = 0; break;
+        case 'A': ac_mode = 1; break;
+        case 'O': ac_mode = 2; break;
         case 'h': usage(stdout); return 0;
         default: return usage(stderr);
         }
@@ -525,11 +572,19 @@ int cmd_test_diff(int argc, char **argv)
                          ram >> 20, cb);
     }
     x->ram = mem_ram(x->mem);
+    cpu_init(&x->cpu, x->mem, NULL);
     fuzzgen_default_cfg(&x->cfg, DIFF_DATA_BASE, DIFF_DATA_SIZE);
     x->cfg.max_groups = groups;
+    x->cfg.allow_ac = ac_mode != 1;
+    x->cfg.ac_only = ac_mode == 2;
+    x->no_ac = ac_mode == 1;
+    snprintf(x->opts, sizeof x->opts, "%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
+             groups != 8 ? " --groups N" : "");
+    if (groups != 8) snprintf(x->opts, sizeof x->opts, "%s --groups %u",
+                              ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "", groups);
 
     double t0 = now_s(), last = t0;
-    uint64_t done = 0, failed = 0;
+    uint64_t done = 0, failed = 0, unimpl = 0;
     struct fuzz_case fc;
     char lines[1][160];
     for (uint64_t i = 0;; i++) {
@@ -539,10 +594,21 @@ int cmd_test_diff(int argc, char **argv)
         fuzzgen_case(&x->cfg, cs, &fc, x->data0);
         if (verbose >= 2) { printf("case %" PRIu64 ":\n", cs); print_case(x, &fc, stdout); }
         if (run_case(x, &fc, lines, 1)) {
-            failed++;
-            report_failure(x, &fc, json != 0);
+            if (x->a.exc == EXIT_UNIMPL) {
+                unimpl++;
+                record_unimpl(x, &fc);
+            } else {
+                failed++;
+                report_failure(x, &fc, json != 0);
+            }
         }
         done++;
+        if (getenv("BT86_DIFF_DEBUG") && done % 5000 == 0) {
+            FILE *sf = fopen("/proc/self/statm", "r");
+            unsigned long vsz = 0, rss = 0;
+            if (sf) { if (fscanf(sf, "%lu %lu", &vsz, &rss) != 2) rss = 0; fclose(sf); }
+            fprintf(stderr, "[%" PRIu64 " rss %lu MiB %.1f s]\n", done, rss >> 8, now_s() - t0);
+        }
         if (progress && (done & 255) == 0) {
             double t = now_s();
             if (t - last >= 1.0) {
@@ -559,8 +625,8 @@ int cmd_test_diff(int argc, char **argv)
         printf("{\"engines\":");
         json_str(stdout, engines);
         printf(",\"seed\":%" PRIu64 ",\"sequences\":%" PRIu64 ",\"passed\":%" PRIu64 ",\"failed\":%" PRIu64
-               ",\"seconds\":%.2f,\"rows\":%u,\"signatures\":[",
-               seed, done, done - failed, failed, secs, fuzzgen_row_count());
+               ",\"skipped_unimplemented\":%" PRIu64 ",\"seconds\":%.2f,\"rows\":%u,\"signatures\":[",
+               seed, done, done - failed - unimpl, failed, unimpl, secs, fuzzgen_row_count());
         for (unsigned i = 0; i < x->nsig; i++) {
             printf("%s{\"what\":", i ? "," : "");
             json_str(stdout, x->sig[i].key);
@@ -579,12 +645,27 @@ int cmd_test_diff(int argc, char **argv)
         if (x->nsig) {
             printf("divergences by kind (mnemonic of the shrunk case's last instruction: first difference):\n");
             for (unsigned i = 0; i < x->nsig; i++)
-                printf("  %6u  %s (first: --seed %" PRIu64 " --count 1)\n", x->sig[i].count, x->sig[i].key,
-                       x->sig[i].first_seed);
+                printf("  %6u  %s (first: --seed %" PRIu64 " --count 1%s)\n", x->sig[i].count, x->sig[i].key,
+                       x->sig[i].first_seed, x->opts);
         }
-        printf("diff %s vs %s: seed %" PRIu64 ", %" PRIu64 " sequences, %" PRIu64 " diverged, %.1f s (%.0f/s), %u table rows\n",
-               e1, e2, seed, done, failed, secs, secs > 0 ? done / secs : 0.0, fuzzgen_row_count());
-        printf("%" PRIu64 " passed, %" PRIu64 " failed\n", done - failed, failed);
+        printf("diff %s vs %s: seed %" PRIu64 ", %" PRIu64 " sequences, %" PRIu64 " diverged, %" PRIu64
+               " not implemented, %.1f s (%.0f/s), %u table rows%s\n",
+               e1, e2, seed, done, failed, unimpl, secs, secs > 0 ? done / secs : 0.0, fuzzgen_row_count(),
+               x->no_ac ? " (--no-ac)" : "");
+        printf("host outcomes (all runs, shrinking included): %" PRIu64 " ran to the end", x->outcome[0]);
+        for (int v = 0; v < 32; v++) {
+            char eb[32];
+            if (x->outcome[1 + v]) printf(", %" PRIu64 " %s", x->outcome[1 + v], exc_name(v, eb, sizeof eb));
+        }
+        if (x->outcome[33]) printf(", %" PRIu64 " timed out or failed", x->outcome[33]);
+        printf("\n");
+        if (x->nunimpl) {
+            printf("skipped: the interpreter stopped with EXIT_UNIMPL (not implemented yet) on:\n");
+            for (unsigned i = 0; i < x->nunimpl; i++)
+                printf("  %6u  %s (first: --seed %" PRIu64 " --count 1%s)\n", x->unimpl[i].count, x->unimpl[i].key,
+                       x->unimpl[i].first_seed, x->opts);
+        }
+        printf("%" PRIu64 " passed, %" PRIu64 " failed, %" PRIu64 " skipped\n", done - failed - unimpl, failed, unimpl);
     }
     int rc = failed ? 1 : 0;
     if (junit) {
@@ -608,6 +689,7 @@ int cmd_test_diff(int argc, char **argv)
         }
     }
     free(x->fails);
+    cpu_free(&x->cpu);
     mem_free(x->mem);
     hostcpu_free(x->hc);
     free(x);

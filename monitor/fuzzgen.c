@@ -19,7 +19,8 @@
  *  - F2/F3 on non-string opcodes: on this host F3 0F BC is TZCNT etc.;
  *  - 66 on near branches: EIP would be truncated to 16 bits (outside the code);
  *  - SHLD/SHRD 16-bit with a count above 16 and BSWAP with 66 (results
- *    undefined, SDM vol. 2); VEX-clashing LES/LDS register forms.
+ *    undefined, SDM vol. 2); LES/LDS/BOUND register forms (#UD on a P6, but
+ *    VEX/EVEX prefixes on this AVX-512 host: C4/C5/62 with ModRM.mod = 3).
  */
 #include "monitor/fuzzgen.h"
 #include "cpu/decode.h"
@@ -274,6 +275,11 @@ static void gen_row(struct gen *g, uint16_t op, struct buf *s, struct buf *m)
     struct rng *r = &g->r;
     bool o16 = chance(r, 25);
     if (handler_is(op, "bswap")) o16 = false;
+    /* PUSH Sreg with a 32-bit operand size writes either a zero-extended
+     * dword or only the low word (SDM vol. 2 PUSH: "all recent Core and Atom
+     * processors perform a 16-bit move"; this AMD host zero-extends): model
+     * specific, so only the 16-bit form is compared. */
+    if (handler_is(op, "push") && o->ot[0] >= OT_ES && o->ot[0] <= OT_GS) o16 = true;
     unsigned os = o16 ? 2 : 4;
     bool has_mem = false, has_modrm = o->ext != NOX, force_mem = false, force_reg = false;
     for (int k = 0; k < 3; k++) {
@@ -422,7 +428,8 @@ static void gen_string(struct gen *g, struct buf *s, struct buf *m)
     uint8_t opc = ops[rn(r, sizeof ops)];
     bool repc = (opc & 0xF6) == 0xA6 || (opc & 0xFE) == 0xAE;
     bool uses_si = opc <= 0xA7 || (opc & 0xFE) == 0xAC, uses_di = !((opc & 0xFE) == 0xAC);
-    bool a16 = g->cfg->mem16 && chance(r, 30), o16 = chance(r, 30);
+    bool a16 = chance(r, 30), o16 = chance(r, 30);
+    a16 = a16 && g->cfg->mem16;
     unsigned rep = chance(r, 65) ? (repc && chance(r, 50) ? 0xF2 : 0xF3) : 0;
     uint32_t hi = a16 ? ((uint32_t)rnd(r) & 0xFFFF0000u) : 0;
     if (uses_si) set_reg(s, 6, hi | pick_mid(g, g->cfg->data_size / 2 - 128));
@@ -490,7 +497,6 @@ static void gen_fault(struct gen *g, struct buf *s, struct buf *m)
         { 2, 0xF0, 0x90 },           /* lock nop               #UD */
         { 2, 0x8C, 0xF0 },           /* mov eax,sreg6          #UD */
         { 2, 0x8D, 0xC1 },           /* lea eax,ecx            #UD */
-        { 2, 0x62, 0xC1 },           /* bound eax,ecx          #UD */
         { 3, 0x0F, 0xC7, 0xC9 },     /* cmpxchg8b ecx          #UD */
         { 1, 0xF4 },                 /* hlt                    #GP */
         { 1, 0xFA },                 /* cli (IOPL 0)           #GP */
@@ -524,7 +530,8 @@ static void gen_popf(struct gen *g, struct buf *m)
 {
     struct rng *r = &g->r;
     uint32_t v = (uint32_t)rnd(r) & 0x00244FD5u & ~0x100u;   /* never TF */
-    if (!(g->cfg->allow_ac && chance(r, 20))) v &= ~0x40000u;
+    bool ac = chance(r, 20);                        /* drawn always: same stream */
+    if (!(g->cfg->allow_ac && ac)) v &= ~0x40000u;
     if (chance(r, 30)) { put8(m, 0x66); put8(m, 0x68); put16(m, v); put8(m, 0x66); put8(m, 0x9D); }
     else { put8(m, 0x68); put32(m, v); put8(m, 0x9D); }
 }
@@ -597,7 +604,9 @@ void fuzzgen_case(const struct fuzz_cfg *cfg, uint64_t seed, struct fuzz_case *f
     fc->r[4] = pick_mid(&g, 1024);
     if (chance(&g.r, 80)) fc->r[4] &= ~3u;
     uint32_t fl = (uint32_t)rnd(&g.r) & 0x00244FD5u & ~0x100u;
-    if (!(cfg->allow_ac && chance(&g.r, 8))) fl &= ~0x40000u;
+    bool ac = chance(&g.r, 8);                      /* drawn always: same stream */
+    if (!(cfg->allow_ac && ac)) fl &= ~0x40000u;
+    if (cfg->ac_only) fl |= 0x40000u;
     fc->eflags = fl | 2;
     unsigned maxg = cfg->max_groups ? cfg->max_groups : 8;
     if (maxg > FUZZ_MAX_GROUPS) maxg = FUZZ_MAX_GROUPS;

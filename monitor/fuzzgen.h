@@ -60,6 +60,7 @@ struct fuzz_cfg {
     unsigned max_groups;            /* 1..FUZZ_MAX_GROUPS                    */
     bool mem16;                     /* 16-bit addressing may touch memory    */
     bool allow_ac;                  /* sometimes start with EFLAGS.AC set    */
+    bool ac_only;                   /* always start with EFLAGS.AC set       */
     bool allow_faults;              /* generate #UD/#GP cases                */
 };
 
