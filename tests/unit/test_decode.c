@@ -369,6 +369,40 @@ static void test_group_selection(void)
     EXPECT_EQ(dec(&in, "E3 00", DECODE_32), DECODE_OK); EXPECT_TEXT(in, 0, "jecxz 0x2");
 }
 
+/* decode() has a fast path (taken with at least 32 readable bytes) and a
+ * general path; both must give the same insn, field for field. With 31
+ * bytes the general path runs (no DECODE_MORE either: past the 15-byte
+ * limit), with 40 the fast one. Random bytes, biased to prefixes, 0F and
+ * ModRM/SIB forms; xorshift with a fixed seed. */
+static void test_fast_path_agrees(void)
+{
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    long bad = 0, ok = 0;
+    static const uint8_t pfx[] = { 0x66, 0x67, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x0F, 0xF0 };
+    for (long i = 0; i < 2000000 && bad < 5; i++) {
+        uint8_t b[40];
+        for (int k = 0; k < 40; k += 8) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            memcpy(b + k, &x, 8);
+        }
+        unsigned np = (unsigned)(x >> 61);          /* 0-7 leading prefix/escape bytes */
+        for (unsigned k = 0; k < np && k < 3; k++) b[k] = pfx[(x >> (8 * k)) % sizeof pfx];
+        unsigned mode = (unsigned)(x >> 40) & 1;
+        struct insn a, c;
+        memset(&a, 0xA5, sizeof a);
+        memset(&c, 0x5A, sizeof c);
+        int ra = decode(&a, b, 31, mode), rc = decode(&c, b, 40, mode);
+        if (ra != rc || (ra == DECODE_OK && memcmp(&a, &c, sizeof a))) {
+            printf("  fast/general differ (mode %u): rc %d/%d len %u/%u op %u/%u:", mode, rc, ra, c.len, a.len, c.op, a.op);
+            for (int k = 0; k < 15; k++) printf(" %02x", b[k]);
+            printf("\n");
+            bad++;
+        } else if (ra == DECODE_OK) ok++;
+    }
+    EXPECT_EQ(bad, 0);
+    EXPECT(ok > 1000000);
+}
+
 int main(void)
 {
     decode_init();
@@ -382,5 +416,6 @@ int main(void)
     RUN(test_x87);
     RUN(test_system_forms);
     RUN(test_group_selection);
+    RUN(test_fast_path_agrees);
     return test_summary();
 }
