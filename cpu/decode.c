@@ -101,10 +101,15 @@ struct rowfast {
     uint8_t rsh[2][3];     /* register source as a shift into regv (0: none) */
     uint64_t lay[2];       /* LAY_* below, by opsize 4                       */
 };
-/* lay: s1 | sh1 << 8 | s2 << 16 | imm_or << 24 | and16 << 32 | nops << 40 | slow << 48 */
+/* lay, low word as insn bytes 24-27: s1 << 8 | s2 << 16 | nops << 24 | sh1 << 32 |
+ * imm_or << 40 | and16 << 41 | slow << 48 */
 struct ea_ent { uint8_t base, index, seg, dsz, sib, scale; };
-/* packed ea_ent: base | index << 8 | seg << 16 | dsz << 24 | sib << 32 | scale << 40 */
+/* packed ea_ent, bytes 1-3 as insn bytes 21-23: base << 8 | index << 16 | scale << 24 |
+ * seg << 32 | dsz << 40 | sib << 48 */
 static uint64_t ea16p[256], ea32p[256], sibp[4][256];
+static uint8_t grp_index[2][256];   /* [rx] by ModRM: index into an opcode's row table */
+static uint32_t modrm_split[256];   /* mod | reg << 8 | rm << 16: insn bytes 16-18 */
+static uint16_t size_pair[2][2];    /* [osz][asz]: opsize | addrsize << 8 */
 static struct fast_ent fast_tab[2][256];
 /* the fast path's per-row data, in power-of-two strides */
 static uint32_t row_tp[OP_COUNT][2][2][4];  /* [row][opsize 4][memory form] operand templates */
@@ -441,9 +446,9 @@ static void build_fast(void)
         }
         (void)nimm;
         for (unsigned osz = 0; osz < 2; osz++)
-            rf->lay[osz] = (uint64_t)rf->s1[osz] | (uint64_t)rf->sh1[osz] << 8 | (uint64_t)rf->s2[osz] << 16 |
-                           (uint64_t)rf->imm_or << 24 | (uint64_t)(rf->and1[osz] == 0xFFFF) << 32 |
-                           (uint64_t)ri->nops << 40 | (uint64_t)rf->slow << 48;
+            rf->lay[osz] = (uint64_t)rf->s1[osz] << 8 | (uint64_t)rf->s2[osz] << 16 | (uint64_t)ri->nops << 24 |
+                           (uint64_t)rf->sh1[osz] << 32 | (uint64_t)rf->imm_or << 40 |
+                           (uint64_t)(rf->and1[osz] == 0xFFFF) << 41 | (uint64_t)rf->slow << 48;
         row_lay[op][0] = rf->lay[0];
         row_lay[op][1] = rf->lay[1];
     }
@@ -503,8 +508,8 @@ static void build_fast(void)
             else { e->base = (uint8_t)base; e->seg = (base == R_ESP_ || base == R_EBP_) ? SEG_SS : SEG_DS; }
         }
     }
-#define PACK_EA(e) ((uint64_t)(e).base | (uint64_t)(e).index << 8 | (uint64_t)(e).seg << 16 | \
-                    (uint64_t)(e).dsz << 24 | (uint64_t)(e).sib << 32 | (uint64_t)(e).scale << 40)
+#define PACK_EA(e) ((uint64_t)(e).base << 8 | (uint64_t)(e).index << 16 | (uint64_t)(e).scale << 24 | \
+                    (uint64_t)(e).seg << 32 | (uint64_t)(e).dsz << 40 | (uint64_t)(e).sib << 48)
     for (unsigned m = 0; m < 256; m++) {
         ea16p[m] = PACK_EA(ea16[m]);
         ea32p[m] = PACK_EA(ea32[m]);
@@ -512,6 +517,14 @@ static void build_fast(void)
         sibp[3][m] = ea32p[0xC0];   /* never used: mod=3 has no SIB */
     }
 #undef PACK_EA
+    for (unsigned m = 0; m < 256; m++) {
+        unsigned mod = m >> 6, reg = (m >> 3) & 7;
+        grp_index[0][m] = (uint8_t)(mod == 3 ? 8 + reg : reg);
+        grp_index[1][m] = (uint8_t)(mod == 3 ? 8 + (m & 0x3F) : reg);
+        modrm_split[m] = mod | reg << 8 | (m & 7) << 16;
+    }
+    for (unsigned o = 0; o < 2; o++)
+        for (unsigned a = 0; a < 2; a++) size_pair[o][a] = (uint16_t)((2 + 2 * o) | (2 + 2 * a) << 8);
 }
 
 /* Input ran out, or the instruction reached byte 15, while fetching n bytes
@@ -766,23 +779,24 @@ static const uint8_t sext_shift[5] = { 0, 24, 16, 0, 0 };
  * rows, 0F 38/3A) returns -1 and the general path decodes it; when this path
  * returns DECODE_OK, the general path would give the same insn (checked by
  * tests that compare both). */
+static inline void put32(struct insn *insn, unsigned off, uint32_t v) { memcpy((char *)insn + off, &v, 4); }
+
 static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode)
 {
     unsigned pos = 0, b, k;
-    unsigned pf = 0;           /* rep | 66 << 8 | 67 << 9 | lock << 10 */
+    uint32_t pf = 0;           /* insn bytes 8-11: rep, lock, pfx66, pfx67 */
     unsigned sego = SEG_NONE;
     while (__builtin_expect((k = pfx_kind[b = p[pos]]) != 0, 0)) {
         if (pos >= 14) return -1;
         pos++;
         switch (k) {
-        case P_LOCK: pf |= 0x400; break;
+        case P_LOCK: return -1;   /* LOCK: the general path checks it */
         case P_REP: pf = (pf & ~0xFFu) | b; break;
         case P_SEG: sego = pfx_seg[b]; break;
-        case P_66: pf |= 0x100; break;
-        default: pf |= 0x200; break;
+        case P_66: pf |= 1u << 16; break;
+        default: pf |= 1u << 24; break;
         }
     }
-    if (pf & 0x400) return -1;   /* LOCK: the general path checks it */
     const unsigned npfx = pos;
     pos++;
     unsigned map = 0;
@@ -795,14 +809,12 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
     const unsigned hm = f.modrm;
     const unsigned m = hm ? p[pos] : 0xC0;   /* no ModRM: as mod=3 (no memory) */
     pos += hm;
-    const unsigned mod = m >> 6, reg = (m >> 3) & 7, rm = m & 7;
-    const unsigned i = mod == 3 ? 8 + ((m & 0x3F) >> f.shift) : reg;
-    const unsigned op = grp_pool[f.grp + (i & f.imask)];
+    const unsigned op = grp_pool[f.grp + (grp_index[f.shift == 0][m] & f.imask)];
     if (op == NO_ROW) return -1;
 
     const unsigned m32 = mode & DECODE_32;
-    const unsigned osz = m32 ^ ((pf >> 8) & 1);    /* 1: 32-bit operands */
-    const unsigned asz = m32 ^ ((pf >> 9) & 1);    /* 1: 32-bit addresses */
+    const unsigned osz = m32 ^ ((pf >> 16) & 1);   /* 1: 32-bit operands */
+    const unsigned asz = m32 ^ (pf >> 24);         /* 1: 32-bit addresses */
     const uint64_t lay = row_lay[op][osz];
     if (lay >> 48) return -1;                /* row needs the general path */
     const unsigned has_mem = m < 0xC0;
@@ -812,76 +824,68 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
     const unsigned sb = p[pos];
     if (asz) {
         e = ea32p[m];
-        const uint64_t es = sibp[mod][sb];
-        const unsigned hs = (unsigned)(e >> 32) & 1;
+        const uint64_t es = sibp[m >> 6][sb];
+        const unsigned hs = (unsigned)(e >> 48);
         e = hs ? es : e;
         pos += hs;
     } else {
         e = ea16p[m];
     }
-    const unsigned has_sib = (unsigned)(e >> 32) & 1;
-    const unsigned dsz = (unsigned)(e >> 24) & 0xFF;
+    const unsigned has_sib = (unsigned)(e >> 48);
+    const unsigned dsz = (unsigned)(e >> 40) & 0xFF;
     const unsigned dsh = sext_shift[dsz];
-    insn->disp = (int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh;
+    const uint32_t disp = (uint32_t)((int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh);
     pos += dsz;
-    const unsigned s1 = lay & 0xFF, sh1 = (lay >> 8) & 0xFF, s2 = (lay >> 16) & 0xFF;
-    const uint32_t and1 = (lay >> 32) & 1 ? 0xFFFFu : 0xFFFFFFFFu;
-    insn->imm = ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
-                (uint32_t)((lay >> 24) & 1);
-    insn->imm2 = rd32(p + pos + s1) & len_mask[s2];
+    const unsigned s1 = (lay >> 8) & 0xFF, s2 = (lay >> 16) & 0xFF, sh1 = (lay >> 32) & 0xFF;
+    const uint32_t and1 = (lay >> 41) & 1 ? 0xFFFFu : 0xFFFFFFFFu;
+    const uint32_t imm = ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
+                         (uint32_t)((lay >> 40) & 1);
+    const uint32_t imm2 = rd32(p + pos + s1) & len_mask[s2];
     /* the length from the opcode's entry where it can: no wait for the row */
     if (__builtin_expect(f.uni, 1)) pos += f.isz[osz];
     else pos += s1 + s2;
     if (pos > 15) return -1;
 
-    insn->op = (uint16_t)op;
-    insn->len = (uint8_t)pos;
-    insn->need = 0;
-    insn->opsize = (uint8_t)(2 + 2 * osz);
-    insn->addrsize = (uint8_t)(2 + 2 * asz);
-    insn->seg_override = (uint8_t)sego;
-    insn->seg = (uint8_t)(sego != SEG_NONE ? sego : (unsigned)(e >> 16) & 0xFF);
-    insn->rep = (uint8_t)pf;
-    insn->lock = 0;
-    insn->pfx66 = (uint8_t)((pf >> 8) & 1);
-    insn->pfx67 = (uint8_t)((pf >> 9) & 1);
-    insn->npfx = (uint8_t)npfx;
-    insn->opc = (uint8_t)b;
+    const unsigned seg = sego != SEG_NONE ? sego : (unsigned)(e >> 32) & 0xFF;
     const unsigned mm = hm ? m : 0;
-    insn->has_modrm = (uint8_t)hm;
-    insn->modrm = (uint8_t)mm;
-    insn->mod = (uint8_t)(mm >> 6);
-    insn->regf = (uint8_t)((mm >> 3) & 7);
-    insn->rm = (uint8_t)(mm & 7);
-    insn->has_sib = (uint8_t)has_sib;
-    insn->sib = (uint8_t)(has_sib ? sb : 0);
-    insn->base = (uint8_t)e;
-    insn->index = (uint8_t)(e >> 8);
-    insn->scale = (uint8_t)(e >> 40);
-    insn->disp_size = (uint8_t)dsz;
-    insn->imm_size = (uint8_t)s1;
-    insn->imm2_size = (uint8_t)s2;
-    insn->nopnd = (uint8_t)(lay >> 40);
     /* operands: template + register << 16 (regv holds 0, reg, rm, opcode&7 by byte) */
-    const uint32_t regv = reg << 8 | rm << 16 | (b & 7) << 24;
+    const uint32_t regv = ((m >> 3) & 7) << 8 | (m & 7) << 16 | (b & 7) << 24;
     const uint32_t *tp = row_tp[op][osz][has_mem];
     const uint32_t rs = row_rsh[op][has_mem];
-    uint32_t ov[3];
-    ov[0] = tp[0] + (((regv >> (rs & 0xFF)) & 0xFF) << 16);
-    ov[1] = tp[1] + (((regv >> ((rs >> 8) & 0xFF)) & 0xFF) << 16);
-    ov[2] = tp[2] + (((regv >> (rs >> 16)) & 0xFF) << 16);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(insn->opnd, ov, sizeof ov);
-#else
-    for (unsigned j = 0; j < 3; j++) {
-        insn->opnd[j].kind = (uint8_t)ov[j]; insn->opnd[j].size = (uint8_t)(ov[j] >> 8);
-        insn->opnd[j].reg = (uint8_t)(ov[j] >> 16); insn->opnd[j].type = (uint8_t)(ov[j] >> 24);
-    }
-#endif
+    /* whole 32-bit words in struct insn's layout (see the assertions below) */
+    put32(insn, 0, op | pos << 16);                                   /* op, len, need */
+    put32(insn, 4, size_pair[osz][asz] | sego << 16 | seg << 24);     /* sizes, segments */
+    put32(insn, 8, pf);                                               /* rep, lock, 66, 67 */
+    put32(insn, 12, npfx | b << 8 | hm << 16 | mm << 24);             /* npfx, opc, ModRM */
+    put32(insn, 16, modrm_split[mm] | has_sib << 24);                 /* mod, regf, rm, has_sib */
+    put32(insn, 20, ((uint32_t)e & 0xFFFFFF00u) | (has_sib ? sb : 0)); /* sib, base, index, scale */
+    put32(insn, 24, dsz | ((uint32_t)lay & 0xFFFFFF00u));             /* sizes, nopnd */
+    put32(insn, 28, disp);
+    put32(insn, 32, imm);
+    put32(insn, 36, imm2);
+    put32(insn, 40, tp[0] + (((regv >> (rs & 0xFF)) & 0xFF) << 16));
+    put32(insn, 44, tp[1] + (((regv >> ((rs >> 8) & 0xFF)) & 0xFF) << 16));
+    put32(insn, 48, tp[2] + (((regv >> (rs >> 16)) & 0xFF) << 16));
     return DECODE_OK;
 }
 
-/* the operand words the fast path stores */
+/* the layout of the words the fast path stores (little-endian host) */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "decode_fast stores little-endian words"
+#endif
+_Static_assert(offsetof(struct insn, op) == 0 && offsetof(struct insn, len) == 2 && offsetof(struct insn, need) == 3 &&
+               offsetof(struct insn, opsize) == 4 && offsetof(struct insn, addrsize) == 5 &&
+               offsetof(struct insn, seg_override) == 6 && offsetof(struct insn, seg) == 7, "insn bytes 0-7");
+_Static_assert(offsetof(struct insn, rep) == 8 && offsetof(struct insn, lock) == 9 && offsetof(struct insn, pfx66) == 10 &&
+               offsetof(struct insn, pfx67) == 11 && offsetof(struct insn, npfx) == 12 && offsetof(struct insn, opc) == 13 &&
+               offsetof(struct insn, has_modrm) == 14 && offsetof(struct insn, modrm) == 15, "insn bytes 8-15");
+_Static_assert(offsetof(struct insn, mod) == 16 && offsetof(struct insn, regf) == 17 && offsetof(struct insn, rm) == 18 &&
+               offsetof(struct insn, has_sib) == 19 && offsetof(struct insn, sib) == 20 && offsetof(struct insn, base) == 21 &&
+               offsetof(struct insn, index) == 22 && offsetof(struct insn, scale) == 23, "insn bytes 16-23");
+_Static_assert(offsetof(struct insn, disp_size) == 24 && offsetof(struct insn, imm_size) == 25 &&
+               offsetof(struct insn, imm2_size) == 26 && offsetof(struct insn, nopnd) == 27 &&
+               offsetof(struct insn, disp) == 28 && offsetof(struct insn, imm) == 32 && offsetof(struct insn, imm2) == 36 &&
+               offsetof(struct insn, opnd) == 40 && sizeof(struct insn) == 52, "insn bytes 24-51");
 _Static_assert(sizeof(struct insn_opnd) == 4 && offsetof(struct insn_opnd, kind) == 0 &&
                offsetof(struct insn_opnd, size) == 1 && offsetof(struct insn_opnd, reg) == 2 &&
                offsetof(struct insn_opnd, type) == 3, "struct insn_opnd layout");
