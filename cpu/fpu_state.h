@@ -41,4 +41,12 @@ unsigned fpu_phys(const struct cpu *c, unsigned i);
 /* 80-bit image of ST(i) (10 bytes, little-endian as FSTP m80 stores it) */
 void fpu_get_st(const struct cpu *c, unsigned i, uint8_t out[10]);
 
+/* The x87 part of an FXSAVE image (SDM vol. 2 FXSAVE, table 3-53, the
+ * 32-bit layout): bytes 0-23 (FCW, FSW, abridged FTW, FOP, FIP, FCS, FDP,
+ * FDS) and ST0-ST7 at 32 + 16*i; bytes 24-31 (MXCSR) and 160-511 (XMM) are
+ * not touched. For op_fxsave/op_fxrstor once CPUID advertises FXSR; the
+ * caller does the #NM (EM/TS), alignment (#GP) and memory checks. */
+void fpu_fxsave_x87(const struct cpu *c, uint8_t img[512]);
+void fpu_fxrstor_x87(struct cpu *c, const uint8_t img[512]);
+
 #endif

@@ -504,6 +504,42 @@ int op_fpu_rstor(struct cpu *c, const struct insn *in)
     return EXC_NONE;
 }
 
+void fpu_fxsave_x87(const struct cpu *c, uint8_t img[512])
+{
+    memset(img, 0, 24);
+    memset(img + 32, 0, 128);
+    put16(img + 0, c->fpu.cw);
+    put16(img + 2, c->fpu.sw);
+    uint8_t ab = 0;                   /* abridged tag: 1 = not empty */
+    for (unsigned p = 0; p < 8; p++)
+        if (((c->fpu.tw >> (2 * p)) & 3) != 3) ab |= (uint8_t)(1u << p);
+    img[4] = ab;
+    put16(img + 6, c->fpu.fop & 0x7FF);
+    put32(img + 8, c->fpu.fip);
+    put16(img + 12, c->fpu.fcs);
+    put32(img + 16, c->fpu.fdp);
+    put16(img + 20, c->fpu.fds);
+    for (unsigned i = 0; i < 8; i++) fpu_get_st(c, i, img + 32 + 16 * i);
+}
+
+void fpu_fxrstor_x87(struct cpu *c, const uint8_t img[512])
+{
+    c->fpu.cw = fpu_cw_fix(get16(img + 0));
+    c->fpu.sw = get16(img + 2);
+    c->fpu.fop = get16(img + 6) & 0x7FF;
+    c->fpu.fip = get32(img + 8);
+    c->fpu.fcs = get16(img + 12);
+    c->fpu.fdp = get32(img + 16);
+    c->fpu.fds = get16(img + 20);
+    unsigned top = fpu_top(c);
+    for (unsigned i = 0; i < 8; i++) memcpy(c->fpu.st[(top + i) & 7], img + 32 + 16 * i, 10);
+    uint16_t tw = 0;                  /* full tags rebuilt from the contents */
+    for (unsigned p = 0; p < 8; p++)
+        tw |= (uint16_t)(((img[4] >> p) & 1 ? fpu_classify(c->fpu.st[p]) : 3u) << (2 * p));
+    c->fpu.tw = tw;
+    fpu_update_es(c);
+}
+
 /* WAIT/FWAIT: #NM only when both MP and TS are set; then a pending
  * unmasked exception is delivered as #MF (CR0.NE=1). */
 int op_fwait(struct cpu *c, const struct insn *in)

@@ -1042,6 +1042,122 @@ static void test_integer_loads(void)
     cpu_free(&c);
 }
 
+/* FNSTENV with the other operand size: 16-bit protected-mode layout (66h in
+ * 32-bit code) and 32-bit real-mode layout (66h in real mode) */
+static void test_fnstenv_other_layouts(void)
+{
+    struct prog p = { .n = 0 };
+    FNINIT(&p);
+    uint32_t at = CODE + p.n;
+    FLD64(&p, DATA);
+    E(&p, 0x66); M32(&p, 0xD9, 6, DATA + 0x40);      /* fnstenv m14 */
+    HLT(&p);
+    struct cpu c; setup32(&c, &p);
+    put_d(DATA, 1.0);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT_EQ(get_u16(DATA + 0x40), 0x037F);
+    EXPECT_EQ(get_u16(DATA + 0x42), 7u << 11);
+    EXPECT_EQ(get_u16(DATA + 0x44), 0x3FFF);
+    EXPECT_EQ(get_u16(DATA + 0x46), at & 0xFFFF);
+    EXPECT_EQ(get_u16(DATA + 0x48), 0x08);
+    EXPECT_EQ(get_u16(DATA + 0x4A), DATA & 0xFFFF);
+    EXPECT_EQ(get_u16(DATA + 0x4C), 0x10);
+    EXPECT_EQ(get_u16(DATA + 0x4E), 0);              /* 14 bytes only */
+    cpu_free(&c);
+
+    struct prog q = { .n = 0 };
+    FNINIT(&q);
+    M16(&q, 0xDD, 0, DATA);                          /* fld qword [DATA] */
+    E(&q, 0x66); M16(&q, 0xD9, 6, DATA + 0x40);      /* fnstenv m28 (32-bit real) */
+    E(&q, 0x66); M16(&q, 0xD9, 4, DATA + 0x40);      /* fldenv m28 */
+    HLT(&q);
+    setup16(&c, &q);
+    c.seg[SEG_CS].sel = 0xF000; c.seg[SEG_CS].base = 0xF0000; c.eip = 0x1000;
+    memcpy(ram + 0xF1000, ram + CODE, q.n);
+    put_d(DATA, 1.0);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    uint32_t lip = 0xF0000 + 0x1000 + 2;
+    EXPECT_EQ(get_u32(DATA + 0x40), 0xFFFF037Fu);
+    EXPECT_EQ(get_u16(DATA + 0x4C), lip & 0xFFFF);
+    EXPECT_EQ(get_u32(DATA + 0x50), (lip >> 16) << 12 | 0x506);
+    EXPECT_EQ(get_u16(DATA + 0x54), DATA);
+    EXPECT_EQ(get_u32(DATA + 0x58), 0);
+    EXPECT_EQ(c.fpu.fip, lip);
+    EXPECT_EQ(c.fpu.fop, 0x506);
+    EXPECT_EQ(c.fpu.cw, 0x037F);                     /* FLDENV undid FNSTENV's masking */
+    cpu_free(&c);
+}
+
+/* FCOM raises IE on a QNaN, FUCOM does not; both say unordered */
+static void test_fucom_vs_fcom_qnan(void)
+{
+    for (int u = 0; u < 2; u++) {
+        struct prog p = { .n = 0 };
+        FNINIT(&p);
+        FLD64(&p, DATA);
+        FLD64(&p, DATA + 8);
+        E(&p, u ? 0xDD : 0xD8, u ? 0xE1 : 0xD1);     /* fucom st1 / fcom st1 */
+        HLT(&p);
+        struct cpu c; setup32(&c, &p);
+        put_d(DATA, 1.0); put_d(DATA + 8, NAN);
+        EXPECT_EQ(run(&c), EXIT_HLT);
+        EXPECT_EQ(c.fpu.sw & (FSW_C0 | FSW_C2 | FSW_C3), FSW_C0 | FSW_C2 | FSW_C3);
+        EXPECT_EQ(c.fpu.sw & FSW_IE, u ? 0 : FSW_IE);
+        cpu_free(&c);
+    }
+}
+
+/* FSCALE, FYL2XP1 against libm */
+static void test_fscale_fyl2xp1(void)
+{
+    struct prog p = { .n = 0 };
+    FNINIT(&p);
+    FLD64(&p, DATA + 8);              /* -3.7 -> scale by trunc = -3 */
+    FLD64(&p, DATA);                  /* 10 */
+    E(&p, 0xD9, 0xFD);                /* fscale */
+    FSTP80(&p, DATA + 0x20);
+    E(&p, 0xDD, 0xD8);                /* fstp st0 */
+    FLD64(&p, DATA + 16);             /* y = 3 */
+    FLD64(&p, DATA + 24);             /* x = 0.25 */
+    E(&p, 0xD9, 0xF9);                /* fyl2xp1: 3*log2(1.25) */
+    FSTP80(&p, DATA + 0x30);
+    HLT(&p);
+    struct cpu c; setup32(&c, &p);
+    put_d(DATA, 10.0); put_d(DATA + 8, -3.7); put_d(DATA + 16, 3.0); put_d(DATA + 24, 0.25);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    EXPECT(get_ld(DATA + 0x20) == 1.25L);
+    EXPECT(fabsl(get_ld(DATA + 0x30) - 3 * log2l(1.25L)) < 1e-18L);
+    EXPECT_EQ(c.fpu.tw, 0xFFFF);
+    cpu_free(&c);
+}
+
+/* the FXSAVE image helpers for op_fxsave/op_fxrstor */
+static void test_fxsave_helpers(void)
+{
+    struct prog p = { .n = 0 };
+    FNINIT(&p);
+    E(&p, 0xD9, 0xE8, 0xD9, 0xEE);    /* fld1 fldz */
+    HLT(&p);
+    struct cpu c; setup32(&c, &p);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    uint8_t img[512];
+    memset(img, 0xAA, sizeof img);
+    fpu_fxsave_x87(&c, img);
+    EXPECT_EQ(img[0] | img[1] << 8, 0x037F);
+    EXPECT_EQ(img[2] | img[3] << 8, 6u << 11);
+    EXPECT_EQ(img[4], 0xC0);          /* R6 R7 in use */
+    EXPECT_EQ(img[24], 0xAA);         /* MXCSR left to the caller */
+    long double v; memcpy(&v, img + 48, 10);
+    EXPECT(v == 1.0L);
+    struct cpu d; setup32(&d, &p);
+    fpu_fxrstor_x87(&d, img);
+    EXPECT_EQ(d.fpu.tw, 0x1FFF);      /* R7 valid (1.0), R6 zero, rest empty */
+    EXPECT(st(&d, 0) == 0.0L && st(&d, 1) == 1.0L);
+    EXPECT_EQ(d.fpu.sw, c.fpu.sw);
+    cpu_free(&c);
+    cpu_free(&d);
+}
+
 /* precision control affects FADD but not loads (PC 24) */
 static void test_pc_add_vs_host(void)
 {
@@ -1105,6 +1221,10 @@ int main(void)
     RUN(test_unmasked_overflow_bias);
     RUN(test_integer_loads);
     RUN(test_pc_add_vs_host);
+    RUN(test_fnstenv_other_layouts);
+    RUN(test_fucom_vs_fcom_qnan);
+    RUN(test_fscale_fyl2xp1);
+    RUN(test_fxsave_helpers);
     mem_free(m);
     return test_summary();
 }
