@@ -111,6 +111,9 @@ static uint8_t grp_index[2][256];   /* [rx] by ModRM: index into an opcode's row
 static uint32_t modrm_split[256];   /* mod | reg << 8 | rm << 16: insn bytes 16-18 */
 static uint16_t size_pair[2][2];    /* [osz][asz]: opsize | addrsize << 8 */
 static struct fast_ent fast_tab[2][256];
+/* fast_tab packed: grp | modrm << 16 | rx << 17 | uni << 19 | isz[0] << 24 | isz[1] << 32;
+ * grp = 0xFFFF: the opcode takes the general path */
+static uint64_t fast_pk[2][256];
 /* the fast path's per-row data, in power-of-two strides */
 static uint32_t row_tp[OP_COUNT][2][2][4];  /* [row][opsize 4][memory form] operand templates */
 static uint32_t row_rsh[OP_COUNT][2];       /* [row][memory form]: 3 register shifts, a byte each */
@@ -369,8 +372,9 @@ static void build_fast(void)
             if (d->how == H_GRP) {
                 f->ok = 1; f->grp = d->grp; f->shift = d->rx ? 0 : 3; f->imask = 0xFF;
             } else if (d->how == H_ROW) {
-                f->ok = 1; f->grp = (uint16_t)grp_used; f->imask = 0;
-                grp_pool[grp_used++] = d->row;
+                /* 16 copies: the fast path indexes it like a group (mod=3) */
+                f->ok = 1; f->grp = (uint16_t)grp_used; f->imask = 0; f->shift = 3;
+                for (unsigned i = 0; i < 16; i++) grp_pool[grp_used++] = d->row;
             }
         }
     }
@@ -457,7 +461,7 @@ static void build_fast(void)
         for (unsigned opc = 0; opc < 256; opc++) {
             struct fast_ent *f = &fast_tab[map][opc];
             if (!f->ok) continue;
-            unsigned n = f->imask ? (f->shift ? 16 : 72) : 1;
+            unsigned n = f->shift ? 16 : 72;
             int sz[2] = { -1, -1 };
             bool uni = true;
             for (unsigned i = 0; i < n; i++) {
@@ -472,6 +476,14 @@ static void build_fast(void)
             f->uni = uni;
             f->isz[0] = (uint8_t)(sz[0] < 0 ? 0 : sz[0]);
             f->isz[1] = (uint8_t)(sz[1] < 0 ? 0 : sz[1]);
+        }
+    }
+    for (unsigned map = 0; map < 2; map++) {
+        for (unsigned opc = 0; opc < 256; opc++) {
+            const struct fast_ent *f = &fast_tab[map][opc];
+            fast_pk[map][opc] = !f->ok ? 0xFFFF :
+                (uint64_t)f->grp | (uint64_t)f->modrm << 16 | (uint64_t)(f->shift == 0) << 17 |
+                (uint64_t)f->uni << 19 | (uint64_t)f->isz[0] << 24 | (uint64_t)f->isz[1] << 32;
         }
     }
     /* effective addresses. mod=3 (and no ModRM): no memory operand. */
@@ -779,22 +791,25 @@ static const uint8_t sext_shift[5] = { 0, 24, 16, 0, 0 };
  * rows, 0F 38/3A) returns -1 and the general path decodes it; when this path
  * returns DECODE_OK, the general path would give the same insn (checked by
  * tests that compare both). */
-static inline void put32(struct insn *insn, unsigned off, uint32_t v) { memcpy((char *)insn + off, &v, 4); }
+static inline void put32(struct insn *restrict insn, unsigned off, uint32_t v) { memcpy((char *)insn + off, &v, 4); }
 
-static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode)
+static inline int decode_fast(struct insn *restrict insn, const uint8_t *restrict p, unsigned mode)
 {
-    unsigned pos = 0, b, k;
+    unsigned pos = 0, b = p[0];
     uint32_t pf = 0;           /* insn bytes 8-11: rep, lock, pfx66, pfx67 */
     unsigned sego = SEG_NONE;
-    while (__builtin_expect((k = pfx_kind[b = p[pos]]) != 0, 0)) {
-        if (pos >= 14) return -1;
-        pos++;
-        switch (k) {
-        case P_LOCK: return -1;   /* LOCK: the general path checks it */
-        case P_REP: pf = (pf & ~0xFFu) | b; break;
-        case P_SEG: sego = pfx_seg[b]; break;
-        case P_66: pf |= 1u << 16; break;
-        default: pf |= 1u << 24; break;
+    if (__builtin_expect(pfx_kind[b] != 0, 0)) {
+        unsigned k;
+        while ((k = pfx_kind[b]) != 0) {
+            if (pos >= 14) return -1;
+            switch (k) {
+            case P_LOCK: return -1;   /* LOCK: the general path checks it */
+            case P_REP: pf = (pf & ~0xFFu) | b; break;
+            case P_SEG: sego = pfx_seg[b]; break;
+            case P_66: pf |= 1u << 16; break;
+            default: pf |= 1u << 24; break;
+            }
+            b = p[++pos];
         }
     }
     const unsigned npfx = pos;
@@ -804,12 +819,13 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
         b = p[pos++];
         map = 1;
     }
-    const struct fast_ent f = fast_tab[map][b];
-    if (!f.ok) return -1;
-    const unsigned hm = f.modrm;
-    const unsigned m = hm ? p[pos] : 0xC0;   /* no ModRM: as mod=3 (no memory) */
+    const uint64_t fe = fast_pk[map][b];
+    if ((uint16_t)fe == 0xFFFF) return -1;
+    const unsigned hm = (unsigned)(fe >> 16) & 1;
+    /* no ModRM: read as mod=3 (no memory); the opcode's table has 16 copies */
+    const unsigned m = p[pos] | ((hm ^ 1) * 0xC0);
     pos += hm;
-    const unsigned op = grp_pool[f.grp + (grp_index[f.shift == 0][m] & f.imask)];
+    const unsigned op = grp_pool[(uint16_t)fe + grp_index[(fe >> 17) & 1][m]];
     if (op == NO_ROW) return -1;
 
     const unsigned m32 = mode & DECODE_32;
@@ -818,6 +834,7 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
     const uint64_t lay = row_lay[op][osz];
     if (lay >> 48) return -1;                /* row needs the general path */
     const unsigned has_mem = m < 0xC0;
+    const unsigned mm = m & (0u - hm);
 
     /* effective address: ModRM table, then the SIB table when rm=4 (32-bit) */
     uint64_t e;
@@ -825,13 +842,12 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
     if (asz) {
         e = ea32p[m];
         const uint64_t es = sibp[m >> 6][sb];
-        const unsigned hs = (unsigned)(e >> 48);
-        e = hs ? es : e;
-        pos += hs;
+        e = (e >> 48) ? es : e;
     } else {
         e = ea16p[m];
     }
     const unsigned has_sib = (unsigned)(e >> 48);
+    pos += has_sib;
     const unsigned dsz = (unsigned)(e >> 40) & 0xFF;
     const unsigned dsh = sext_shift[dsz];
     const uint32_t disp = (uint32_t)((int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh);
@@ -842,12 +858,11 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
                          (uint32_t)((lay >> 40) & 1);
     const uint32_t imm2 = rd32(p + pos + s1) & len_mask[s2];
     /* the length from the opcode's entry where it can: no wait for the row */
-    if (__builtin_expect(f.uni, 1)) pos += f.isz[osz];
+    if (__builtin_expect((fe >> 19) & 1, 1)) pos += (unsigned)(fe >> (24 + 8 * osz)) & 0xFF;
     else pos += s1 + s2;
     if (pos > 15) return -1;
 
     const unsigned seg = sego != SEG_NONE ? sego : (unsigned)(e >> 32) & 0xFF;
-    const unsigned mm = hm ? m : 0;
     /* operands: template + register << 16 (regv holds 0, reg, rm, opcode&7 by byte) */
     const uint32_t regv = ((m >> 3) & 7) << 8 | (m & 7) << 16 | (b & 7) << 24;
     const uint32_t *tp = row_tp[op][osz][has_mem];
@@ -858,7 +873,7 @@ static inline int decode_fast(struct insn *insn, const uint8_t *p, unsigned mode
     put32(insn, 8, pf);                                               /* rep, lock, 66, 67 */
     put32(insn, 12, npfx | b << 8 | hm << 16 | mm << 24);             /* npfx, opc, ModRM */
     put32(insn, 16, modrm_split[mm] | has_sib << 24);                 /* mod, regf, rm, has_sib */
-    put32(insn, 20, ((uint32_t)e & 0xFFFFFF00u) | (has_sib ? sb : 0)); /* sib, base, index, scale */
+    put32(insn, 20, ((uint32_t)e & 0xFFFFFF00u) | (sb & (0u - has_sib))); /* sib, base, index, scale */
     put32(insn, 24, dsz | ((uint32_t)lay & 0xFFFFFF00u));             /* sizes, nopnd */
     put32(insn, 28, disp);
     put32(insn, 32, imm);
