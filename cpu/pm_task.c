@@ -51,7 +51,6 @@ static int task_load_ldt(struct cpu *c, uint16_t sel)
     TRY(pm_desc_read(c, sel, &d, NULL, EXC_TS));
     if (((d >> 40) & 0x1F) != 0x02 || !(d & (1ull << 47))) return fault(c, EXC_TS, sel & 0xFFFC);
     c->ldtr = pm_desc_seg(sel, d);
-    c->ldtr.ar &= (uint16_t)~1;
     return EXC_NONE;
 }
 
@@ -122,7 +121,9 @@ int pm_task_switch(struct cpu *c, uint16_t sel, uint64_t d, uint32_t taddr, enum
     c->tr = nt;
     c->tr.ar = (uint16_t)(c->tr.ar | 2);
     c->cr[0] |= CR0_TS;
-    if (n32 && (c->cr[0] & CR0_PG)) c->cr[3] = ncr3 & 0xFFFFF018u;
+    /* CR3 comes from a 32-bit TSS when paging is on (mask as MOV CR3 does,
+     * PAE keeps bits 31:5 for the PDPT address) */
+    if (n32 && (c->cr[0] & CR0_PG)) c->cr[3] = ncr3 & ((c->cr[4] & 0x20) ? 0xFFFFFFF8u : 0xFFFFF018u);
     cpu_tlb_flush(c);
     memcpy(c->r, nr, sizeof nr);
     c->eip = neip;

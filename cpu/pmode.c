@@ -50,7 +50,8 @@ struct seg pm_desc_seg(uint16_t sel, uint64_t d)
     uint32_t l = (uint32_t)(d & 0xFFFF) | (uint32_t)((d >> 32) & 0xF0000);
     if (d & (1ull << 55)) l = (l << 12) | 0xFFF;
     s.limit = l;
-    s.ar = (uint16_t)(((d >> 40) & 0xFF) | (((d >> 52) & 0xF) << 8)) | 1;   /* accessed */
+    s.ar = (uint16_t)(((d >> 40) & 0xFF) | (((d >> 52) & 0xF) << 8));
+    if (s.ar & AR_S) s.ar |= 1;          /* code/data: the load sets accessed */
     return s;
 }
 
@@ -550,7 +551,6 @@ int op_lldt(struct cpu *c, const struct insn *in)
     if (((d >> 40) & 0x1F) != 0x02) return fault(c, EXC_GP, sel & 0xFFFC);
     if (!(d & (1ull << 47))) return fault(c, EXC_NP, sel & 0xFFFC);
     c->ldtr = pm_desc_seg(sel, d);
-    c->ldtr.ar &= (uint16_t)~1;      /* type 2 has no accessed bit */
     return EXC_NONE;
 }
 

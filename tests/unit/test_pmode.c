@@ -843,6 +843,193 @@ static void test_hw_interrupt_ext_bit(void)
     cpu_free(&c);
 }
 
+static void test_int_16bit_gate(void)
+{
+    struct cpu c; pm_setup(&c);
+    idt_gate(0x40, 0x08, 0x14000, 0x86);                /* 16-bit interrupt gate */
+    c.eflags |= FL_IF;
+    CODE(0x10000, 0xCD, 0x40);
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT_EQ(c.eip, 0x4000);                           /* offset 15:0 only */
+    EXPECT_EQ(c.r[R_ESP], 0x8000 - 6);
+    EXPECT_EQ(r16(0x8000 - 6), 0x0002);                 /* IP (low 16 of 0x10002) */
+    EXPECT_EQ(r16(0x8000 - 4), 0x08);
+    EXPECT_EQ(r16(0x8000 - 2), 0x0202);
+    EXPECT(!(c.eflags & FL_IF));
+    cpu_free(&c);
+}
+
+static void test_int_task_gate_from_ring3(void)
+{
+    struct cpu c; pm_setup(&c);
+    idt_gate(0x41, 0x30, 0, 0xE5);                      /* task gate, DPL 3 */
+    to_ring3(&c);
+    CODE(0x12000, 0xCD, 0x41, 0x90);
+    CODE(0x13000, 0xCF);                                /* iretd (NT) */
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT_EQ(c.tr.sel, 0x30);
+    EXPECT_EQ(c.cpl, 0);
+    EXPECT_EQ(c.eip, 0x13000);
+    EXPECT(c.eflags & FL_NT);
+    EXPECT_EQ(r32(TSS_A + 0x20), 0x12002);
+    EXPECT_EQ(r32(TSS_A + 0x4C), 0x1B);
+    EXPECT_EQ(r32(TSS_A + 0x50), 0x23);
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT_EQ(c.tr.sel, 0x28);
+    EXPECT_EQ(c.cpl, 3);
+    EXPECT_EQ(c.eip, 0x12002);
+    EXPECT_EQ(c.seg[SEG_SS].sel, 0x23);
+    EXPECT_EQ(c.seg[SEG_SS].ar & 0xFF, 0xF3);
+    EXPECT_EQ(c.seg[SEG_DS].sel, 0x23);
+    EXPECT_EQ(c.r[R_ESP], 0x7000);
+    EXPECT(c.eflags & FL_IF);
+    cpu_free(&c);
+    /* DPL-0 task gate from ring 3 with INT n: #GP(vec*8+2) */
+    pm_setup(&c);
+    idt_gate(0x41, 0x30, 0, 0x85);
+    to_ring3(&c);
+    CODE(0x12000, 0xCD, 0x41);
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT_AT_HANDLER(&c, EXC_GP);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x41 * 8 + 2);
+    EXPECT_EQ(c.tr.sel, 0x28);
+    cpu_free(&c);
+}
+
+static void test_task_switch_ldt_cr3(void)
+{
+    struct cpu c; pm_setup(&c);
+    setup_paging(&c);
+    w32(TSS_B + 0x1C, 0x20000);
+    w32(TSS_B + 0x60, 0x60);                            /* LDT */
+    w32(TSS_B + 0x54, 0x04);                            /* DS = LDT[0] */
+    c.cr[3] = 0x30000;                                  /* a different CR3 (never used) */
+    memcpy(ram + 0x30000, ram + 0x20000, 4096);
+    cpu_tlb_flush(&c);
+    CODE(0x10000, 0xEA, 0, 0, 0, 0, 0x30, 0x00);
+    CODE(0x13000, 0xA1, 0x10, 0, 0, 0);                 /* mov eax,[0x10] (DS base 0x5000) */
+    w32(0x5010, 0x600DF00D);
+    EXPECT_EQ(steps(&c, 2), EXC_NONE);
+    EXPECT_EQ(c.cr[3], 0x20000);
+    EXPECT_EQ(c.ldtr.sel, 0x60);
+    EXPECT_EQ(c.ldtr.base, 0x4000);
+    EXPECT_EQ(c.seg[SEG_DS].base, 0x5000);
+    EXPECT_EQ(c.r[R_EAX], 0x600DF00D);
+    EXPECT_EQ(ram[0x4000 + 5], 0x93);                   /* LDT descriptor accessed */
+    cpu_free(&c);
+}
+
+static void test_task_switch_ts_checks(void)
+{
+    struct cpu c; pm_setup(&c);
+    set_desc(GDT, 0x30, TSS_B, 0x50, 0x89, 0);          /* 32-bit TSS below 0x67 */
+    CODE(0x10000, 0xEA, 0, 0, 0, 0, 0x30, 0x00);
+    EXPECT_EQ(steps(&c, 1), EXC_TS);
+    EXPECT_AT_HANDLER(&c, EXC_TS);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x30);
+    EXPECT_EQ(c.tr.sel, 0x28);
+    EXPECT_EQ(gdt_access(0x28), 0x8B);                  /* nothing written */
+    cpu_free(&c);
+    /* IRET with NT whose link is not a busy TSS: #TS(link) */
+    pm_setup(&c);
+    w16(TSS_A, 0x30);
+    c.eflags |= FL_NT;
+    CODE(0x10000, 0xCF);
+    EXPECT_EQ(steps(&c, 1), EXC_TS);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x30);
+    cpu_free(&c);
+    /* new task with a bad LDT selector: #TS(ldt) raised in the new task,
+     * whose segments are not loaded yet: a #TS task gate handles it */
+    pm_setup(&c);
+    w32(TSS_B + 0x60, 0x10);
+    idt_gate(EXC_TS, 0x68, 0, 0x85);
+    CODE(0x10000, 0xEA, 0, 0, 0, 0, 0x30, 0x00);
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT_EQ(c.tr.sel, 0x68);
+    EXPECT_EQ(c.eip, 0x13800);
+    EXPECT_EQ(r16(TSS_DF), 0x30);                       /* link to the faulting task */
+    EXPECT_EQ(r32(TSS_B + 0x20), 0x13000);              /* its EIP: the first instruction */
+    EXPECT_EQ(r32(0xB000 - 4), 0x10);
+    EXPECT_EQ(c.r[R_ESP], 0xB000 - 4);
+    cpu_free(&c);
+    /* ... and without one, the CPU shuts down (#TS -> #DF -> no stack) */
+    pm_setup(&c);
+    w32(TSS_B + 0x60, 0x10);
+    CODE(0x10000, 0xEA, 0, 0, 0, 0, 0x30, 0x00);
+    EXPECT_EQ(steps(&c, 1), EXIT_RESET);
+    cpu_free(&c);
+}
+
+static void test_lldt_bad_type_and_gate_checks(void)
+{
+    struct cpu c; pm_setup(&c);
+    CODE(0x10000, 0x66, 0xB8, 0x10, 0x00, 0x0F, 0x00, 0xD0);   /* lldt 0x10 */
+    EXPECT_EQ(steps(&c, 2), EXC_GP);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x10);
+    cpu_free(&c);
+    /* call gate of DPL 0 from ring 3: #GP(gate) */
+    pm_setup(&c);
+    set_gate(GDT + 0x40, 0x08, 0x14000, 0x8C, 0);
+    to_ring3(&c);
+    CODE(0x12000, 0x9A, 0, 0, 0, 0, 0x43, 0x00);
+    EXPECT_EQ(steps(&c, 1), EXC_GP);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x40);
+    cpu_free(&c);
+    /* not-present call gate: #NP(gate) */
+    pm_setup(&c);
+    set_gate(GDT + 0x40, 0x08, 0x14000, 0x6C, 0);
+    to_ring3(&c);
+    CODE(0x12000, 0x9A, 0, 0, 0, 0, 0x43, 0x00);
+    EXPECT_EQ(steps(&c, 1), EXC_NP);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x40);
+    cpu_free(&c);
+    /* JMP through a call gate to an inner level is not allowed: #GP(code) */
+    pm_setup(&c);
+    to_ring3(&c);
+    CODE(0x12000, 0xEA, 0, 0, 0, 0, 0x43, 0x00);
+    EXPECT_EQ(steps(&c, 1), EXC_GP);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x08);
+    cpu_free(&c);
+}
+
+static void test_ring3_gp_frame(void)
+{
+    struct cpu c; pm_setup(&c);
+    to_ring3(&c);
+    CODE(0x12000, 0xFA);                                /* cli with IOPL 0 */
+    EXPECT_EQ(steps(&c, 1), EXC_GP);
+    EXPECT_AT_HANDLER(&c, EXC_GP);
+    EXPECT_EQ(c.r[R_ESP], 0x9000 - 24);
+    EXPECT_EQ(r32(0x9000 - 24), 0);
+    EXPECT_EQ(r32(0x9000 - 20), 0x12000);
+    EXPECT_EQ(r32(0x9000 - 16), 0x1B);
+    EXPECT_EQ(r32(0x9000 - 8), 0x7000);
+    EXPECT_EQ(r32(0x9000 - 4), 0x23);
+    EXPECT_EQ(c.seg[SEG_DS].sel, 0x23);                 /* delivery keeps data registers */
+    EXPECT_EQ(gdt_access(0x10), 0x93);                  /* inner SS accessed */
+    cpu_free(&c);
+}
+
+static void test_retf_outer_ss_checks(void)
+{
+    struct cpu c; pm_setup(&c);
+    /* push ss=0x20 (RPL 0 != CS RPL 3); push esp; push cs=0x1B; push eip; retf */
+    CODE(0x10000, 0x6A, 0x20, 0x68, 0, 0x70, 0, 0, 0x6A, 0x1B, 0x68, 0, 0x20, 1, 0, 0xCB);
+    EXPECT_EQ(steps(&c, 5), EXC_GP);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x20);
+    EXPECT_EQ(c.cpl, 0);
+    cpu_free(&c);
+    pm_setup(&c);
+    /* the same with a good SS: ring 3, ESP from the frame */
+    CODE(0x10000, 0x6A, 0x23, 0x68, 0, 0x70, 0, 0, 0x6A, 0x1B, 0x68, 0, 0x20, 1, 0, 0xCB);
+    EXPECT_EQ(steps(&c, 5), EXC_NONE);
+    EXPECT_EQ(c.cpl, 3);
+    EXPECT_EQ(c.seg[SEG_SS].sel, 0x23);
+    EXPECT_EQ(c.r[R_ESP], 0x7000);
+    EXPECT_EQ(c.eip, 0x12000);
+    cpu_free(&c);
+}
+
 int main(void)
 {
     m = mem_new(2 << 20);
@@ -880,6 +1067,13 @@ int main(void)
     RUN(test_far_ret_same_level_and_bad_cs);
     RUN(test_call_gate_stack_fault);
     RUN(test_hw_interrupt_ext_bit);
+    RUN(test_int_16bit_gate);
+    RUN(test_int_task_gate_from_ring3);
+    RUN(test_task_switch_ldt_cr3);
+    RUN(test_task_switch_ts_checks);
+    RUN(test_lldt_bad_type_and_gate_checks);
+    RUN(test_ring3_gp_frame);
+    RUN(test_retf_outer_ss_checks);
     mem_free(m);
     return test_summary();
 }
