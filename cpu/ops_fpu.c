@@ -31,7 +31,11 @@
 #include "cpu/interp_priv.h"
 #include "cpu/fpu_state.h"
 
-/* ---- host stubs: push rdx; popfq; frstor (rdi); <insn>; pushfq; pop rax;
+#if !defined(__x86_64__)
+#error "cpu/ops_fpu.c: the x87 model runs on the host's x87 unit and needs an x86-64 host"
+#endif
+
+/* ---- host stubs: endbr64; push rdx; popfq; frstor (rdi); <insn>; pushfq; pop rax;
  *      fnsave (rdi); ret.  rdi = 108-byte save image, rsi = memory operand,
  *      rdx = EFLAGS for FCMOVcc; returns the host RFLAGS (FCOMI). ---- */
 __asm__(
@@ -44,7 +48,7 @@ __asm__(
     ".rept 8\n"
     ".set bt86_fm, 0xC0\n"
     ".rept 64\n"
-    "push %rdx\n popfq\n frstor (%rdi)\n .byte bt86_fb, bt86_fm\n"
+    "endbr64\n push %rdx\n popfq\n frstor (%rdi)\n .byte bt86_fb, bt86_fm\n"
     "pushfq\n pop %rax\n fnsave (%rdi)\n ret\n .p2align 4\n"
     ".set bt86_fm, bt86_fm + 1\n"
     ".endr\n"
@@ -55,12 +59,16 @@ __asm__(
     ".rept 8\n"
     ".set bt86_fm, 0x06\n"
     ".rept 8\n"
-    "push %rdx\n popfq\n frstor (%rdi)\n .byte bt86_fb, bt86_fm\n"
+    "endbr64\n push %rdx\n popfq\n frstor (%rdi)\n .byte bt86_fb, bt86_fm\n"
     "pushfq\n pop %rax\n fnsave (%rdi)\n ret\n .p2align 4\n"
     ".set bt86_fm, bt86_fm + 8\n"
     ".endr\n"
     ".set bt86_fb, bt86_fb + 1\n"
     ".endr\n"
+    "bt86_fpu_stub_end:\n"
+    ".if (bt86_fpu_stub_mem - bt86_fpu_stub_reg) != 0x2000 || (bt86_fpu_stub_end - bt86_fpu_stub_mem) != 0x400\n"
+    ".error \"cpu/ops_fpu.c: an x87 host stub outgrew its 16 bytes\"\n"
+    ".endif\n"
     ".popsection\n");
 
 extern const uint8_t bt86_fpu_stub_reg[] __attribute__((visibility("hidden")));
@@ -255,7 +263,10 @@ static int fpu_exec(struct cpu *c, const struct insn *in)
     }
     fpu_to_host(c, img);
     fpu_stub_fn fn = (fpu_stub_fn)(uintptr_t)stub;
+    uint16_t host_cw;                 /* FNSAVE re-inits: keep the host's own RC/PC */
+    __asm__ volatile("fnstcw %0" : "=m"(host_cw));
     uint64_t hfl = fn(img, mem, 0x2 | (c->eflags & (FL_CF | FL_PF | FL_ZF)));
+    __asm__ volatile("fldcw %0" : : "m"(host_cw));
     uint16_t unmasked = get16(img + 4) & ~c->fpu.cw & FSW_EXC;
     /* an unmasked IE/DE/ZE/OE/UE leaves a memory destination unwritten
      * (SDM vol. 1 sec. 4.9.2, 8.5); an unmasked PE still stores */
