@@ -560,6 +560,11 @@ static bool gen_group(struct gen *g, struct fuzz_group *grp, bool allow_branch)
         grp->op = in.op;
         if (optab[in.op].fr & g->poison) return false;
         grp->fu = optab[in.op].fu;
+        grp->fdef = optab[in.op].fw & ~optab[in.op].fu;
+        const char *h = optab[in.op].handler;
+        if (!strncmp(h, "sh", 2) || !strncmp(h, "ro", 2) || !strncmp(h, "rc", 2) || !strcmp(h, "sar") ||
+            ((optab[in.op].attrs & A_REP) && in.rep))
+            grp->fdef = 0;                               /* count may be 0: flags unchanged */
     } else {
         grp->op = OP_COUNT;
     }
@@ -675,6 +680,20 @@ uint32_t fuzzgen_undef_mask(const struct fuzz_case *fc)
     uint32_t m = 0;
     for (int i = 0; i < fc->ngroups; i++) m |= fc->g[i].fu;
     return m;
+}
+
+uint32_t fuzzgen_undef_at(const struct fuzz_case *fc, int k)
+{
+    uint32_t in[FUZZ_MAX_GROUPS + 1] = { 0 };
+    int n = fc->ngroups;
+    if (k > n) k = n;
+    for (int i = 0; i < n; i++) {
+        const struct fuzz_group *g = &fc->g[i];
+        uint32_t out = (in[i] & ~g->fdef) | g->fu;
+        in[i + 1] |= out;                                /* fall through (always, conservatively) */
+        if (g->reloc) in[g->target > n ? n : g->target] |= out;
+    }
+    return in[k];
 }
 
 void fuzzgen_drop_group(struct fuzz_case *fc, int k)

@@ -45,6 +45,7 @@ struct fuzz_group {
     uint8_t  target;                /* target group (> own index; n = end)   */
     uint16_t op;                    /* opcode-table row of the main insn     */
     uint32_t fu;                    /* flags it leaves undefined             */
+    uint32_t fdef;                  /* flags it surely sets to defined values */
 };
 
 struct fuzz_case {
@@ -82,6 +83,13 @@ size_t fuzzgen_assemble(const struct fuzz_case *fc, uint32_t code_base, uint8_t 
 
 /* Union of the undefined flags of every main instruction. */
 uint32_t fuzzgen_undef_mask(const struct fuzz_case *fc);
+
+/* Flags that may be undefined on entry to group k (k = ngroups: at the end):
+ * a forward data flow over fall-through and branch edges, where a group's
+ * main instruction adds its fu flags and clears the flags it surely defines
+ * (fdef: not for shifts/rotates, whose count may be 0, nor for REP string
+ * instructions, whose count may be 0). */
+uint32_t fuzzgen_undef_at(const struct fuzz_case *fc, int k);
 
 /* Remove group k (branch targets past it move down with it). */
 void fuzzgen_drop_group(struct fuzz_case *fc, int k);
