@@ -114,6 +114,8 @@ int lin_probe_write(struct cpu *c, uint32_t lin, unsigned size, bool user)
 int lin_write(struct cpu *c, uint32_t lin, unsigned size, uint64_t v, bool user)
 {
     uint64_t pa, pa2;
+    if (((lin ^ c->exec_page) & ~0xFFFu) == 0 || (((lin + size - 1) ^ c->exec_page) & ~0xFFFu) == 0)
+        c->smc = true;
     unsigned first = 4096 - (lin & 0xFFF);
     if (first >= size) {
         uint8_t *h = tlb_hit(c, lin, true, user);
@@ -136,6 +138,8 @@ static inline bool user_mode(const struct cpu *c) { return c->cpl == 3; }
 
 int mem_rd(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t *v)
 {
+    uint8_t *h = seg_fast(c, s, off, size, false);
+    if (h) { uint32_t x = 0; memcpy(&x, h, size); *v = x; return EXC_NONE; }
     uint32_t lin;
     int r = seg_check(c, s, off, size, ACC_READ, &lin);
     if (r != EXC_NONE) return r;
@@ -147,6 +151,8 @@ int mem_rd(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t *v)
 
 int mem_wr(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t v)
 {
+    uint8_t *h = seg_fast(c, s, off, size, true);
+    if (h) { memcpy(h, &v, size); return EXC_NONE; }
     uint32_t lin;
     int r = seg_check(c, s, off, size, ACC_WRITE, &lin);
     if (r != EXC_NONE) return r;
@@ -175,14 +181,6 @@ int mem_probe_wr(struct cpu *c, int s, uint32_t off, unsigned size)
     int r = seg_check(c, s, off, size, ACC_WRITE, &lin);
     if (r != EXC_NONE) return r;
     return lin_probe_write(c, lin, size, user_mode(c));
-}
-
-uint32_t insn_ea(const struct cpu *c, const struct insn *in)
-{
-    uint32_t ea = (uint32_t)in->disp;
-    if (in->base != REG_NONE) ea += c->r[in->base];
-    if (in->index != REG_NONE) ea += c->r[in->index] << in->scale;
-    return in->addrsize == 2 ? (ea & 0xFFFF) : ea;
 }
 
 static inline uint32_t imm_of(const struct insn *in, int k)

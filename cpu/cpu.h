@@ -19,6 +19,7 @@ struct bus;
 #define TLB_SIZE 256
 #define TLB_INVALID 1u
 struct icache_entry;
+struct iblock;
 
 enum gpr { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 
@@ -101,8 +102,11 @@ struct cpu {
         uint32_t tag[2][2][TLB_SIZE];
         uintptr_t addend[2][2][TLB_SIZE];
     } tlb;
-    /* decoded-instruction cache, validated by the instruction's bytes */
+    /* decoded-instruction and block caches, validated by the code bytes */
     struct icache_entry *icache;
+    struct iblock *bcache;
+    uint32_t exec_page;        /* linear page of the running block (or 1)    */
+    bool smc;                  /* a store hit exec_page: leave the block     */
 
     /* interrupt controller hooks (the board wires them; NULL: none) */
     bool (*intr_pending)(void *opaque);  /* INTR line asserted?           */

@@ -16,36 +16,6 @@ const uint8_t parity_table[256] = {
 #undef P6
 };
 
-uint32_t flags_add(uint32_t a, uint32_t b, uint32_t cin, unsigned size)
-{
-    uint32_t m = size_mask(size);
-    a &= m; b &= m;
-    uint64_t r64 = (uint64_t)a + b + cin;
-    uint32_t res = (uint32_t)r64 & m;
-    uint32_t f = flags_szp(res, size);
-    if (r64 > m) f |= FL_CF;
-    if ((a ^ res) & (b ^ res) & sign_bit(size)) f |= FL_OF;
-    if ((a ^ b ^ res) & 0x10) f |= FL_AF;
-    return f;
-}
-
-uint32_t flags_sub(uint32_t a, uint32_t b, uint32_t cin, unsigned size)
-{
-    uint32_t m = size_mask(size);
-    a &= m; b &= m;
-    uint32_t res = (a - b - cin) & m;
-    uint32_t f = flags_szp(res, size);
-    if ((uint64_t)a < (uint64_t)b + cin) f |= FL_CF;
-    if ((a ^ b) & (a ^ res) & sign_bit(size)) f |= FL_OF;
-    if ((a ^ b ^ res) & 0x10) f |= FL_AF;
-    return f;
-}
-
-uint32_t flags_logic(uint32_t res, unsigned size)
-{
-    return flags_szp(res, size);     /* CF = OF = 0; AF undefined: P6 clears it */
-}
-
 bool cond_true(const struct cpu *c, unsigned cc)
 {
     uint32_t f = c->eflags;

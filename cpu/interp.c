@@ -22,6 +22,18 @@ struct icache_entry {
     uint8_t  bytes[16];    /* the instruction bytes (len of in), padded  */
     struct insn in;        /* its decoding                               */
 };
+#define BLOCK_INSNS 32
+#define BLOCK_BYTES 128
+#define BCACHE_SIZE 1024
+struct iblock {
+    uint32_t lin;                  /* linear address of the first byte        */
+    uint8_t  mode;                 /* DECODE_16/32 + 1; 0 = empty             */
+    uint8_t  ninsn;                /* decoded instructions                    */
+    uint16_t nbytes;               /* bytes they cover                        */
+    uint64_t words[BLOCK_BYTES / 8]; /* those bytes, zero-padded              */
+    struct insn insn[BLOCK_INSNS];
+};
+
 
 static const op_fn dispatch[OP_COUNT] = {
 #define X(name, map, pfx, opc, ext, mnem, handler, o1, o2, o3, attrs, fr, fw, fu) [OP_##name] = op_##handler,
@@ -43,13 +55,17 @@ void cpu_init(struct cpu *cpu, struct mem *mem, struct bus *bus)
     cpu->cpuid_feat_edx = CPUID_FEATURES;
     cpu->cpuid_signature = CPUID_SIG;
     cpu->icache = calloc(ICACHE_SIZE, sizeof *cpu->icache);
+    cpu->bcache = calloc(BCACHE_SIZE, sizeof *cpu->bcache);
+    cpu->exec_page = 1;
     cpu_reset(cpu);
 }
 
 void cpu_free(struct cpu *cpu)
 {
     free(cpu->icache);
+    free(cpu->bcache);
     cpu->icache = NULL;
+    cpu->bcache = NULL;
 }
 
 /* Power-on / RESET state (SDM vol. 3 sec. 10.1.1, table 10-1). */
@@ -172,6 +188,26 @@ static bool is_trap_like(int vec)
     return vec == EXC_BP || vec == EXC_OF;
 }
 
+/* Finish an instruction: count it, or deliver the fault it raised.
+ * Returns EXC_NONE, an EXIT_* code, or the vector that was delivered. */
+static int retire(struct cpu *c, int rc)
+{
+    if (rc == EXC_NONE) {
+        c->icount++;
+        c->tsc++;
+        return EXC_NONE;
+    }
+    if (rc >= 256) {
+        if (rc == EXIT_HLT) { c->icount++; c->tsc++; }
+        return rc;
+    }
+    /* a fault: EIP is back at the instruction; deliver */
+    int dr = cpu_deliver(c, rc, c->exc_has_err, c->exc_err, false,
+                         is_trap_like(rc) ? c->next_eip : c->insn_eip);
+    if (dr >= 256) return dr;
+    return rc;
+}
+
 int interp_step(struct cpu *c)
 {
     uint8_t buf[16];
@@ -180,7 +216,6 @@ int interp_step(struct cpu *c)
     struct insn in;
     c->insn_eip = c->eip;
     c->exc_has_err = false;
-    uint8_t shadow = c->intr_shadow;
     c->intr_shadow = 0;
     unsigned n = fetch(c, buf, &p, &stop_exc);
     unsigned mode = (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16;
@@ -207,26 +242,99 @@ int interp_step(struct cpu *c)
         rc = UD(c);
     }
 done:
-    if (rc == EXC_NONE) {
-        c->icount++;
-        c->tsc++;
-        return EXC_NONE;
+    return retire(c, rc);
+}
+
+/* ---- the block cache ----
+ * A block is a run of instructions decoded once: it starts at a linear
+ * address, stays inside one page and the CS limit, and ends after an
+ * instruction that branches or ends a translation block (A_BRANCH,
+ * A_ENDTB: mode changes, STI/MOV SS shadows, ...). It is used only if the
+ * bytes in memory still equal the bytes it was decoded from; a store into
+ * the page of the running block (cpu->smc) ends the run, so self-modifying
+ * code is exact. interp_step() stays the one-instruction path. */
+static inline bool block_matches(const struct iblock *b, const uint8_t *p)
+{
+    unsigned full = b->nbytes / 8, rest = b->nbytes & 7;
+    for (unsigned i = 0; i < full; i++) {
+        uint64_t w;
+        memcpy(&w, p + 8 * i, 8);
+        if (w != b->words[i]) return false;
     }
-    if (rc >= 256) {
-        if (rc == EXIT_HLT) { c->icount++; c->tsc++; }
-        return rc;
+    if (rest) {
+        uint64_t w = 0;
+        memcpy(&w, p + 8 * full, rest);
+        if (w != b->words[full]) return false;
     }
-    (void)shadow;
-    /* a fault: EIP is back at the instruction; deliver */
-    int dr = cpu_deliver(c, rc, c->exc_has_err, c->exc_err, false,
-                         is_trap_like(rc) ? c->next_eip : c->insn_eip);
-    if (dr >= 256) return dr;
+    return true;
+}
+
+/* Decode a block at p (avail bytes usable). Returns the instruction count. */
+static unsigned block_build(struct iblock *b, uint32_t lin, unsigned mode, const uint8_t *p, unsigned avail)
+{
+    unsigned off = 0, k = 0;
+    if (avail > BLOCK_BYTES) avail = BLOCK_BYTES;
+    while (k < BLOCK_INSNS && off < avail) {
+        struct insn *in = &b->insn[k];
+        if (decode(in, p + off, avail - off, mode) != DECODE_OK) break;
+        off += in->len;
+        k++;
+        if (optab[in->op].attrs & (A_BRANCH | A_ENDTB | A_FEATURES)) break;
+    }
+    b->lin = lin;
+    b->mode = (uint8_t)(mode + 1);
+    b->ninsn = (uint8_t)k;
+    b->nbytes = (uint16_t)off;
+    memset(b->words, 0, sizeof b->words);
+    memcpy(b->words, p, off);
+    return k;
+}
+
+#define NO_BLOCK (-2)
+/* Run one block at CS:EIP, or return NO_BLOCK if none applies (interp_step).
+ * *done counts retired instructions; the return value is EXC_NONE, a
+ * delivered vector, or EXIT_*. */
+static int block_run(struct cpu *c, uint64_t *done)
+{
+    const struct seg *cs = &c->seg[SEG_CS];
+    uint32_t eip = c->eip;
+    if (eip > cs->limit) return NO_BLOCK;
+    uint32_t lin = cs->base + eip;
+    bool user = c->cpl == 3;
+    uint8_t *h = tlb_hit(c, lin, false, user);
+    if (!h) return NO_BLOCK;                       /* interp_step fills the TLB */
+    unsigned mode = (cs->ar & AR_DB) ? DECODE_32 : DECODE_16;
+    unsigned avail = 4096 - (lin & 0xFFF);
+    if (cs->limit - eip < avail - 1) avail = cs->limit - eip + 1;
+    struct iblock *b = &c->bcache[(lin ^ (lin >> 12)) % BCACHE_SIZE];
+    if (!(b->lin == lin && b->mode == mode + 1 && b->nbytes <= avail && block_matches(b, h))) {
+        if (!block_build(b, lin, mode, h, avail)) { b->mode = 0; return NO_BLOCK; }
+    }
+    c->exec_page = lin & ~0xFFFu;
+    c->smc = false;
+    int rc = EXC_NONE;
+    for (unsigned k = 0; k < b->ninsn; k++) {
+        const struct insn *in = &b->insn[k];
+        uint32_t start = c->eip;
+        c->insn_eip = start;
+        c->exc_has_err = false;
+        c->intr_shadow = 0;
+        rc = retire(c, execute(c, in));
+        if (rc != EXC_NONE) { if (rc == EXIT_HLT) (*done)++; break; }
+        (*done)++;
+        if (c->smc) break;
+        uint32_t next = start + in->len;
+        if (!(cs->ar & AR_DB)) next &= 0xFFFF;
+        if (c->eip != next) break;
+    }
+    c->exec_page = 1;
     return rc;
 }
 
 int interp_run(struct cpu *c, uint64_t n)
 {
-    for (uint64_t i = 0; i < n; i++) {
+    uint64_t done = 0;
+    while (done < n) {
         if (c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque)) {
             int vec = c->intr_ack(c->intr_opaque);
             c->halted = false;
@@ -234,7 +342,11 @@ int interp_run(struct cpu *c, uint64_t n)
             if (dr >= 256) return dr;
         }
         if (c->halted) return EXIT_HLT;
-        int rc = interp_step(c);
+        int rc = c->bcache ? block_run(c, &done) : NO_BLOCK;
+        if (rc == NO_BLOCK) {
+            rc = interp_step(c);
+            done++;
+        }
         if (rc >= 256) return rc;
     }
     return EXC_NONE;

@@ -105,8 +105,29 @@ static inline uint8_t *tlb_hit(struct cpu *c, uint32_t lin, bool write, bool use
 /* Install a translation (only for RAM, or ROM for reads). */
 void tlb_fill(struct cpu *c, uint32_t lin, uint64_t pa, bool write, bool user);
 
+/* Fast path of a segmented access within one page: a usable expand-up
+ * segment (or real mode) and a TLB hit. NULL means: take the full path. */
+static inline uint8_t *seg_fast(struct cpu *c, int s, uint32_t off, unsigned size, bool write)
+{
+    const struct seg *sg = &c->seg[s];
+    uint16_t ar = sg->ar;
+    if ((c->cr[0] & 1) && !(c->eflags & FL_VM) && ((ar & 0x9C) != 0x90 || (write && !(ar & 2))))
+        return NULL;                                   /* not plain present data */
+    if ((ar & 0x1C) == 0x14 || off > sg->limit || sg->limit - off < size - 1) return NULL;
+    uint32_t lin = sg->base + off;
+    if ((lin & 0xFFF) > 4096 - size) return NULL;
+    if (write && (((lin ^ c->exec_page) & ~0xFFFu) == 0)) return NULL;   /* SMC check in lin_write */
+    return tlb_hit(c, lin, write, c->cpl == 3);
+}
+
 /* ---- operands ---- */
-uint32_t insn_ea(const struct cpu *c, const struct insn *in);   /* offset, addrsize-wrapped */
+static inline uint32_t insn_ea(const struct cpu *c, const struct insn *in)   /* offset, addrsize-wrapped */
+{
+    uint32_t ea = (uint32_t)in->disp;
+    if (in->base != REG_NONE) ea += c->r[in->base];
+    if (in->index != REG_NONE) ea += c->r[in->index] << in->scale;
+    return in->addrsize == 2 ? (ea & 0xFFFF) : ea;
+}
 int opnd_read_slow(struct cpu *c, const struct insn *in, int k, uint32_t *v);
 int opnd_write_slow(struct cpu *c, const struct insn *in, int k, uint32_t v);
 static inline int opnd_read(struct cpu *c, const struct insn *in, int k, uint32_t *v)
@@ -157,9 +178,31 @@ static inline void flags_set(struct cpu *c, uint32_t mask, uint32_t val)
 {
     c->eflags = (c->eflags & ~mask) | (val & mask);
 }
-uint32_t flags_add(uint32_t a, uint32_t b, uint32_t cin, unsigned size);
-uint32_t flags_sub(uint32_t a, uint32_t b, uint32_t cin, unsigned size);
-uint32_t flags_logic(uint32_t res, unsigned size);
+static inline uint32_t flags_add(uint32_t a, uint32_t b, uint32_t cin, unsigned size)
+{
+    uint32_t m = size_mask(size);
+    a &= m; b &= m;
+    uint64_t r64 = (uint64_t)a + b + cin;
+    uint32_t res = (uint32_t)r64 & m;
+    uint32_t f = flags_szp(res, size);
+    f |= (r64 > m) ? FL_CF : 0;
+    f |= (((a ^ res) & (b ^ res)) >> (size * 8 - 1) & 1) ? FL_OF : 0;
+    f |= (a ^ b ^ res) & FL_AF;
+    return f;
+}
+static inline uint32_t flags_sub(uint32_t a, uint32_t b, uint32_t cin, unsigned size)
+{
+    uint32_t m = size_mask(size);
+    a &= m; b &= m;
+    uint32_t res = (a - b - cin) & m;
+    uint32_t f = flags_szp(res, size);
+    f |= ((uint64_t)a < (uint64_t)b + cin) ? FL_CF : 0;
+    f |= (((a ^ b) & (a ^ res)) >> (size * 8 - 1) & 1) ? FL_OF : 0;
+    f |= (a ^ b ^ res) & FL_AF;
+    return f;
+}
+/* CF = OF = 0; AF is undefined and a P6 clears it */
+static inline uint32_t flags_logic(uint32_t res, unsigned size) { return flags_szp(res, size); }
 bool cond_true(const struct cpu *c, unsigned cc);
 
 /* ---- control transfer and segments (cpu/ops_ctl.c, cpu/seg.c) ---- */
