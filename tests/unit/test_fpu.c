@@ -1158,6 +1158,56 @@ static void test_fxsave_helpers(void)
     cpu_free(&d);
 }
 
+/* every register-form encoding D8-DF C0-FF with a full stack: the 420 a P6
+ * has run to HLT, the other 92 raise #UD; nothing stops the interpreter */
+static void test_all_register_encodings(void)
+{
+    unsigned ud = 0, other = 0;
+    for (unsigned b = 0xD8; b <= 0xDF; b++)
+        for (unsigned mm = 0xC0; mm <= 0xFF; mm++) {
+            struct prog p = { .n = 0 };
+            FNINIT(&p);
+            for (int i = 0; i < 7; i++) E(&p, 0xD9, 0xE8);    /* 7 x fld1: one slot free */
+            E(&p, (uint8_t)b, (uint8_t)mm);
+            HLT(&p);
+            struct cpu c; setup16(&c, &p);
+            int r = run(&c);
+            if (r == EXIT_HLT && c.eip == 0x7E00 + 8 * 6 + 1) ud++;
+            else if (!(r == EXIT_HLT && c.eip == CODE + p.n)) {
+                other++;
+                printf("  %02x %02x: rc %d eip %x\n", b, mm, r, c.eip);
+            }
+            cpu_free(&c);
+        }
+    EXPECT_EQ(ud, 92);
+    EXPECT_EQ(other, 0);
+}
+
+/* every memory form D8-DF /0-/7 on a valid operand */
+static void test_all_memory_forms(void)
+{
+    unsigned ud = 0, other = 0;
+    for (unsigned b = 0xD8; b <= 0xDF; b++)
+        for (unsigned r = 0; r < 8; r++) {
+            struct prog p = { .n = 0 };
+            FNINIT(&p);
+            E(&p, 0xD9, 0xE8, 0xD9, 0xEB);                    /* fld1 fldpi */
+            M16(&p, (uint8_t)b, r, DATA);
+            HLT(&p);
+            struct cpu c; setup16(&c, &p);
+            put_u64(DATA, 0x3FF0000000000000ull);                 /* 1.0 as a double */
+            int rc = run(&c);
+            if (rc == EXIT_HLT && c.eip == 0x7E00 + 8 * 6 + 1) ud++;
+            else if (!(rc == EXIT_HLT && c.eip == CODE + p.n)) {
+                other++;
+                printf("  %02x /%u: rc %d eip %x\n", b, r, rc, c.eip);
+            }
+            cpu_free(&c);
+        }
+    EXPECT_EQ(ud, 7);     /* D9 /1, DB /4, DB /6, DD /5 and FISTTP (SSE3, not a P6) x3 */
+    EXPECT_EQ(other, 0);
+}
+
 /* precision control affects FADD but not loads (PC 24) */
 static void test_pc_add_vs_host(void)
 {
@@ -1225,6 +1275,8 @@ int main(void)
     RUN(test_fucom_vs_fcom_qnan);
     RUN(test_fscale_fyl2xp1);
     RUN(test_fxsave_helpers);
+    RUN(test_all_register_encodings);
+    RUN(test_all_memory_forms);
     mem_free(m);
     return test_summary();
 }
