@@ -129,6 +129,38 @@ static void test_ud_on_bad_opcode(void)
     EXPECT_EQ(c.eip, 0x7D01);
 }
 
+/* Self-modifying code inside one cached block: the store rewrites the
+ * immediate of the very next instruction, which must see the new byte. */
+static void test_smc_same_block(void)
+{
+    /* 7C00: mov byte [0x7C06], 0x05 (C6 06 06 7C 05); 7C05: mov al, 0x01 (B0 01); hlt */
+    static const uint8_t p[] = { 0xC6, 0x06, 0x06, 0x7C, 0x05, 0xB0, 0x01, 0xF4 };
+    struct cpu c; setup(&c, p, sizeof p);
+    /* run twice through the block engine: the second run starts from a cached block */
+    for (int pass = 0; pass < 2; pass++) {
+        memcpy(mem_ram(m) + 0x7C00, p, sizeof p);
+        c.eip = 0x7C00; c.halted = false; c.r[R_EAX] = 0;
+        EXPECT_EQ(interp_run(&c, 100), EXIT_HLT);
+        EXPECT_EQ(c.r[R_EAX] & 0xFF, 0x05);
+    }
+    cpu_free(&c);
+}
+
+/* A block cached from one program is not reused after the code changes. */
+static void test_block_revalidated(void)
+{
+    static const uint8_t p1[] = { 0xB0, 0x11, 0xF4 };   /* mov al,0x11; hlt */
+    static const uint8_t p2[] = { 0xB0, 0x22, 0xF4 };   /* mov al,0x22; hlt */
+    struct cpu c; setup(&c, p1, sizeof p1);
+    EXPECT_EQ(interp_run(&c, 100), EXIT_HLT);
+    EXPECT_EQ(c.r[R_EAX] & 0xFF, 0x11);
+    memcpy(mem_ram(m) + 0x7C00, p2, sizeof p2);       /* as a DMA would */
+    c.eip = 0x7C00; c.halted = false;
+    EXPECT_EQ(interp_run(&c, 100), EXIT_HLT);
+    EXPECT_EQ(c.r[R_EAX] & 0xFF, 0x22);
+    cpu_free(&c);
+}
+
 static void test_reset_state(void)
 {
     struct cpu c;
@@ -154,6 +186,8 @@ int main(void)
     RUN(test_word_at_segment_end_faults);
     RUN(test_shifts_and_mul);
     RUN(test_ud_on_bad_opcode);
+    RUN(test_smc_same_block);
+    RUN(test_block_revalidated);
     mem_free(m);
     return test_summary();
 }
