@@ -1208,6 +1208,56 @@ static void test_all_memory_forms(void)
     EXPECT_EQ(other, 0);
 }
 
+/* masked invalid results of the odd formats: FBSTP out of range stores the
+ * packed-BCD indefinite; an SNaN from m32 becomes a QNaN with IE */
+static void test_bcd_indefinite_and_snan(void)
+{
+    struct prog p = { .n = 0 };
+    FNINIT(&p);
+    FLD64(&p, DATA);                  /* 1e19: 20 digits */
+    M32(&p, 0xDF, 6, DATA + 16);      /* fbstp */
+    FNSTSW(&p, DATA + 32);
+    E(&p, 0xDB, 0xE2);                /* fnclex */
+    FLD32(&p, DATA + 8);              /* SNaN */
+    HLT(&p);
+    struct cpu c; setup32(&c, &p);
+    put_d(DATA, 1e19);
+    put_u32(DATA + 8, 0x7F800001u);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    static const uint8_t ind[10] = { 0, 0, 0, 0, 0, 0, 0, 0xC0, 0xFF, 0xFF };
+    EXPECT(!memcmp(ram + DATA + 16, ind, 10));
+    EXPECT_EQ(get_u16(DATA + 32) & FSW_IE, FSW_IE);
+    EXPECT_EQ(c.fpu.sw & (FSW_IE | FSW_SF), FSW_IE);
+    EXPECT_EQ(st_exp(&c, 0), 0x7FFF);
+    EXPECT_EQ(st_mant(&c, 0), 0xC000010000000000ull);
+    cpu_free(&c);
+}
+
+/* with an exception pending (NE=1) the non-waiting FNCLEX/FNINIT run and
+ * clear it: the next instruction does not fault */
+static void test_nowait_clears_pending(void)
+{
+    for (int init = 0; init < 2; init++) {
+        struct prog p = { .n = 0 };
+        FNINIT(&p);
+        M16(&p, 0xD9, 5, DATA);                       /* ZM clear */
+        E(&p, 0xD9, 0xE8, 0xD9, 0xEE, 0xDE, 0xF9);    /* 1/0: pending */
+        M16(&p, 0xD9, 7, DATA + 2);                   /* fnstcw: no fault */
+        if (init) FNINIT(&p); else E(&p, 0xDB, 0xE2);
+        E(&p, 0xD9, 0xE8);                            /* fld1: no #MF */
+        HLT(&p);
+        struct cpu c; setup16(&c, &p);
+        put_u16(DATA, 0x037B);
+        c.cr[0] |= 0x20;
+        EXPECT_EQ(run(&c), EXIT_HLT);
+        EXPECT_EQ(c.eip, CODE + p.n);
+        EXPECT_EQ(get_u16(DATA + 2), 0x037B);
+        EXPECT_EQ(c.fpu.sw & (FSW_ES | FSW_ZE), 0);
+        EXPECT(st(&c, 0) == 1.0L);
+        cpu_free(&c);
+    }
+}
+
 /* precision control affects FADD but not loads (PC 24) */
 static void test_pc_add_vs_host(void)
 {
@@ -1275,6 +1325,8 @@ int main(void)
     RUN(test_fucom_vs_fcom_qnan);
     RUN(test_fscale_fyl2xp1);
     RUN(test_fxsave_helpers);
+    RUN(test_bcd_indefinite_and_snan);
+    RUN(test_nowait_clears_pending);
     RUN(test_all_register_encodings);
     RUN(test_all_memory_forms);
     mem_free(m);
