@@ -793,25 +793,17 @@ static const uint8_t sext_shift[5] = { 0, 24, 16, 0, 0 };
  * tests that compare both). */
 static inline void put32(struct insn *restrict insn, unsigned off, uint32_t v) { memcpy((char *)insn + off, &v, 4); }
 
-static inline int decode_fast(struct insn *restrict insn, const uint8_t *restrict p, unsigned mode)
+/* The fast path's body from the opcode on: `pos` is the opcode's index
+ * (= number of prefixes), b its byte, pf/sego the prefixes. Always inlined,
+ * so the common no-prefix call sites get pf = 0 and the mode as constants. */
+static inline __attribute__((always_inline)) int
+fast_body(struct insn *restrict insn, const uint8_t *restrict p, unsigned pos, unsigned b,
+          const uint32_t pf, const unsigned sego, const unsigned m32)
 {
-    unsigned pos = 0, b = p[0];
-    uint32_t pf = 0;           /* insn bytes 8-11: rep, lock, pfx66, pfx67 */
-    unsigned sego = SEG_NONE;
-    if (__builtin_expect(pfx_kind[b] != 0, 0)) {
-        unsigned k;
-        while ((k = pfx_kind[b]) != 0) {
-            if (pos >= 14) return -1;
-            switch (k) {
-            case P_LOCK: return -1;   /* LOCK: the general path checks it */
-            case P_REP: pf = (pf & ~0xFFu) | b; break;
-            case P_SEG: sego = pfx_seg[b]; break;
-            case P_66: pf |= 1u << 16; break;
-            default: pf |= 1u << 24; break;
-            }
-            b = p[++pos];
-        }
-    }
+    /* Each word of the insn is stored as soon as its parts are known (fewer
+     * live values); a late bail-out (-1) leaves a partly written insn that
+     * the general path then overwrites whole. */
+    put32(insn, 8, pf);                                               /* rep, lock, 66, 67 */
     const unsigned npfx = pos;
     pos++;
     unsigned map = 0;
@@ -825,16 +817,15 @@ static inline int decode_fast(struct insn *restrict insn, const uint8_t *restric
     /* no ModRM: read as mod=3 (no memory); the opcode's table has 16 copies */
     const unsigned m = p[pos] | ((hm ^ 1) * 0xC0);
     pos += hm;
+    const unsigned mm = m & (0u - hm);
+    put32(insn, 12, npfx | b << 8 | hm << 16 | mm << 24);             /* npfx, opc, ModRM */
     const unsigned op = grp_pool[(uint16_t)fe + grp_index[(fe >> 17) & 1][m]];
     if (op == NO_ROW) return -1;
 
-    const unsigned m32 = mode & DECODE_32;
     const unsigned osz = m32 ^ ((pf >> 16) & 1);   /* 1: 32-bit operands */
     const unsigned asz = m32 ^ (pf >> 24);         /* 1: 32-bit addresses */
     const uint64_t lay = row_lay[op][osz];
     if (lay >> 48) return -1;                /* row needs the general path */
-    const unsigned has_mem = m < 0xC0;
-    const unsigned mm = m & (0u - hm);
 
     /* effective address: ModRM table, then the SIB table when rm=4 (32-bit) */
     uint64_t e;
@@ -848,40 +839,59 @@ static inline int decode_fast(struct insn *restrict insn, const uint8_t *restric
     }
     const unsigned has_sib = (unsigned)(e >> 48);
     pos += has_sib;
+    const unsigned seg = sego != SEG_NONE ? sego : (unsigned)(e >> 32) & 0xFF;
+    put32(insn, 4, size_pair[osz][asz] | sego << 16 | seg << 24);     /* sizes, segments */
+    put32(insn, 16, modrm_split[mm] | has_sib << 24);                 /* mod, regf, rm, has_sib */
+    put32(insn, 20, ((uint32_t)e & 0xFFFFFF00u) | (sb & (0u - has_sib))); /* sib, base, index, scale */
     const unsigned dsz = (unsigned)(e >> 40) & 0xFF;
+    put32(insn, 24, dsz | ((uint32_t)lay & 0xFFFFFF00u));             /* sizes, nopnd */
     const unsigned dsh = sext_shift[dsz];
-    const uint32_t disp = (uint32_t)((int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh);
+    put32(insn, 28, (uint32_t)((int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh));
     pos += dsz;
     const unsigned s1 = (lay >> 8) & 0xFF, s2 = (lay >> 16) & 0xFF, sh1 = (lay >> 32) & 0xFF;
     const uint32_t and1 = (lay >> 41) & 1 ? 0xFFFFu : 0xFFFFFFFFu;
-    const uint32_t imm = ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
-                         (uint32_t)((lay >> 40) & 1);
-    const uint32_t imm2 = rd32(p + pos + s1) & len_mask[s2];
+    put32(insn, 32, ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
+                    (uint32_t)((lay >> 40) & 1));
+    put32(insn, 36, rd32(p + pos + s1) & len_mask[s2]);
     /* the length from the opcode's entry where it can: no wait for the row */
     if (__builtin_expect((fe >> 19) & 1, 1)) pos += (unsigned)(fe >> (24 + 8 * osz)) & 0xFF;
     else pos += s1 + s2;
     if (pos > 15) return -1;
+    put32(insn, 0, op | pos << 16);                                   /* op, len, need */
 
-    const unsigned seg = sego != SEG_NONE ? sego : (unsigned)(e >> 32) & 0xFF;
     /* operands: template + register << 16 (regv holds 0, reg, rm, opcode&7 by byte) */
+    const unsigned has_mem = m < 0xC0;
     const uint32_t regv = ((m >> 3) & 7) << 8 | (m & 7) << 16 | (b & 7) << 24;
     const uint32_t *tp = row_tp[op][osz][has_mem];
     const uint32_t rs = row_rsh[op][has_mem];
-    /* whole 32-bit words in struct insn's layout (see the assertions below) */
-    put32(insn, 0, op | pos << 16);                                   /* op, len, need */
-    put32(insn, 4, size_pair[osz][asz] | sego << 16 | seg << 24);     /* sizes, segments */
-    put32(insn, 8, pf);                                               /* rep, lock, 66, 67 */
-    put32(insn, 12, npfx | b << 8 | hm << 16 | mm << 24);             /* npfx, opc, ModRM */
-    put32(insn, 16, modrm_split[mm] | has_sib << 24);                 /* mod, regf, rm, has_sib */
-    put32(insn, 20, ((uint32_t)e & 0xFFFFFF00u) | (sb & (0u - has_sib))); /* sib, base, index, scale */
-    put32(insn, 24, dsz | ((uint32_t)lay & 0xFFFFFF00u));             /* sizes, nopnd */
-    put32(insn, 28, disp);
-    put32(insn, 32, imm);
-    put32(insn, 36, imm2);
     put32(insn, 40, tp[0] + (((regv >> (rs & 0xFF)) & 0xFF) << 16));
     put32(insn, 44, tp[1] + (((regv >> ((rs >> 8) & 0xFF)) & 0xFF) << 16));
     put32(insn, 48, tp[2] + (((regv >> (rs >> 16)) & 0xFF) << 16));
     return DECODE_OK;
+}
+
+static inline int decode_fast(struct insn *restrict insn, const uint8_t *restrict p, unsigned mode)
+{
+    unsigned b = p[0];
+    if (__builtin_expect(pfx_kind[b] == 0, 1)) {
+        if (mode & DECODE_32) return fast_body(insn, p, 0, b, 0, SEG_NONE, 1);
+        return fast_body(insn, p, 0, b, 0, SEG_NONE, 0);
+    }
+    unsigned pos = 0, k;
+    uint32_t pf = 0;           /* insn bytes 8-11: rep, lock, pfx66, pfx67 */
+    unsigned sego = SEG_NONE;
+    while ((k = pfx_kind[b]) != 0) {
+        if (pos >= 14) return -1;
+        switch (k) {
+        case P_LOCK: return -1;   /* LOCK: the general path checks it */
+        case P_REP: pf = (pf & ~0xFFu) | b; break;
+        case P_SEG: sego = pfx_seg[b]; break;
+        case P_66: pf |= 1u << 16; break;
+        default: pf |= 1u << 24; break;
+        }
+        b = p[++pos];
+    }
+    return fast_body(insn, p, pos, b, pf, sego, mode & DECODE_32);
 }
 
 /* the layout of the words the fast path stores (little-endian host) */
