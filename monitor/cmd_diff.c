@@ -54,6 +54,7 @@
 #define DIFF_DATA_BASE 0x1000u
 #define DIFF_DATA_SIZE 0x4000u
 #define DIFF_CODE_MAX  4096u
+#define DIFF_TSS_BASE  0x0800u      /* interp: the TSS image (below the data) */
 #define DIFF_MAX_STEPS 100000
 #define DIFF_NO_END    300          /* interp: ran past the step limit      */
 #define DIFF_SIGS      64
@@ -151,6 +152,12 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
     hostcpu_mirror_cpu(x->hc, &in, c);
     c->cr[0] = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM;   /* as Linux has it */
     c->cpl = 3;
+    /* Linux's TSS as user code sees it: a busy 32-bit TSS whose I/O map
+     * base lies beyond its limit (no ioperm), so port I/O at CPL 3 > IOPL
+     * faults (SDM vol. 1 sec. 19.5.2); the image sits below the data area. */
+    c->tr = (struct seg){ .sel = 0x40, .base = DIFF_TSS_BASE, .limit = 0x67, .ar = 0x8B };
+    x->ram[DIFF_TSS_BASE + 0x66] = 0xFF;
+    x->ram[DIFF_TSS_BASE + 0x67] = 0xFF;
     cpu_tlb_flush(c);
     uint32_t end = x->code_base + (uint32_t)len;
     o->exc = DIFF_NO_END;

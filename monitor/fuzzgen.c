@@ -6,8 +6,8 @@
  * bytes are built from the row's operand types and decoded back with the
  * project's decoder (cpu/decode.c) to learn the row, its length and its
  * flag columns. Excluded, with the reason:
- *  - A_PRIV/A_IO/A_FPU and feature rows: privileged (kept only as #GP
- *    probes), port I/O (needs a TSS I/O bitmap the host does not expose),
+ *  - A_PRIV/A_IO/A_FPU and feature rows: privileged and port I/O (kept
+ *    only as #GP probes: CPL 3, IOPL 0, no I/O bitmap as Linux runs us),
  *    x87 (not in the interpreter yet), MMX/SSE (absent from the model);
  *  - segment loads (MOV Sreg, POP Sreg, LxS, far transfers, IRET, INT n):
  *    the interpreter's protected-mode descriptor code does not exist yet,
@@ -512,6 +512,20 @@ static void gen_fault(struct gen *g, struct buf *s, struct buf *m)
         { 3, 0x0F, 0x01, 0xF0 },     /* lmsw ax                #GP */
         { 3, 0x0F, 0x00, 0xD0 },     /* lldt ax                #GP */
         { 3, 0x0F, 0x00, 0xD8 },     /* ltr ax                 #GP */
+        /* port I/O at CPL 3 > IOPL 0: Linux's TSS has its I/O bitmap
+         * offset beyond the TSS limit unless ioperm() was called: #GP(0) */
+        { 2, 0xE4, 0x60 },           /* in al,0x60             #GP */
+        { 2, 0xE5, 0x40 },           /* in eax,0x40            #GP */
+        { 2, 0xE6, 0x80 },           /* out 0x80,al            #GP */
+        { 2, 0xE7, 0x70 },           /* out 0x70,eax           #GP */
+        { 1, 0xEC },                 /* in al,dx               #GP */
+        { 1, 0xED },                 /* in eax,dx              #GP */
+        { 1, 0xEE },                 /* out dx,al              #GP */
+        { 1, 0xEF },                 /* out dx,eax             #GP */
+        { 1, 0x6C },                 /* insb                   #GP */
+        { 1, 0x6D },                 /* insd                   #GP */
+        { 1, 0x6E },                 /* outsb                  #GP */
+        { 2, 0xF3, 0x6F },           /* rep outsd              #GP */
     };
     struct rng *r = &g->r;
     unsigned n = sizeof probes / sizeof probes[0], k = rn(r, n + 1);

@@ -179,6 +179,9 @@ static void test_confined_interp(void)
         cpu.eip = CODE;
         cpu.cr[0] |= CR0_PE;
         cpu.cpl = 3;
+        /* Linux's TSS: I/O map base beyond the limit, so port I/O faults */
+        cpu.tr = (struct seg){ .sel = 0x40, .base = 0x800, .limit = 0x67, .ar = 0x8B };
+        ram[0x866] = ram[0x867] = 0xFF;
         cpu_tlb_flush(&cpu);
         int steps = 0;
         while (cpu.eip != CODE + len && steps++ < 10000)
@@ -186,6 +189,7 @@ static void test_confined_interp(void)
         if (cpu.eip == CODE + len) ended++;
         if (steps >= 10000) runaway++;
         for (uint32_t a = 0; a < (1u << 20); a += 8) {
+            if (a == 0x860) a = 0x868;
             if (a == DBASE) a = DBASE + DSIZE;
             if (a == CODE) a = CODE + 4096;
             uint64_t v;
