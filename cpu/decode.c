@@ -12,6 +12,13 @@
  *  - Row selection for one opcode: exact mandatory-prefix match, then a
  *    PFX_ANY catch-all, then the prefix-less row (prefixes a P6 ignores,
  *    e.g. F3 0F BC is BSF on a CPU without BMI1).
+ *  - Two paths, one answer: decode_fast() (taken when at least 32 bytes are
+ *    readable; table lookups and masked loads, no per-byte bounds checks)
+ *    handles the common forms and gives up (-1) on anything unusual;
+ *    decode_slow() handles everything. Whenever the fast path returns
+ *    DECODE_OK its insn is identical, byte for byte, to the general path's
+ *    (tests/unit/test_decode.c test_fast_path_agrees checks this).
+ *  - struct insn is fully written on DECODE_OK (fields not used are 0).
  */
 #include "cpu/decode.h"
 #include <string.h>
@@ -383,7 +390,6 @@ static void build_fast(void)
         struct rowfast *rf = &rowf[op];
         const bool opc_modrm = optab[op].map < 2 && disp_tab[optab[op].map][optab[op].opc].modrm;
         if (optab[op].map >= 2 || ri->ignore_mod || ri->modrm != opc_modrm) rf->slow = 1;
-        unsigned nimm = 0;
         for (unsigned osz = 0; osz < 2; osz++) {
             unsigned opsize = osz ? 4 : 2;
             for (unsigned hm = 0; hm < 2; hm++) {
@@ -446,9 +452,7 @@ static void build_fast(void)
                 else rf->slow = 1;
                 n++;
             }
-            nimm = n;
         }
-        (void)nimm;
         for (unsigned osz = 0; osz < 2; osz++)
             rf->lay[osz] = (uint64_t)rf->s1[osz] << 8 | (uint64_t)rf->s2[osz] << 16 | (uint64_t)ri->nops << 24 |
                            (uint64_t)rf->sh1[osz] << 32 | (uint64_t)rf->imm_or << 40 |
