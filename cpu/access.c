@@ -136,6 +136,14 @@ int lin_write(struct cpu *c, uint32_t lin, unsigned size, uint64_t v, bool user)
 
 static inline bool user_mode(const struct cpu *c) { return c->cpl == 3; }
 
+/* Alignment check (SDM vol. 3 sec. 6.15, #AC): CPL 3, CR0.AM and EFLAGS.AC,
+ * a data reference not aligned to its size. Error code 0. It ranks after
+ * the segment and page checks of the same access. */
+static inline bool misaligned(const struct cpu *c, uint32_t lin, unsigned size)
+{
+    return (c->eflags & FL_AC) && c->cpl == 3 && (c->cr[0] & CR0_AM) && (lin & (size - 1));
+}
+
 int mem_rd(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t *v)
 {
     uint8_t *h = seg_fast(c, s, off, size, false);
@@ -145,8 +153,10 @@ int mem_rd(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t *v)
     if (r != EXC_NONE) return r;
     uint64_t x;
     r = lin_read(c, lin, size, &x, user_mode(c));
-    if (r == EXC_NONE) *v = (uint32_t)x;
-    return r;
+    if (r != EXC_NONE) return r;
+    if (misaligned(c, lin, size)) return fault(c, EXC_AC, 0);
+    *v = (uint32_t)x;
+    return EXC_NONE;
 }
 
 int mem_wr(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t v)
@@ -156,6 +166,10 @@ int mem_wr(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t v)
     uint32_t lin;
     int r = seg_check(c, s, off, size, ACC_WRITE, &lin);
     if (r != EXC_NONE) return r;
+    if (misaligned(c, lin, size)) {
+        r = lin_probe_write(c, lin, size, user_mode(c));
+        return r != EXC_NONE ? r : fault(c, EXC_AC, 0);
+    }
     return lin_write(c, lin, size, v, user_mode(c));
 }
 
@@ -164,7 +178,12 @@ int mem_rd64(struct cpu *c, int s, uint32_t off, uint64_t *v)
     uint32_t lin;
     int r = seg_check(c, s, off, 8, ACC_READ, &lin);
     if (r != EXC_NONE) return r;
-    return lin_read(c, lin, 8, v, user_mode(c));
+    uint64_t x;
+    r = lin_read(c, lin, 8, &x, user_mode(c));
+    if (r != EXC_NONE) return r;
+    if (misaligned(c, lin, 8)) return fault(c, EXC_AC, 0);
+    *v = x;
+    return EXC_NONE;
 }
 
 int mem_wr64(struct cpu *c, int s, uint32_t off, uint64_t v)
@@ -172,6 +191,10 @@ int mem_wr64(struct cpu *c, int s, uint32_t off, uint64_t v)
     uint32_t lin;
     int r = seg_check(c, s, off, 8, ACC_WRITE, &lin);
     if (r != EXC_NONE) return r;
+    if (misaligned(c, lin, 8)) {
+        r = lin_probe_write(c, lin, 8, user_mode(c));
+        return r != EXC_NONE ? r : fault(c, EXC_AC, 0);
+    }
     return lin_write(c, lin, 8, v, user_mode(c));
 }
 
@@ -180,7 +203,9 @@ int mem_probe_wr(struct cpu *c, int s, uint32_t off, unsigned size)
     uint32_t lin;
     int r = seg_check(c, s, off, size, ACC_WRITE, &lin);
     if (r != EXC_NONE) return r;
-    return lin_probe_write(c, lin, size, user_mode(c));
+    r = lin_probe_write(c, lin, size, user_mode(c));
+    if (r == EXC_NONE && misaligned(c, lin, size)) return fault(c, EXC_AC, 0);
+    return r;
 }
 
 static inline uint32_t imm_of(const struct insn *in, int k)

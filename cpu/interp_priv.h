@@ -116,6 +116,7 @@ static inline uint8_t *seg_fast(struct cpu *c, int s, uint32_t off, unsigned siz
     if ((ar & 0x1C) == 0x14 || off > sg->limit || sg->limit - off < size - 1) return NULL;
     uint32_t lin = sg->base + off;
     if ((lin & 0xFFF) > 4096 - size) return NULL;
+    if ((c->eflags & FL_AC) && (lin & (size - 1))) return NULL;          /* #AC check */
     if (write && (((lin ^ c->exec_page) & ~0xFFFu) == 0)) return NULL;   /* SMC check in lin_write */
     return tlb_hit(c, lin, write, c->cpl == 3);
 }
@@ -145,6 +146,17 @@ static inline int opnd_write(struct cpu *c, const struct insn *in, int k, uint32
 }
 /* probe that operand k can be written (memory: limit + paging) */
 int opnd_probe(struct cpu *c, const struct insn *in, int k);
+/* Read the destination of a read-modify-write instruction: a memory operand
+ * is checked for writing first (segment type, paging, #AC), as the processor
+ * does for a locked-style RMW access, then read. */
+static inline int opnd_read_rmw(struct cpu *c, const struct insn *in, int k, uint32_t *v)
+{
+    if (in->opnd[k].kind == OPND_MEM) {
+        int r = opnd_probe(c, in, k);
+        if (r != EXC_NONE) return r;
+    }
+    return opnd_read(c, in, k, v);
+}
 
 /* ---- stack ---- */
 static inline unsigned stack_size(const struct cpu *c) { return (c->seg[SEG_SS].ar & AR_DB) ? 4 : 2; }

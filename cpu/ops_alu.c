@@ -18,7 +18,8 @@ static int alu(struct cpu *c, const struct insn *in, enum aluop op)
 {
     uint32_t a, b, res, f;
     unsigned size = in->opnd[0].size;
-    TRY(opnd_read(c, in, 0, &a));
+    if (op == AL_CMP || op == AL_TEST) TRY(opnd_read(c, in, 0, &a));
+    else TRY(opnd_read_rmw(c, in, 0, &a));
     TRY(opnd_read(c, in, 1, &b));
     uint32_t cf = c->eflags & FL_CF;
     switch (op) {
@@ -49,7 +50,7 @@ static int incdec(struct cpu *c, const struct insn *in, bool inc)
 {
     uint32_t a;
     unsigned size = in->opnd[0].size;
-    TRY(opnd_read(c, in, 0, &a));
+    TRY(opnd_read_rmw(c, in, 0, &a));
     uint32_t f = inc ? flags_add(a, 1, 0, size) : flags_sub(a, 1, 0, size);
     TRY(opnd_write(c, in, 0, inc ? a + 1 : a - 1));
     flags_set(c, FL_ARITH & ~FL_CF, f);      /* CF unchanged */
@@ -61,7 +62,7 @@ int op_dec(struct cpu *c, const struct insn *in) { return incdec(c, in, false); 
 int op_not(struct cpu *c, const struct insn *in)
 {
     uint32_t a;
-    TRY(opnd_read(c, in, 0, &a));
+    TRY(opnd_read_rmw(c, in, 0, &a));
     return opnd_write(c, in, 0, ~a);
 }
 
@@ -69,7 +70,7 @@ int op_neg(struct cpu *c, const struct insn *in)
 {
     uint32_t a;
     unsigned size = in->opnd[0].size;
-    TRY(opnd_read(c, in, 0, &a));
+    TRY(opnd_read_rmw(c, in, 0, &a));
     uint32_t f = flags_sub(0, a, 0, size);
     TRY(opnd_write(c, in, 0, 0 - a));
     flags_set(c, FL_ARITH, f);
@@ -281,7 +282,7 @@ static int shift(struct cpu *c, const struct insn *in, enum shop op)
 {
     uint32_t a, cnt;
     unsigned size = in->opnd[0].size, bits = size * 8;
-    TRY(opnd_read(c, in, 0, &a));
+    TRY(opnd_read_rmw(c, in, 0, &a));
     TRY(opnd_read(c, in, 1, &cnt));
     cnt &= 0x1F;
     if (!cnt) return opnd_probe(c, in, 0);
@@ -359,7 +360,7 @@ static int shxd(struct cpu *c, const struct insn *in, bool left)
 {
     uint32_t d, s, cnt;
     unsigned size = in->opnd[0].size, bits = size * 8;
-    TRY(opnd_read(c, in, 0, &d));
+    TRY(opnd_read_rmw(c, in, 0, &d));
     TRY(opnd_read(c, in, 1, &s));
     TRY(opnd_read(c, in, 2, &cnt));
     cnt &= 0x1F;
@@ -411,11 +412,13 @@ static int bitop(struct cpu *c, const struct insn *in, enum btop op)
         ea = insn_ea(c, in) + (uint32_t)(unit * (int32_t)size);
         if (in->addrsize == 2) ea &= 0xFFFF;
         bit = (uint32_t)so & (bits - 1);
+        if (op != BT_TEST) TRY(mem_probe_wr(c, in->seg, ea, size));
         TRY(mem_rd(c, in->seg, ea, size, &v));
     } else {
         bit = off & (bits - 1);
         if (mem) ea = insn_ea(c, in);
-        TRY(opnd_read(c, in, 0, &v));
+        if (op != BT_TEST) TRY(opnd_read_rmw(c, in, 0, &v));
+        else TRY(opnd_read(c, in, 0, &v));
     }
     uint32_t cf = (v >> bit) & 1, nv = v;
     if (op == BT_SET) nv |= 1u << bit;
@@ -505,7 +508,7 @@ int op_lea(struct cpu *c, const struct insn *in)
 int op_xchg(struct cpu *c, const struct insn *in)
 {
     uint32_t a, b;
-    TRY(opnd_read(c, in, 0, &a));
+    TRY(opnd_read_rmw(c, in, 0, &a));
     TRY(opnd_read(c, in, 1, &b));
     if (in->opnd[0].kind == OPND_MEM) {
         TRY(opnd_write(c, in, 0, b));
@@ -520,7 +523,7 @@ int op_xadd(struct cpu *c, const struct insn *in)
 {
     uint32_t d, s;
     unsigned size = in->opnd[0].size;
-    TRY(opnd_read(c, in, 0, &d));
+    TRY(opnd_read_rmw(c, in, 0, &d));
     TRY(opnd_read(c, in, 1, &s));
     uint32_t f = flags_add(d, s, 0, size);
     TRY(opnd_write(c, in, 0, d + s));
@@ -537,7 +540,7 @@ int op_cmpxchg(struct cpu *c, const struct insn *in)
 {
     uint32_t d, s;
     unsigned size = in->opnd[0].size;
-    TRY(opnd_read(c, in, 0, &d));
+    TRY(opnd_read_rmw(c, in, 0, &d));
     TRY(opnd_read(c, in, 1, &s));
     uint32_t acc = reg_get(c, R_EAX, size);
     uint32_t f = flags_sub(acc, d, 0, size);

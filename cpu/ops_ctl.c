@@ -250,6 +250,11 @@ int op_popf(struct cpu *c, const struct insn *in)
     return EXC_NONE;
 }
 
+/* ENTER (SDM vol. 2): Push(EBP); for i = 1 .. level-1 { EBP -= size;
+ * Push([EBP]) }; Push(FrameTemp); EBP = FrameTemp; ESP -= alloc. The pushes
+ * are sequential, so a nested copy may read bytes pushed a moment before.
+ * We build the new frame in a local image (img[0] is the byte at the lowest
+ * new slot), let each copy read through it, check every slot, then commit. */
 int op_enter(struct cpu *c, const struct insn *in)
 {
     unsigned size = in->opsize, level = in->imm2 & 31;
@@ -257,22 +262,39 @@ int op_enter(struct cpu *c, const struct insn *in)
     bool s16 = stack_size(c) == 2;
     uint32_t smask = s16 ? 0xFFFF : 0xFFFFFFFFu;
     uint32_t sp = sp_get(c), bp = s16 ? (c->r[R_EBP] & 0xFFFF) : c->r[R_EBP];
-    uint32_t vals[33], n = 0;
-    vals[n++] = reg_get(c, R_EBP, size);
+    unsigned npush = level ? level + 1 : 1;
+    unsigned total = npush * size;                 /* bytes of the new frame */
+    uint32_t low = (sp - total) & smask;           /* address of img[0] */
+    uint8_t img[33 * 4];
+    unsigned written = 0;                          /* bytes pushed so far (from the top) */
+#define ENTER_PUSH(v) do { uint32_t v_ = (v); unsigned at_ = total - written - size; \
+        for (unsigned b_ = 0; b_ < size; b_++) img[at_ + b_] = (uint8_t)(v_ >> (8 * b_)); \
+        written += size; } while (0)
+    ENTER_PUSH(reg_get(c, R_EBP, size));
     uint32_t frame = (sp - size) & smask;
     if (level > 0) {
         for (unsigned i = 1; i < level; i++) {
             bp = (bp - size) & smask;
-            TRY(mem_rd(c, SEG_SS, bp, size, &vals[n]));
-            n++;
+            uint32_t v;
+            TRY(mem_rd(c, SEG_SS, bp, size, &v));
+            for (unsigned b = 0; b < size; b++) {          /* bytes already pushed win */
+                uint32_t off = (bp + b - low) & smask;
+                if (off < total && off >= total - written)
+                    v = (v & ~(0xFFu << (8 * b))) | ((uint32_t)img[off] << (8 * b));
+            }
+            ENTER_PUSH(v);
         }
-        vals[n++] = frame;
+        ENTER_PUSH(frame);
     }
-    /* write the frame: every slot checked first */
-    for (uint32_t i = 0; i < n; i++) TRY(mem_probe_wr(c, SEG_SS, (sp - (i + 1) * size) & smask, size));
-    uint32_t new_sp = (sp - n * size - alloc) & smask;
-    if (alloc) TRY(mem_probe_wr(c, SEG_SS, new_sp, 1));
-    for (uint32_t i = 0; i < n; i++) TRY(mem_wr(c, SEG_SS, (sp - (i + 1) * size) & smask, size, vals[i]));
+#undef ENTER_PUSH
+    for (unsigned i = 0; i < npush; i++) TRY(mem_probe_wr(c, SEG_SS, (sp - (i + 1) * size) & smask, size));
+    uint32_t new_sp = (sp - total - alloc) & smask;
+    if (alloc) TRY(mem_probe_wr(c, SEG_SS, new_sp, size));    /* an operand-sized probe of the new top */
+    for (unsigned i = 0; i < npush; i++) {
+        uint32_t at = total - (i + 1) * size, v = 0;
+        for (unsigned b = 0; b < size; b++) v |= (uint32_t)img[at + b] << (8 * b);
+        TRY(mem_wr(c, SEG_SS, (sp - (i + 1) * size) & smask, size, v));
+    }
     reg_set(c, R_EBP, size, frame);
     sp_set(c, new_sp);
     return EXC_NONE;

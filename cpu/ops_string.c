@@ -86,6 +86,8 @@ static int string_once(struct cpu *c, const struct insn *in, enum sop op)
 static int string_op(struct cpu *c, const struct insn *in, enum sop op)
 {
     if (!in->rep) return string_once(c, in, op);
+    /* the I/O permission check comes first, even when eCX is 0 */
+    if (op == S_INS || op == S_OUTS) TRY(io_check(c, (uint16_t)c->r[R_EDX], elem_size(in)));
     unsigned asz = in->addrsize;
     bool cond = op == S_CMPS || op == S_SCAS;
     for (int n = 0; n < REP_CHUNK; n++) {
