@@ -16,6 +16,7 @@
  */
 #include "monitor/machine.h"
 #include "cpu/cpu.h"
+#include "cpu/fpu_state.h"
 #include "mem/mem.h"
 #include "devices/bus.h"
 #include "devices/vclock.h"
@@ -418,6 +419,8 @@ enum machine_stop machine_run(struct machine *m)
             else { chardev_poll(m->serial); wait_for_event(m); continue; }
         }
         int rc = interp_run(c, SLICE_INSNS);
+        /* legacy x87 error reporting: FERR# drives IRQ13 while CR0.NE = 0 */
+        irq_set(&m->isa_irq[13], fpu_ferr(c));
         if (rc == EXIT_RESET) {
             if (m->cfg.no_reboot) {
                 fprintf(stderr, "bt86: triple fault at %04x:%08x (--no-reboot)\n", c->seg[SEG_CS].sel, c->eip);
