@@ -540,10 +540,34 @@ static void gen_fault(struct gen *g, struct buf *s, struct buf *m)
     for (unsigned i = 0; i < probes[k][0]; i++) put8(m, probes[k][1 + i]);
 }
 
+/* Self-modifying code: a store into the immediate of the next instruction
+ * (x86 keeps code coherent even for the very next instruction: SDM vol. 3
+ * sec. 11.6). The target is a MOV r32,imm32 (or ADD r/m32,imm8) whose
+ * immediate is patched by a byte, word or dword store. */
+static void gen_smc(struct gen *g, struct buf *m, struct fuzz_group *grp)
+{
+    struct rng *r = &g->r;
+    unsigned sz = rn(r, 3), reg = pick_reg(g, 1u << 4);
+    unsigned store_len = sz == 0 ? 7 : sz == 1 ? 9 : 10;   /* C6 05 a32 i8 / 66 C7 05 a32 i16 / C7 05 a32 i32 */
+    unsigned imm_at = store_len + 1 + rn(r, 5 - (sz == 0 ? 1 : sz == 1 ? 2 : 4));
+    if (sz == 1) put8(m, 0x66);
+    put8(m, sz == 0 ? 0xC6 : 0xC7);
+    put8(m, 0x05);
+    grp->reloc = FUZZ_SELF32;
+    grp->reloc_off = (uint8_t)m->n;                      /* patched by fuzzgen_assemble */
+    grp->reloc_add = (uint8_t)imm_at;
+    put32(m, 0);
+    putn(m, (uint32_t)rnd(r), sz == 0 ? 1 : sz == 1 ? 2 : 4);
+    put8(m, 0xB8 + reg);                                 /* mov reg, imm32: patched above */
+    put32(m, edge_val(r));
+}
+
 static void gen_popf(struct gen *g, struct buf *m)
 {
     struct rng *r = &g->r;
-    uint32_t v = (uint32_t)rnd(r) & 0x00244FD5u & ~0x100u;   /* never TF */
+    /* any bit but TF: IF, IOPL, VM, RF, VIF, VIP are ignored or cleared by
+     * POPF at CPL 3 (SDM vol. 2 POPF), which the comparison checks */
+    uint32_t v = (uint32_t)rnd(r) & (chance(r, 50) ? 0x00244FD5u : 0x003F7FD5u) & ~0x100u;
     bool ac = chance(r, 20);                        /* drawn always: same stream */
     if (!(g->cfg->allow_ac && ac)) v &= ~0x40000u;
     if (chance(r, 30)) { put8(m, 0x66); put8(m, 0x68); put16(m, v); put8(m, 0x66); put8(m, 0x9D); }
@@ -561,6 +585,7 @@ static bool gen_group(struct gen *g, struct fuzz_group *grp, bool allow_branch)
     else if (pick < 18) gen_string(g, &s, &m);
     else if (pick < 21 && g->cfg->allow_faults) gen_fault(g, &s, &m);
     else if (pick < 24) { gen_popf(g, &m); main_extra = m.n - (m.b[0] == 0x66 ? 2 : 1); }
+    else if (pick < 26) { gen_smc(g, &m, grp); main_extra = m.n - 5; }
     else gen_row(g, rows[rn(&g->r, nrows)], &s, &m);
     if (s.n + m.n > FUZZ_GROUP_MAX) return false;
     memcpy(grp->bytes, s.b, s.n);
@@ -645,7 +670,7 @@ void fuzzgen_case(const struct fuzz_cfg *cfg, uint64_t seed, struct fuzz_case *f
     /* branch targets: a later group (or the end) within rel8 reach */
     for (int i = 0; i < n; i++) {
         struct fuzz_group *grp = &fc->g[i];
-        if (!grp->reloc) continue;
+        if (!grp->reloc || grp->reloc == FUZZ_SELF32) continue;
         int best = i + 1;
         for (int t = 0; t < 4; t++) {
             int j = i + 1 + (int)rn(&g.r, (uint32_t)(n - i));
@@ -672,7 +697,10 @@ size_t fuzzgen_assemble(const struct fuzz_case *fc, uint32_t code_base, uint8_t 
         if (!grp->reloc) continue;
         int t = grp->target > fc->ngroups ? fc->ngroups : grp->target;
         uint8_t *p = code + off[i] + grp->reloc_off;
-        if (grp->reloc == FUZZ_ABS32) {
+        if (grp->reloc == FUZZ_SELF32) {
+            uint32_t v = code_base + off[i] + grp->reloc_add;
+            memcpy(p, &v, 4);
+        } else if (grp->reloc == FUZZ_ABS32) {
             uint32_t v = code_base + off[t];
             memcpy(p, &v, 4);
         } else {
@@ -705,7 +733,7 @@ uint32_t fuzzgen_undef_at(const struct fuzz_case *fc, int k)
         const struct fuzz_group *g = &fc->g[i];
         uint32_t out = (in[i] & ~g->fdef) | g->fu;
         in[i + 1] |= out;                                /* fall through (always, conservatively) */
-        if (g->reloc) in[g->target > n ? n : g->target] |= out;
+        if (g->reloc && g->reloc != FUZZ_SELF32) in[g->target > n ? n : g->target] |= out;
     }
     return in[k];
 }
@@ -716,5 +744,5 @@ void fuzzgen_drop_group(struct fuzz_case *fc, int k)
     for (int i = k; i + 1 < fc->ngroups; i++) fc->g[i] = fc->g[i + 1];
     fc->ngroups--;
     for (int i = 0; i < fc->ngroups; i++)
-        if (fc->g[i].target > k) fc->g[i].target--;
+        if (fc->g[i].reloc != FUZZ_SELF32 && fc->g[i].target > k) fc->g[i].target--;
 }

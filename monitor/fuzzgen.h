@@ -33,6 +33,8 @@ enum fuzz_reloc {
     FUZZ_REL8,                      /* rel8 to the target group's start     */
     FUZZ_REL32,                     /* rel32 to the target group's start    */
     FUZZ_ABS32,                     /* absolute linear address of the target */
+    FUZZ_SELF32,                    /* absolute address of this group + reloc_add
+                                       (self-modifying code; not a branch)   */
 };
 
 struct fuzz_group {
@@ -43,6 +45,7 @@ struct fuzz_group {
     uint8_t  reloc_off;             /* offset of the patched field           */
     uint8_t  reloc_end;             /* REL*: offset the displacement is from */
     uint8_t  target;                /* target group (> own index; n = end)   */
+    uint8_t  reloc_add;             /* FUZZ_SELF32: byte offset in the group */
     uint16_t op;                    /* opcode-table row of the main insn     */
     uint32_t fu;                    /* flags it leaves undefined             */
     uint32_t fdef;                  /* flags it surely sets to defined values */
