@@ -47,6 +47,14 @@ void cpu_tlb_flush(struct cpu *c)
             for (int i = 0; i < TLB_SIZE; i++) c->tlb.tag[u][w][i] = TLB_INVALID;
 }
 
+void cpu_tlb_flush_nonglobal(struct cpu *c)
+{
+    for (int u = 0; u < 2; u++)
+        for (int w = 0; w < 2; w++)
+            for (int i = 0; i < TLB_SIZE; i++)
+                if (!c->tlb.global[u][w][i]) c->tlb.tag[u][w][i] = TLB_INVALID;
+}
+
 void cpu_tlb_flush_page(struct cpu *c, uint32_t lin)
 {
     unsigned i = (lin >> 12) % TLB_SIZE;
@@ -60,6 +68,7 @@ void tlb_fill(struct cpu *c, uint32_t lin, uint64_t pa, bool write, bool user)
     if (!host) return;                      /* MMIO or ROM write: always slow */
     unsigned i = (lin >> 12) % TLB_SIZE;
     c->tlb.tag[user][write][i] = lin & ~0xFFFu;
+    c->tlb.global[user][write][i] = (c->cr[0] & CR0_PG) && c->last_walk_global;
     c->tlb.addend[user][write][i] = (uintptr_t)host - (lin & ~0xFFFu);
 }
 

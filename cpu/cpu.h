@@ -101,7 +101,9 @@ struct cpu {
     struct {
         uint32_t tag[2][2][TLB_SIZE];
         uintptr_t addend[2][2][TLB_SIZE];
+        uint8_t global[2][2][TLB_SIZE];   /* from a G=1 leaf with CR4.PGE  */
     } tlb;
+    bool last_walk_global;     /* the last page walk ended in a global leaf   */
     /* decoded-instruction and block caches, validated by the code bytes */
     struct icache_entry *icache;
     struct iblock *bcache;
@@ -124,6 +126,8 @@ void cpu_reset(struct cpu *cpu);        /* P6 power-on/reset state */
 void cpu_free(struct cpu *cpu);         /* release what cpu_init allocated */
 void cpu_tlb_flush(struct cpu *cpu);    /* drop every cached translation */
 void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin);
+/* MOV CR3 with CR4.PGE: drop all but global translations (SDM vol. 3 sec. 4.10.4.1) */
+void cpu_tlb_flush_nonglobal(struct cpu *cpu);
 
 /* Execute one instruction (interpreter). Returns EXC_NONE when it retired,
  * an exception vector (already delivered to the guest unless the caller

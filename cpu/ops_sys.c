@@ -136,7 +136,8 @@ int cpu_set_cr(struct cpu *c, int n, uint32_t v)
         break;
     default: return UD(c);
     }
-    if (n != 2) cpu_tlb_flush(c);     /* paging mode or tables changed */
+    if (n == 3 && (c->cr[4] & 0x80)) cpu_tlb_flush_nonglobal(c);   /* CR3 keeps global pages */
+    else if (n != 2) cpu_tlb_flush(c);    /* paging mode or tables changed */
     return EXC_NONE;
 }
 
