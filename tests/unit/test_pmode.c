@@ -1030,6 +1030,123 @@ static void test_retf_outer_ss_checks(void)
     cpu_free(&c);
 }
 
+static void test_call_gate_16bit_inner_params(void)
+{
+    struct cpu c; pm_setup(&c);
+    set_gate(GDT + 0x40, 0x08, 0x4000, 0xE4, 3);         /* 16-bit gate, DPL 3, 3 words */
+    to_ring3(&c);
+    /* push word 1; push word 2; push word 3; call far 0x43:0 */
+    CODE(0x12000, 0x66, 0x6A, 0x01, 0x66, 0x6A, 0x02, 0x66, 0x6A, 0x03, 0x9A, 0, 0, 0, 0, 0x43, 0x00);
+    EXPECT_EQ(steps(&c, 4), EXC_NONE);
+    EXPECT_EQ(c.cpl, 0);
+    EXPECT_EQ(c.eip, 0x4000);
+    EXPECT_EQ(c.r[R_ESP], 0x9000 - 14);
+    EXPECT_EQ(r16(0x9000 - 14), 0x2010);                /* IP: low 16 bits of 0x12010 */
+    EXPECT_EQ(r16(0x9000 - 12), 0x1B);
+    EXPECT_EQ(r16(0x9000 - 10), 3);
+    EXPECT_EQ(r16(0x9000 - 8), 2);
+    EXPECT_EQ(r16(0x9000 - 6), 1);
+    EXPECT_EQ(r16(0x9000 - 4), 0x7000 - 6);             /* SP */
+    EXPECT_EQ(r16(0x9000 - 2), 0x23);
+    cpu_free(&c);
+}
+
+static void test_lds_pop_ds_pm(void)
+{
+    struct cpu c; pm_setup(&c);
+    w32(0x500, 0x12345678); w16(0x504, 0x20);
+    /* lds eax,[0x500]; push 0; pop ds; push 0x38; pop es (#NP) */
+    CODE(0x10000, 0xC5, 0x05, 0x00, 0x05, 0x00, 0x00, 0x6A, 0x00, 0x1F, 0x6A, 0x38, 0x07);
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT_EQ(c.r[R_EAX], 0x12345678);
+    EXPECT_EQ(c.seg[SEG_DS].sel, 0x20);
+    EXPECT_EQ(c.seg[SEG_DS].ar & 0xFF, 0xF3);
+    EXPECT_EQ(steps(&c, 2), EXC_NONE);
+    EXPECT_EQ(c.seg[SEG_DS].sel, 0);
+    EXPECT_EQ(c.r[R_ESP], 0x8000);
+    EXPECT_EQ(steps(&c, 2), EXC_NP);
+    EXPECT_EQ(r32(c.r[R_ESP]), 0x38);
+    EXPECT_EQ(r32(c.r[R_ESP] + 4), 0x1000B);
+    EXPECT_EQ(r32(c.r[R_ESP] + 16), 0x38);              /* POP ES left its operand */
+    cpu_free(&c);
+}
+
+static void test_expand_down_stack(void)
+{
+    struct cpu c; pm_setup(&c);
+    /* expand-down, B=1, limit 0xFFF: valid offsets 0x1000..0xFFFFFFFF */
+    set_desc(GDT, 0x80, 0, 0x0FFF, 0x96, 0x4);
+    CODE(0x10000, 0x66, 0xB8, 0x80, 0x00, 0x8E, 0xD0, 0x6A, 0x01, 0x6A, 0x02);
+    c.r[R_ESP] = 0x1004;
+    EXPECT_EQ(steps(&c, 3), EXC_NONE);                  /* mov ax; mov ss; push 1 */
+    EXPECT_EQ(c.r[R_ESP], 0x1000);
+    idt_gate(EXC_SS, 0x30, 0, 0x85);                    /* the stack is unusable: task gate */
+    EXPECT_EQ(steps(&c, 1), EXC_SS);                    /* push 2 at 0xFFC: below the limit */
+    EXPECT_EQ(c.tr.sel, 0x30);
+    EXPECT_EQ(r32(0xA000 - 4), 0);                      /* #SS(0) */
+    EXPECT_EQ(r32(TSS_A + 0x38), 0x1000);               /* ESP not committed */
+    EXPECT_EQ(r32(TSS_A + 0x20), 0x10008);
+    EXPECT_EQ(r32(TSS_A + 0x50), 0x80);
+    cpu_free(&c);
+}
+
+static void test_iret_same_level_flags(void)
+{
+    struct cpu c; pm_setup(&c);
+    /* CPL 0 IRET may set IOPL and IF; a ring-3 IOPL-3 IRET can set IF but not IOPL */
+    CODE(0x10000, 0x68, 0x02, 0x32, 0, 0, 0x6A, 0x08, 0x68, 0x0C, 0, 1, 0, 0xCF);
+    EXPECT_EQ(steps(&c, 4), EXC_NONE);
+    EXPECT_EQ(c.eip, 0x1000C);
+    EXPECT_EQ((c.eflags >> 12) & 3, 3);
+    EXPECT(c.eflags & FL_IF);
+    cpu_free(&c);
+    pm_setup(&c); to_ring3(&c);
+    c.eflags = (c.eflags & ~(FL_IF | FL_IOPL)) | 0x3000;
+    CODE(0x12000, 0x68, 0x02, 0x02, 0, 0, 0x6A, 0x1B, 0x68, 0x0C, 0x20, 1, 0, 0xCF);
+    EXPECT_EQ(steps(&c, 4), EXC_NONE);
+    EXPECT(c.eflags & FL_IF);
+    EXPECT_EQ((c.eflags >> 12) & 3, 3);                 /* IOPL kept at CPL 3 */
+    cpu_free(&c);
+}
+
+static void test_retf_imm_same_level(void)
+{
+    struct cpu c; pm_setup(&c);
+    /* push 1; push 2; push cs; push 0x10100; retf 8 */
+    CODE(0x10000, 0x6A, 0x01, 0x6A, 0x02, 0x0E, 0x68, 0x00, 0x01, 0x01, 0x00, 0xCA, 0x08, 0x00);
+    EXPECT_EQ(steps(&c, 5), EXC_NONE);
+    EXPECT_EQ(c.eip, 0x10100);
+    EXPECT_EQ(c.r[R_ESP], 0x8000);
+    cpu_free(&c);
+}
+
+static void test_v86_int_iopl3_to_dpl3_gate(void)
+{
+    struct cpu c; pm_setup(&c);
+    idt_gate(0x21, 0x08, 0x14000, 0xEE);
+    c.eflags = 0x00023202;                              /* VM, IOPL 3, IF */
+    c.cpl = 3;
+    for (int s = 0; s < 6; s++) { c.seg[s].sel = 0x1500; c.seg[s].base = 0x15000; c.seg[s].limit = 0xFFFF; c.seg[s].ar = s == SEG_CS ? 0xFB : 0xF3; }
+    c.eip = 0x10; c.r[R_ESP] = 0x100;
+    CODE(0x15010, 0xCD, 0x21);
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT_EQ(c.eip, 0x14000);
+    EXPECT_EQ(c.cpl, 0);
+    EXPECT(!(c.eflags & FL_VM));
+    EXPECT_EQ(c.r[R_ESP], 0x9000 - 36);
+    EXPECT_EQ(r32(0x9000 - 36), 0x12);
+    EXPECT_EQ(r32(0x9000 - 4), 0x1500);                 /* GS */
+    EXPECT_EQ(c.seg[SEG_FS].sel, 0);
+    /* and IRETD back to V86 */
+    CODE(0x14000, 0xCF);
+    EXPECT_EQ(steps(&c, 1), EXC_NONE);
+    EXPECT(c.eflags & FL_VM);
+    EXPECT_EQ(c.eip, 0x12);
+    EXPECT_EQ(c.seg[SEG_FS].base, 0x15000);
+    EXPECT_EQ(c.r[R_ESP], 0x100);
+    cpu_free(&c);
+}
+
 int main(void)
 {
     m = mem_new(2 << 20);
@@ -1074,6 +1191,12 @@ int main(void)
     RUN(test_lldt_bad_type_and_gate_checks);
     RUN(test_ring3_gp_frame);
     RUN(test_retf_outer_ss_checks);
+    RUN(test_call_gate_16bit_inner_params);
+    RUN(test_lds_pop_ds_pm);
+    RUN(test_expand_down_stack);
+    RUN(test_iret_same_level_flags);
+    RUN(test_retf_imm_same_level);
+    RUN(test_v86_int_iopl3_to_dpl3_gate);
     mem_free(m);
     return test_summary();
 }
