@@ -125,6 +125,24 @@ static uint64_t fast_pk[2][256];
 static uint32_t row_tp[OP_COUNT][2][2][4];  /* [row][opsize 4][memory form] operand templates */
 static uint32_t row_rsh[OP_COUNT][2];       /* [row][memory form]: 3 register shifts, a byte each */
 static uint64_t row_lay[OP_COUNT][2];       /* [row][opsize 4]: lay */
+/* the same per (row, operand size), in the form the fast path uses */
+struct rowq {
+    uint64_t t01[2];     /* [memory form] operands 0 and 1 (insn bytes 40-47)   */
+    uint32_t t2[2];      /* [memory form] operand 2 (bytes 48-51)                */
+    uint32_t w24;        /* s1 << 8 | s2 << 16 | nops << 24 (bytes 24-27 but dsz) */
+    uint32_t mask1;      /* immediate: bytes kept                                */
+    uint32_t and1;       /* immediate: mask after sign extension                 */
+    uint32_t mask2;      /* second immediate: bytes kept                         */
+    uint8_t  sh1;        /* immediate: sign-extension shift                      */
+    uint8_t  s1, s2;     /* immediate sizes                                      */
+    uint8_t  imm_or;     /* the implicit 1 of shift-by-one forms                 */
+    uint8_t  slow;       /* the row needs the general path                       */
+    uint8_t  pad[19];
+};
+_Static_assert(sizeof(struct rowq) == 64, "struct rowq is one cache line");
+static struct rowq row_q[OP_COUNT][2];      /* [row][opsize 4] */
+/* register patch of operands 0 and 1: reg * mul[0] + rm * mul[1] + (opcode & 7) * mul[2] */
+static uint64_t row_mul[OP_COUNT][2][4];    /* [row][memory form] */
 static struct rowfast rowf[OP_COUNT];
 static struct ea_ent ea16[256], ea32[256];  /* by ModRM; mod=3: no memory */
 static struct ea_ent sib_tab[3][256];       /* by mod (0-2) and SIB byte  */
@@ -459,6 +477,30 @@ static void build_fast(void)
                            (uint64_t)(rf->and1[osz] == 0xFFFF) << 41 | (uint64_t)rf->slow << 48;
         row_lay[op][0] = rf->lay[0];
         row_lay[op][1] = rf->lay[1];
+        for (unsigned osz = 0; osz < 2; osz++) {
+            struct rowq *q = &row_q[op][osz];
+            for (unsigned hm = 0; hm < 2; hm++) {
+                q->t01[hm] = (uint64_t)rf->tp[osz][hm][0] | (uint64_t)rf->tp[osz][hm][1] << 32;
+                q->t2[hm] = rf->tp[osz][hm][2];
+            }
+            q->s1 = rf->s1[osz];
+            q->s2 = rf->s2[osz];
+            q->sh1 = rf->sh1[osz];
+            q->w24 = (uint32_t)q->s1 << 8 | (uint32_t)q->s2 << 16 | (uint32_t)ri->nops << 24;
+            static const uint32_t lm[5] = { 0, 0xFF, 0xFFFF, 0, 0xFFFFFFFFu };
+            q->mask1 = lm[q->s1 <= 4 ? q->s1 : 0];
+            q->mask2 = lm[q->s2 <= 4 ? q->s2 : 0];
+            q->and1 = rf->and1[osz];
+            q->imm_or = rf->imm_or;
+            q->slow = rf->slow;
+            /* operand 2 never takes a register from ModRM or the opcode */
+            if (rf->rsrc[0][2] || rf->rsrc[1][2]) q->slow = 1;
+        }
+        for (unsigned hm = 0; hm < 2; hm++)
+            for (unsigned k = 0; k < 2; k++) {
+                unsigned src = rf->rsrc[hm][k];
+                if (src) row_mul[op][hm][src - 1] |= (uint64_t)1 << (16 + 32 * k);
+            }
     }
     /* immediate sizes shared by all of an opcode's fast rows (all but F6/F7) */
     for (unsigned map = 0; map < 2; map++) {
@@ -828,8 +870,8 @@ fast_body(struct insn *restrict insn, const uint8_t *restrict p, unsigned pos, u
 
     const unsigned osz = m32 ^ ((pf >> 16) & 1);   /* 1: 32-bit operands */
     const unsigned asz = m32 ^ (pf >> 24);         /* 1: 32-bit addresses */
-    const uint64_t lay = row_lay[op][osz];
-    if (lay >> 48) return -1;                /* row needs the general path */
+    const struct rowq *q = &row_q[op][osz];
+    if (q->slow) return -1;                  /* row needs the general path */
 
     /* effective address: ModRM table, then the SIB table when rm=4 (32-bit) */
     uint64_t e;
@@ -848,29 +890,25 @@ fast_body(struct insn *restrict insn, const uint8_t *restrict p, unsigned pos, u
     put32(insn, 16, modrm_split[mm] | has_sib << 24);                 /* mod, regf, rm, has_sib */
     put32(insn, 20, ((uint32_t)e & 0xFFFFFF00u) | (sb & (0u - has_sib))); /* sib, base, index, scale */
     const unsigned dsz = (unsigned)(e >> 40) & 0xFF;
-    put32(insn, 24, dsz | ((uint32_t)lay & 0xFFFFFF00u));             /* sizes, nopnd */
+    put32(insn, 24, dsz | q->w24);                                    /* sizes, nopnd */
     const unsigned dsh = sext_shift[dsz];
     put32(insn, 28, (uint32_t)((int32_t)((rd32(p + pos) & len_mask[dsz]) << dsh) >> dsh));
     pos += dsz;
-    const unsigned s1 = (lay >> 8) & 0xFF, s2 = (lay >> 16) & 0xFF, sh1 = (lay >> 32) & 0xFF;
-    const uint32_t and1 = (lay >> 41) & 1 ? 0xFFFFu : 0xFFFFFFFFu;
-    put32(insn, 32, ((uint32_t)((int32_t)((rd32(p + pos) & len_mask[s1]) << sh1) >> sh1) & and1) |
-                    (uint32_t)((lay >> 40) & 1));
-    put32(insn, 36, rd32(p + pos + s1) & len_mask[s2]);
+    const unsigned s1 = q->s1, sh1 = q->sh1;
+    put32(insn, 32, ((uint32_t)((int32_t)((rd32(p + pos) & q->mask1) << sh1) >> sh1) & q->and1) | q->imm_or);
+    put32(insn, 36, rd32(p + pos + s1) & q->mask2);
     /* the length from the opcode's entry where it can: no wait for the row */
     if (__builtin_expect((fe >> 19) & 1, 1)) pos += (unsigned)(fe >> (24 + 8 * osz)) & 0xFF;
-    else pos += s1 + s2;
+    else pos += s1 + q->s2;
     if (pos > 15) return -1;
     put32(insn, 0, op | pos << 16);                                   /* op, len, need */
 
-    /* operands: template + register << 16 (regv holds 0, reg, rm, opcode&7 by byte) */
+    /* operands: templates plus the registers of ModRM / the opcode */
     const unsigned has_mem = m < 0xC0;
-    const uint32_t regv = ((m >> 3) & 7) << 8 | (m & 7) << 16 | (b & 7) << 24;
-    const uint32_t *tp = row_tp[op][osz][has_mem];
-    const uint32_t rs = row_rsh[op][has_mem];
-    put32(insn, 40, tp[0] + (((regv >> (rs & 0xFF)) & 0xFF) << 16));
-    put32(insn, 44, tp[1] + (((regv >> ((rs >> 8) & 0xFF)) & 0xFF) << 16));
-    put32(insn, 48, tp[2] + (((regv >> (rs >> 16)) & 0xFF) << 16));
+    const uint64_t *mul = row_mul[op][has_mem];
+    const uint64_t o01 = q->t01[has_mem] + ((m >> 3) & 7) * mul[0] + (m & 7) * mul[1] + (b & 7) * mul[2];
+    memcpy((char *)insn + 40, &o01, 8);
+    put32(insn, 48, q->t2[has_mem]);
     return DECODE_OK;
 }
 
