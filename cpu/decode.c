@@ -103,13 +103,8 @@ struct rowfast {
     uint32_t and1[2];    /* mask after sign extension (Ibs at 16 bits)     */
     uint8_t imm_or;      /* the implicit 1 of shift-by-one forms           */
     uint8_t slow;        /* row needs the general path (checks, moffs ...) */
-    /* the same, packed for the fast path: */
     uint32_t tp[2][2][3];  /* templates as kind | size<<8 | reg<<16 | type<<24 */
-    uint8_t rsh[2][3];     /* register source as a shift into regv (0: none) */
-    uint64_t lay[2];       /* LAY_* below, by opsize 4                       */
 };
-/* lay, low word as insn bytes 24-27: s1 << 8 | s2 << 16 | nops << 24 | sh1 << 32 |
- * imm_or << 40 | and16 << 41 | slow << 48 */
 struct ea_ent { uint8_t base, index, seg, dsz, sib, scale; };
 /* packed ea_ent, bytes 1-3 as insn bytes 21-23: base << 8 | index << 16 | scale << 24 |
  * seg << 32 | dsz << 40 | sib << 48 */
@@ -121,11 +116,7 @@ static struct fast_ent fast_tab[2][256];
 /* fast_tab packed: grp | modrm << 16 | rx << 17 | uni << 19 | isz[0] << 24 | isz[1] << 32;
  * grp = 0xFFFF: the opcode takes the general path */
 static uint64_t fast_pk[2][256];
-/* the fast path's per-row data, in power-of-two strides */
-static uint32_t row_tp[OP_COUNT][2][2][4];  /* [row][opsize 4][memory form] operand templates */
-static uint32_t row_rsh[OP_COUNT][2];       /* [row][memory form]: 3 register shifts, a byte each */
-static uint64_t row_lay[OP_COUNT][2];       /* [row][opsize 4]: lay */
-/* the same per (row, operand size), in the form the fast path uses */
+/* the per-row facts in the form the fast path uses, per (row, operand size) */
 struct rowq {
     uint64_t t01[2];     /* [memory form] operands 0 and 1 (insn bytes 40-47)   */
     uint32_t t2[2];      /* [memory form] operand 2 (bytes 48-51)                */
@@ -446,9 +437,6 @@ static void build_fast(void)
                     const struct insn_opnd *o = &rf->t[osz][hm][k];
                     rf->tp[osz][hm][k] = (uint32_t)o->kind | (uint32_t)o->size << 8 | (uint32_t)o->reg << 16 |
                                          (uint32_t)o->type << 24;
-                    rf->rsh[hm][k] = (uint8_t)(8 * rf->rsrc[hm][k]);
-                    row_tp[op][osz][hm][k] = rf->tp[osz][hm][k];
-                    row_rsh[op][hm] |= (uint32_t)rf->rsh[hm][k] << (8 * k);
                 }
             /* immediates in operand order: the first goes to imm, a second to imm2 */
             unsigned n = 0;
@@ -471,12 +459,6 @@ static void build_fast(void)
                 n++;
             }
         }
-        for (unsigned osz = 0; osz < 2; osz++)
-            rf->lay[osz] = (uint64_t)rf->s1[osz] << 8 | (uint64_t)rf->s2[osz] << 16 | (uint64_t)ri->nops << 24 |
-                           (uint64_t)rf->sh1[osz] << 32 | (uint64_t)rf->imm_or << 40 |
-                           (uint64_t)(rf->and1[osz] == 0xFFFF) << 41 | (uint64_t)rf->slow << 48;
-        row_lay[op][0] = rf->lay[0];
-        row_lay[op][1] = rf->lay[1];
         for (unsigned osz = 0; osz < 2; osz++) {
             struct rowq *q = &row_q[op][osz];
             for (unsigned hm = 0; hm < 2; hm++) {
