@@ -8,7 +8,8 @@
  * single core. Usage:
  *   build/bench/decode [--runs N] [--16] [FILE]
  * FILE defaults to the cached busybox (fetched on first use into
- * $BT86_BUILD/cache, or build/cache).
+ * $BT86_BUILD/cache, or build/cache; run from the source tree or set
+ * BT86_ROOT to it).
  * Prints one line per pass and a final line
  *   decode: N insns/pass, best X.X M insns/s (Y ns/insn) over R runs
  */
@@ -100,9 +101,10 @@ int main(int argc, char **argv)
     if (runs < 1) runs = 1;
     char path[1024];
     if (!file) {
-        const char *b = getenv("BT86_BUILD");
-        char cmd[1200];
-        snprintf(cmd, sizeof cmd, "sh tests/decoder/fetch-busybox.sh '%s/cache'", b ? b : "build");
+        const char *b = getenv("BT86_BUILD"), *root = getenv("BT86_ROOT");
+        char cmd[2200];
+        snprintf(cmd, sizeof cmd, "sh '%s/tests/decoder/fetch-busybox.sh' '%s%s%s/cache'", root ? root : ".",
+                 b || !root ? "" : root, b || !root ? "" : "/", b ? b : "build");
         FILE *p = popen(cmd, "r");
         path[0] = 0;
         if (p && fgets(path, sizeof path, p)) path[strcspn(path, "\n")] = 0;
