@@ -113,9 +113,17 @@ static uint8_t grp_index[2][256];   /* [rx] by ModRM: index into an opcode's row
 static uint32_t modrm_split[256];   /* mod | reg << 8 | rm << 16: insn bytes 16-18 */
 static uint16_t size_pair[2][2];    /* [osz][asz]: opsize | addrsize << 8 */
 static struct fast_ent fast_tab[2][256];
-/* fast_tab packed: grp | modrm << 16 | rx << 17 | uni << 19 | isz[0] << 24 | isz[1] << 32;
- * grp = 0xFFFF: the opcode takes the general path */
-static uint64_t fast_pk[2][256];
+/* fast_tab as the fast path loads it, 8 bytes per opcode */
+struct fastq {
+    uint16_t grp;        /* row table offset; 0xFFFF: general path          */
+    uint8_t  hm;         /* 1 if the opcode has a ModRM byte                */
+    uint8_t  m_or;       /* 0xC0 without ModRM (read as mod=3: no memory)   */
+    uint8_t  rx;         /* index its mod=3 rows by reg and rm              */
+    uint8_t  uni;        /* the immediate sizes below hold for every row    */
+    uint8_t  isz[2];     /* immediate bytes by opsize 4                     */
+};
+_Static_assert(sizeof(struct fastq) == 8, "struct fastq is 8 bytes");
+static struct fastq fast_q[2][256];
 /* the per-row facts in the form the fast path uses, per (row, operand size) */
 struct rowq {
     uint64_t t01[2];     /* [memory form] operands 0 and 1 (insn bytes 40-47)   */
@@ -509,9 +517,14 @@ static void build_fast(void)
     for (unsigned map = 0; map < 2; map++) {
         for (unsigned opc = 0; opc < 256; opc++) {
             const struct fast_ent *f = &fast_tab[map][opc];
-            fast_pk[map][opc] = !f->ok ? 0xFFFF :
-                (uint64_t)f->grp | (uint64_t)f->modrm << 16 | (uint64_t)(f->shift == 0) << 17 |
-                (uint64_t)f->uni << 19 | (uint64_t)f->isz[0] << 24 | (uint64_t)f->isz[1] << 32;
+            struct fastq *q = &fast_q[map][opc];
+            q->grp = f->ok ? f->grp : 0xFFFF;
+            q->hm = f->modrm;
+            q->m_or = f->modrm ? 0 : 0xC0;
+            q->rx = f->shift == 0;
+            q->uni = f->uni;
+            q->isz[0] = f->isz[0];
+            q->isz[1] = f->isz[1];
         }
     }
     /* effective addresses. mod=3 (and no ModRM): no memory operand. */
@@ -839,15 +852,16 @@ fast_body(struct insn *restrict insn, const uint8_t *restrict p, unsigned pos, u
         b = p[pos++];
         map = 1;
     }
-    const uint64_t fe = fast_pk[map][b];
-    if ((uint16_t)fe == 0xFFFF) return -1;
-    const unsigned hm = (unsigned)(fe >> 16) & 1;
+    const struct fastq *fq = &fast_q[map][b];
+    const unsigned grp = fq->grp;
+    if (grp == 0xFFFF) return -1;
+    const unsigned hm = fq->hm;
     /* no ModRM: read as mod=3 (no memory); the opcode's table has 16 copies */
-    const unsigned m = p[pos] | ((hm ^ 1) * 0xC0);
+    const unsigned m = p[pos] | fq->m_or;
     pos += hm;
     const unsigned mm = m & (0u - hm);
     put32(insn, 12, npfx | b << 8 | hm << 16 | mm << 24);             /* npfx, opc, ModRM */
-    const unsigned op = grp_pool[(uint16_t)fe + grp_index[(fe >> 17) & 1][m]];
+    const unsigned op = grp_pool[grp + grp_index[fq->rx][m]];
     if (op == NO_ROW) return -1;
 
     const unsigned osz = m32 ^ ((pf >> 16) & 1);   /* 1: 32-bit operands */
@@ -880,7 +894,7 @@ fast_body(struct insn *restrict insn, const uint8_t *restrict p, unsigned pos, u
     put32(insn, 32, ((uint32_t)((int32_t)((rd32(p + pos) & q->mask1) << sh1) >> sh1) & q->and1) | q->imm_or);
     put32(insn, 36, rd32(p + pos + s1) & q->mask2);
     /* the length from the opcode's entry where it can: no wait for the row */
-    if (__builtin_expect((fe >> 19) & 1, 1)) pos += (unsigned)(fe >> (24 + 8 * osz)) & 0xFF;
+    if (__builtin_expect(fq->uni, 1)) pos += fq->isz[osz];
     else pos += s1 + q->s2;
     if (pos > 15) return -1;
     put32(insn, 0, op | pos << 16);                                   /* op, len, need */
