@@ -297,6 +297,9 @@ static void gen_row(struct gen *g, uint16_t op, struct buf *s, struct buf *m)
 
     /* prefixes */
     bool lock = has_mem && (o->attrs & A_LOCK) && chance(r, 25);
+    /* LOCK on a form that cannot take it (not lockable, or a register
+     * destination): #UD (SDM vol. 2 LOCK) */
+    if (!lock && chance(r, 3)) lock = true;
     unsigned segpfx = 0;
     if ((has_mem || moffs || xlat) && chance(r, 15)) {
         static const uint8_t sp[] = { 0x26, 0x36, 0x3E, 0x26, 0x36, 0x3E, 0x2E };
@@ -527,7 +530,28 @@ static void gen_fault(struct gen *g, struct buf *s, struct buf *m)
         { 1, 0x6E },                 /* outsb                  #GP */
         { 2, 0xF3, 0x6F },           /* rep outsd              #GP */
     };
+    static const uint8_t undefined[][3] = {
+        /* undefined on a P6 and on this host (no 3DNow!/SSE5/PadLock) */
+        { 2, 0x0F, 0x04 }, { 2, 0x0F, 0x0A }, { 2, 0x0F, 0x0C }, { 2, 0x0F, 0x24 },
+        { 2, 0x0F, 0x26 }, { 2, 0x0F, 0x36 }, { 2, 0x0F, 0x39 }, { 2, 0x0F, 0xA6 },
+        { 2, 0x0F, 0xA7 }, { 2, 0x0F, 0x7A }, { 2, 0x0F, 0x7B },
+    };
     struct rng *r = &g->r;
+    if (chance(r, 15)) {
+        /* the 15-byte limit: 12-14 redundant prefixes + ADD r32,r/m32 (2
+         * bytes) is 14-16 bytes; 16 raises #GP(0) (SDM vol. 2 sec. 2.3.11) */
+        static const uint8_t sp[] = { 0x26, 0x2E, 0x36, 0x3E, 0x3E };
+        unsigned np = 12 + rn(r, 3);
+        for (unsigned i = 0; i < np; i++) put8(m, sp[rn(r, sizeof sp)]);
+        put8(m, 0x03); put8(m, 0xC0 | (pick_reg(g, 1u << 4) << 3) | rn(r, 8));
+        return;
+    }
+    if (chance(r, 15)) {
+        unsigned u = rn(r, sizeof undefined / sizeof undefined[0]);
+        for (unsigned i = 0; i < undefined[u][0]; i++) put8(m, undefined[u][1 + i]);
+        put8(m, 0xC0 | rn(r, 64));                       /* a ModRM-looking byte */
+        return;
+    }
     unsigned n = sizeof probes / sizeof probes[0], k = rn(r, n + 1);
     if (k == n) {                                        /* lgdt/lidt [mem] #GP */
         put8(m, 0x0F); put8(m, 0x01);
