@@ -599,7 +599,7 @@ static void gen_popf(struct gen *g, struct buf *m)
 }
 
 /* Build one group; returns false when it must be retried. */
-static bool gen_group(struct gen *g, struct fuzz_group *grp, bool allow_branch)
+static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *grp, bool allow_branch)
 {
     struct buf s = { .n = 0 }, m = { .n = 0 };
     memset(grp, 0, sizeof *grp);
@@ -619,7 +619,13 @@ static bool gen_group(struct gen *g, struct fuzz_group *grp, bool allow_branch)
     struct insn in;
     int d = decode(&in, grp->bytes + grp->main_off, grp->len - grp->main_off, DECODE_32);
     if (d == DECODE_OK) {
-        if (in.len != grp->len - grp->main_off) return false;     /* generator bug: retry */
+        if (in.len != grp->len - grp->main_off) {       /* decoder or generator bug */
+            if (!fc->len_mismatch++) {
+                fc->mismatch_len = (uint8_t)(grp->len - grp->main_off < 16 ? grp->len - grp->main_off : 16);
+                memcpy(fc->mismatch_bytes, grp->bytes + grp->main_off, fc->mismatch_len);
+            }
+            return false;
+        }
         grp->op = in.op;
         if (optab[in.op].fr & g->poison) return false;
         grp->fu = optab[in.op].fu;
@@ -683,7 +689,7 @@ void fuzzgen_case(const struct fuzz_cfg *cfg, uint64_t seed, struct fuzz_case *f
         struct fuzz_group *grp = &fc->g[i];
         int t;
         for (t = 0; t < 50; t++)
-            if (gen_group(&g, grp, true)) break;
+            if (gen_group(&g, fc, grp, true)) break;
         if (t == 50) {                                   /* give up: a NOP */
             memset(grp, 0, sizeof *grp);
             grp->bytes[0] = 0x90; grp->len = 1; grp->op = OP_NOP;

@@ -57,6 +57,11 @@ struct fuzz_case {
     uint32_t eflags;                /* initial EFLAGS (user-writable bits)   */
     int ngroups;
     struct fuzz_group g[FUZZ_MAX_GROUPS];
+    unsigned len_mismatch;          /* main insns whose decoded length differed
+                                       from the bytes built (decoder or
+                                       generator bug: reported, not hidden)  */
+    uint8_t mismatch_bytes[16];     /* the first such instruction            */
+    uint8_t mismatch_len;
 };
 
 struct fuzz_cfg {
