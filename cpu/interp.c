@@ -31,6 +31,7 @@ struct iblock {
     uint8_t  ninsn;                /* decoded instructions                    */
     uint16_t nbytes;               /* bytes they cover                        */
     uint64_t words[BLOCK_BYTES / 8]; /* those bytes, zero-padded              */
+    uint64_t tail;                 /* the 8 bytes ending at nbytes (>= 8)     */
     struct insn insn[BLOCK_INSNS];
 };
 
@@ -170,7 +171,7 @@ static inline bool feature_ok(const struct cpu *c, uint32_t attrs)
 }
 
 /* Execute one decoded instruction; exceptions are returned, not delivered. */
-static int execute(struct cpu *c, const struct insn *in)
+static inline __attribute__((always_inline)) int execute(struct cpu *c, const struct insn *in)
 {
     const struct opinfo *r = &optab[in->op];
     if (!feature_ok(c, r->attrs)) return UD(c);
@@ -190,7 +191,7 @@ static bool is_trap_like(int vec)
 
 /* Finish an instruction: count it, or deliver the fault it raised.
  * Returns EXC_NONE, an EXIT_* code, or the vector that was delivered. */
-static int retire(struct cpu *c, int rc)
+static inline __attribute__((always_inline)) int retire(struct cpu *c, int rc)
 {
     if (rc == EXC_NONE) {
         c->icount++;
@@ -255,18 +256,17 @@ done:
  * code is exact. interp_step() stays the one-instruction path. */
 static inline bool block_matches(const struct iblock *b, const uint8_t *p)
 {
-    unsigned full = b->nbytes / 8, rest = b->nbytes & 7;
+    unsigned n = b->nbytes, full = n / 8;
+    uint64_t w;
+    if (n < 8) {                              /* short block: byte compare */
+        return memcmp(p, b->words, n) == 0;
+    }
     for (unsigned i = 0; i < full; i++) {
-        uint64_t w;
         memcpy(&w, p + 8 * i, 8);
         if (w != b->words[i]) return false;
     }
-    if (rest) {
-        uint64_t w = 0;
-        memcpy(&w, p + 8 * full, rest);
-        if (w != b->words[full]) return false;
-    }
-    return true;
+    memcpy(&w, p + n - 8, 8);                 /* overlapping tail word */
+    return w == b->tail;
 }
 
 /* Decode a block at p (avail bytes usable). Returns the instruction count. */
@@ -287,6 +287,8 @@ static unsigned block_build(struct iblock *b, uint32_t lin, unsigned mode, const
     b->nbytes = (uint16_t)off;
     memset(b->words, 0, sizeof b->words);
     memcpy(b->words, p, off);
+    b->tail = 0;
+    if (off >= 8) memcpy(&b->tail, p + off - 8, 8);
     return k;
 }
 
@@ -313,20 +315,19 @@ static int block_run(struct cpu *c, uint64_t *done)
     c->exec_page = lin & ~0xFFFu;
     c->smc = false;
     int rc = EXC_NONE;
-    for (unsigned k = 0; k < b->ninsn; k++) {
+    unsigned k = 0, n = b->ninsn;
+    for (; k < n; k++) {
         const struct insn *in = &b->insn[k];
-        uint32_t start = c->eip;
-        c->insn_eip = start;
+        c->insn_eip = c->eip;
         c->exc_has_err = false;
         c->intr_shadow = 0;
-        rc = retire(c, execute(c, in));
-        if (rc != EXC_NONE) { if (rc == EXIT_HLT) (*done)++; break; }
-        (*done)++;
-        if (c->smc) break;
-        uint32_t next = start + in->len;
-        if (!(cs->ar & AR_DB)) next &= 0xFFFF;
-        if (c->eip != next) break;
+        rc = execute(c, in);
+        if (rc != EXC_NONE) { rc = retire(c, rc); if (rc == EXIT_HLT) k++; break; }
+        if (c->smc || c->eip != c->next_eip) { k++; break; }   /* SMC, or a branch taken */
     }
+    *done += k;
+    c->icount += k - (rc == EXIT_HLT);   /* retire() already counted a HLT */
+    c->tsc += k - (rc == EXIT_HLT);
     c->exec_page = 1;
     return rc;
 }
