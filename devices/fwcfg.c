@@ -41,8 +41,8 @@ struct fwcfg *fwcfg_new(struct bus *bus)
 {
     struct fwcfg *fw = calloc(1, sizeof *fw);
     if (!fw) return NULL;
-    if (bus && bus_map_io(bus, FWCFG_PORT_SEL, 2, &fwcfg_ops, fw) != 0) {
-        fprintf(stderr, "fwcfg: ports 0x%x-0x%x are taken\n", FWCFG_PORT_SEL, FWCFG_PORT_DATA);
+    if (bus && bus_map_io(bus, FWCFG_PORT_SEL, FWCFG_PORT_LEN, &fwcfg_ops, fw) != 0) {
+        fprintf(stderr, "fwcfg: ports 0x%x-0x%x are taken\n", FWCFG_PORT_SEL, FWCFG_PORT_SEL + FWCFG_PORT_LEN - 1);
         free(fw);
         return NULL;
     }
@@ -58,7 +58,7 @@ struct fwcfg *fwcfg_new(struct bus *bus)
 void fwcfg_free(struct fwcfg *fw)
 {
     if (!fw) return;
-    if (fw->bus) bus_unmap_io(fw->bus, FWCFG_PORT_SEL, 2);
+    if (fw->bus) bus_unmap_io(fw->bus, FWCFG_PORT_SEL, FWCFG_PORT_LEN);
     for (int i = 0; i < FWCFG_NKEYS; i++) free(fw->item[i]);
     free(fw);
 }

@@ -45,6 +45,9 @@ static void set_ram(struct board_fw *fw)
 {
     uint64_t ram = machine_config(fw->m)->ram_bytes;
     (void)fwcfg_set(fw->fwcfg, FWCFG_RAM_SIZE, &ram, 8);
+    const char *disp = machine_config(fw->m)->display;
+    uint16_t interactive = !(disp && !strcmp(disp, "none"));
+    (void)fwcfg_set(fw->fwcfg, FWCFG_INTERACTIVE, &interactive, 2);
 }
 
 int board_fw_init(struct machine *m, void **state, char *err, size_t errlen)
