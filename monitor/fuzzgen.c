@@ -631,9 +631,24 @@ static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *gr
         grp->fu = optab[in.op].fu;
         grp->fdef = optab[in.op].fw & ~optab[in.op].fu;
         const char *h = optab[in.op].handler;
-        if (!strncmp(h, "sh", 2) || !strncmp(h, "ro", 2) || !strncmp(h, "rc", 2) || !strcmp(h, "sar") ||
-            ((optab[in.op].attrs & A_REP) && in.rep))
+        bool shift = !strcmp(h, "shl") || !strcmp(h, "shr") || !strcmp(h, "sar") ||
+                     !strcmp(h, "shld") || !strcmp(h, "shrd");
+        bool rot = !strncmp(h, "ro", 2) || !strncmp(h, "rc", 2);
+        if (shift || rot) {
+            /* a count known at generation: the ONE forms or an imm8. OF is
+             * defined for a (masked) count of 1 (SDM vol. 2 SAL/SAR/SHL/SHR,
+             * RCL/RCR/ROL/ROR, SHLD/SHRD: "OF ... defined only for 1-bit
+             * shifts/rotates"); a nonzero shift count writes the flags. */
+            int count = -1;
+            for (int k = 0; k < 3; k++) {
+                if (optab[in.op].ot[k] == OT_ONE) count = 1;
+                if (optab[in.op].ot[k] == OT_Ib) count = (int)(in.imm & 31);
+            }
+            if (count == 1) grp->fu &= ~FL_OF;
+            grp->fdef = (shift && count > 0) ? optab[in.op].fw & ~grp->fu : 0;
+        } else if ((optab[in.op].attrs & A_REP) && in.rep) {
             grp->fdef = 0;                               /* count may be 0: flags unchanged */
+        }
     } else {
         grp->op = OP_COUNT;
     }

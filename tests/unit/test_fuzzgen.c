@@ -112,7 +112,7 @@ static void test_flag_rules(void)
 {
     struct fuzz_cfg c = cfg();
     static struct fuzz_case fc;
-    unsigned bad = 0;
+    unsigned bad = 0, one_bit = 0;
     for (uint64_t s = 0; s < 20000; s++) {
         fuzzgen_case(&c, s, &fc, NULL);
         uint32_t poison = 0;
@@ -121,8 +121,18 @@ static void test_flag_rules(void)
             poison |= fc.g[g].fu;
         }
         if (fuzzgen_undef_at(&fc, fc.ngroups) & ~fuzzgen_undef_mask(&fc)) bad++;
+        for (int g = 0; g < fc.ngroups; g++) {
+            /* 1-bit shifts define OF (SDM vol. 2 SAL/SAR/SHL/SHR) */
+            if (fc.g[g].op == OP_SHL_Ev1 || fc.g[g].op == OP_SAR_Eb1) {
+                one_bit++;
+                if ((fc.g[g].fu & FL_OF) || !(fc.g[g].fdef & FL_OF) || !(fc.g[g].fu & FL_AF)) bad++;
+            }
+            /* shifts by CL may shift by 0: nothing surely defined */
+            if (fc.g[g].op == OP_SHL_EvCL && fc.g[g].fdef) bad++;
+        }
     }
     EXPECT_EQ(bad, 0);
+    EXPECT(one_bit > 20);
     /* the data flow: shl (OF AF undefined, count may be 0) then add */
     memset(&fc, 0, sizeof fc);
     fc.ngroups = 3;
