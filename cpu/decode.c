@@ -13,7 +13,8 @@
  *    PFX_ANY catch-all, then the prefix-less row (prefixes a P6 ignores,
  *    e.g. F3 0F BC is BSF on a CPU without BMI1).
  *  - Two paths, one answer: decode_fast() (taken when at least 32 bytes are
- *    readable; table lookups and masked loads, no per-byte bounds checks)
+ *    readable, or on a zero-padded copy of 15-31 bytes; table lookups and
+ *    masked loads, no per-byte bounds checks)
  *    handles the common forms and gives up (-1) on anything unusual;
  *    decode_slow() handles everything. Whenever the fast path returns
  *    DECODE_OK its insn is identical, byte for byte, to the general path's
@@ -959,6 +960,14 @@ int decode(struct insn *insn, const uint8_t *bytes, size_t avail, unsigned mode)
     if (__builtin_expect(avail >= 32, 1)) {
         int rc = decode_fast(insn, bytes, mode);
         if (__builtin_expect(rc == DECODE_OK, 1)) return rc;
+    } else if (avail >= 15) {
+        /* 15..31 bytes (an interpreter's fetch buffer): the fast path on a
+         * zero-padded copy. Bytes past the 15th only matter to an
+         * instruction longer than 15 bytes, which the fast path refuses. */
+        uint8_t tmp[32] = { 0 };
+        memcpy(tmp, bytes, avail);
+        int rc = decode_fast(insn, tmp, mode);
+        if (rc == DECODE_OK) return rc;
     }
     return decode_slow(insn, bytes, avail, mode);
 }
