@@ -85,17 +85,17 @@ static uint8_t pfx_seg[256];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_done;
 
-/* ---- the fast path's tables (see decode_fast) ---- */
+/* ---- the fast path's tables (see decode_fast) ----
+ * fast_ent, rowfast and ea_ent describe them at build time; fastq, rowq and
+ * the packed EA words are what decode_fast() loads. */
 struct fast_ent {
     uint16_t grp;        /* offset of the opcode's row table in grp_pool    */
     uint8_t  ok;         /* the opcode may take the fast path              */
     uint8_t  modrm;      /* 1 if the opcode has a ModRM byte               */
     uint8_t  shift;      /* mod=3 index: (modrm & 0x3F) >> shift (3: reg)  */
     uint8_t  imask;      /* 0 for opcodes without ModRM (one row)          */
-    uint8_t  uni;        /* all rows share the immediate sizes below       */
-    uint8_t  pad;
-    uint8_t  isz[2];     /* uni: immediate bytes (imm + imm2) by opsize 4, */
-    uint8_t  pad2[6];    /* so the length does not wait for the row        */
+    uint8_t  uni;        /* all rows share the immediate sizes below,      */
+    uint8_t  isz[2];     /* immediate bytes (imm + imm2) by opsize 4       */
 };
 struct rowfast {
     struct insn_opnd t[2][2][3]; /* operand templates [opsize 4][memory form] */
