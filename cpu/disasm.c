@@ -62,7 +62,7 @@ static void put_mem(struct out *o, const struct insn *in, unsigned size, bool sh
         if (in->scale) put(o, "*%d", 1 << in->scale);
         any = true;
     }
-    if (in->disp_size || !any) {
+    if ((in->disp_size && in->disp) || !any) {   /* a zero disp8/disp32 is not shown (as capstone) */
         int64_t d = in->disp;
         if (!any) {
             uint32_t u = in->addrsize == 2 ? (uint16_t)d : (uint32_t)d;
