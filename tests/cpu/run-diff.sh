@@ -21,13 +21,7 @@ if [ ! -x "$BIN" ]; then
 fi
 # "kind prefix|bug" - a kind is the text before " (first:" in the report's
 # "divergences by kind" list.
-KNOWN='(any, EFLAGS.AC=1): host #AC|bug 1 in docs/interp-bugs.md: no alignment check (#AC) at CPL 3
-enter: mem|bug 2 in docs/interp-bugs.md: ENTER copies the old frame before pushing EBP
-outsb: host #GP interp none|bug 3 in docs/interp-bugs.md: REP INS/OUTS with eCX=0 skips the I/O permission check
-outsw: host #GP interp none|bug 3 in docs/interp-bugs.md: REP INS/OUTS with eCX=0 skips the I/O permission check
-insb: host #GP interp none|bug 3 in docs/interp-bugs.md: REP INS/OUTS with eCX=0 skips the I/O permission check
-insw: host #GP interp none|bug 3 in docs/interp-bugs.md: REP INS/OUTS with eCX=0 skips the I/O permission check
-cmpxchg8b: host #GP interp #AC|bug 4 in docs/interp-bugs.md: CMPXCHG8B checks alignment before segment write access'
+KNOWN='cmpxchg8b: host #GP interp #AC|bug 4 in docs/interp-bugs.md: CMPXCHG8B checks alignment before segment write access'
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
