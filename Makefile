@@ -6,7 +6,8 @@
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -MMD -MP
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -MMD -MP $(EXTRA_CFLAGS)
+BIN     ?= bt86
 LDLIBS  += -lcapstone -lz -lm -lpthread -lutil $(shell pkg-config --libs sdl2 2>/dev/null)
 SDLCFLAGS := $(shell pkg-config --cflags sdl2 2>/dev/null)
 B       ?= build
@@ -45,7 +46,8 @@ $(B)/libbt86.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-bt86: $(B)/monitor/main.o $(B)/libbt86.a
+bt86: $(BIN)
+$(BIN): $(B)/monitor/main.o $(B)/libbt86.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libbt86.a | $(DEPS_STAMP)
@@ -61,15 +63,17 @@ $(B)/bench/%: bench/%.c $(B)/libbt86.a | $(DEPS_STAMP)
 bench-bin: $(BENCHBIN)
 
 # The README's test command. Ends with "N passed, N failed".
-test: bt86 $(UNITBIN) $(BENCHBIN)
+test: $(BIN) $(UNITBIN) $(BENCHBIN)
 	@sh tests/run.sh $(B)
 
+# AddressSanitizer + UBSan build of everything into build-asan/ and ./bt86-asan,
+# then the unit and CPU tests with it.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) B=build-asan OPT=-O1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" bt86 unit
-	cp bt86 bt86-asan 2>/dev/null || true
-	ASAN=1 sh tests/run.sh build-asan --quick
+	$(MAKE) B=build-asan BIN=bt86-asan OPT=-O1 EXTRA_CFLAGS="$(ASAN_FLAGS)" bt86-asan unit
+	ASAN=1 ASAN_OPTIONS=detect_leaks=0 sh tests/run.sh build-asan --quick
 
-bench: bt86 $(BENCHBIN)
+bench: $(BIN) $(BENCHBIN)
 	@sh bench/run.sh $(B)
 
 clean:

@@ -292,8 +292,15 @@ static int hc_vector_from_signal(int sig, const siginfo_t *si)
     }
 }
 
+/* The kernel clears TF, DF and RF for a signal handler, but not AC: after
+ * an #AC (or any fault of code that set AC) the handler would run with
+ * alignment checking on, and instrumented or vectorised host code in it would
+ * take a real SIGBUS. The handler therefore starts by clearing AC, and is
+ * not ASan-instrumented before that point. */
+__attribute__((no_sanitize_address, no_sanitize_undefined))
 static void hc_on_signal(int sig, siginfo_t *si, void *ucv)
 {
+    __asm__ volatile("pushfq\n\tandq $~0x40000, (%%rsp)\n\tpopfq" ::: "memory", "cc");
     ucontext_t *uc = ucv;
     greg_t *g = uc->uc_mcontext.gregs;
     struct hostcpu *hc = hostcpu_current;
