@@ -435,9 +435,18 @@ static void gen_string(struct gen *g, struct buf *s, struct buf *m)
     a16 = a16 && g->cfg->mem16;
     unsigned rep = chance(r, 65) ? (repc && chance(r, 50) ? 0xF2 : 0xF3) : 0;
     uint32_t hi = a16 ? ((uint32_t)rnd(r) & 0xFFFF0000u) : 0;
-    if (uses_si) set_reg(s, 6, hi | pick_mid(g, g->cfg->data_size / 2 - 128));
-    if (uses_di) set_reg(s, 7, hi | pick_mid(g, g->cfg->data_size / 2 - 128));
-    if (rep) set_reg(s, 1, (a16 ? (uint32_t)rnd(r) & 0xFFFF0000u : 0) | (chance(r, 10) ? 0 : rn(r, 17)));
+    unsigned esz = (opc & 1) ? (o16 ? 2 : 4) : 1;
+    /* sometimes long runs (past the interpreter's REP chunk, both
+     * directions fit around the middle) and overlapping MOVS/CMPS operands
+     * (a forward byte copy onto itself replicates a pattern: memmove is wrong) */
+    bool big = rep && chance(r, 8), overlap = uses_si && uses_di && chance(r, 25);
+    uint32_t count = big ? rn(r, (g->cfg->data_size / 2 - 256) / esz) : (chance(r, 10) ? 0 : rn(r, 17));
+    uint32_t si = big ? g->mid : pick_mid(g, g->cfg->data_size / 2 - 128);
+    uint32_t di = big ? g->mid : pick_mid(g, g->cfg->data_size / 2 - 128);
+    if (overlap) di = si + rn(r, 33) - 16;
+    if (uses_si) set_reg(s, 6, hi | si);
+    if (uses_di) set_reg(s, 7, hi | di);
+    if (rep) set_reg(s, 1, (a16 ? (uint32_t)rnd(r) & 0xFFFF0000u : 0) | count);
     if (rep) put8(m, rep);
     if (o16) put8(m, 0x66);
     if (a16) put8(m, 0x67);
@@ -586,6 +595,48 @@ static void gen_smc(struct gen *g, struct buf *m, struct fuzz_group *grp)
     put32(m, edge_val(r));
 }
 
+/* A loop that patches its own code each iteration: the block being run is
+ * modified under it (decoded-instruction caches must notice):
+ *     mov ecx, k            ; 1..5 iterations          (setup)
+ * L:  inc/dec/not/neg byte|word|dword [imm]  \  either order
+ *     add|xor|sub eax..edi, imm32 (imm)      /
+ *     loop L                                  ; the main instruction  */
+static void gen_smc_loop(struct gen *g, struct buf *s, struct buf *m, struct fuzz_group *grp)
+{
+    struct rng *r = &g->r;
+    set_reg(s, 1, 1 + rn(r, 5));
+    unsigned w = rn(r, 3), width = w == 0 ? 1 : w == 1 ? 2 : 4;
+    unsigned op = rn(r, 4);                              /* inc dec not neg */
+    unsigned store_len = (w == 1) + 6;                   /* [66] FE/FF /op 05 a32 */
+    unsigned reg = pick_reg(g, 1u << 4 | 1u << 1);
+    bool store_first = chance(r, 50);
+    unsigned alu_len = 6;                                /* 81 /x modrm imm32 */
+    unsigned loop_start = s->n;
+    unsigned alu_at = loop_start + (store_first ? store_len : 0);
+    unsigned imm_at = alu_at + 2 + rn(r, 5 - width);
+    struct buf body = { .n = 0 };
+    struct buf st = { .n = 0 }, al = { .n = 0 };
+    if (w == 1) put8(&st, 0x66);
+    put8(&st, w == 0 ? (op < 2 ? 0xFE : 0xF6) : (op < 2 ? 0xFF : 0xF7));
+    put8(&st, op << 3 | 5);                             /* FE/FF /0 inc /1 dec; F6/F7 /2 not /3 neg */
+    unsigned st_reloc = st.n;
+    put32(&st, 0);
+    static const uint8_t alu_ext[] = { 0, 5, 6 };        /* add sub xor */
+    put8(&al, 0x81);
+    put8(&al, 0xC0 | alu_ext[rn(r, 3)] << 3 | reg);
+    put32(&al, edge_val(r));
+    (void)alu_len;
+    if (store_first) { memcpy(body.b, st.b, st.n); body.n = st.n; }
+    memcpy(body.b + body.n, al.b, al.n); body.n += al.n;
+    if (!store_first) { memcpy(body.b + body.n, st.b, st.n); body.n += st.n; }
+    for (unsigned i = 0; i < body.n; i++) put8(s, body.b[i]);
+    grp->reloc = FUZZ_SELF32;
+    grp->reloc_off = (uint8_t)(loop_start + (store_first ? 0 : al.n) + st_reloc);
+    grp->reloc_add = (uint8_t)imm_at;
+    put8(m, 0xE2);                                       /* loop L */
+    put8(m, (uint32_t)-(int32_t)(body.n + 2));
+}
+
 static void gen_popf(struct gen *g, struct buf *m)
 {
     struct rng *r = &g->r;
@@ -610,6 +661,7 @@ static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *gr
     else if (pick < 21 && g->cfg->allow_faults) gen_fault(g, &s, &m);
     else if (pick < 24) { gen_popf(g, &m); main_extra = m.n - (m.b[0] == 0x66 ? 2 : 1); }
     else if (pick < 26) { gen_smc(g, &m, grp); main_extra = m.n - 5; }
+    else if (pick < 28) gen_smc_loop(g, &s, &m, grp);
     else gen_row(g, rows[rn(&g->r, nrows)], &s, &m);
     if (s.n + m.n > FUZZ_GROUP_MAX) return false;
     memcpy(grp->bytes, s.b, s.n);
