@@ -9,6 +9,7 @@
  * cpu/interp_priv.h).
  */
 #include "cpu/interp_priv.h"
+#include "cpu/fastpath.h"
 #include <string.h>
 #include <stdlib.h>
 
@@ -33,6 +34,7 @@ struct iblock {
     uint64_t words[BLOCK_BYTES / 8]; /* those bytes, zero-padded              */
     uint64_t tail;                 /* the 8 bytes ending at nbytes (>= 8)     */
     struct insn insn[BLOCK_INSNS];
+    op_fn fn[BLOCK_INSNS];         /* handler per instruction (fast path or table) */
 };
 
 
@@ -171,6 +173,19 @@ static inline bool feature_ok(const struct cpu *c, uint32_t attrs)
 }
 
 /* Execute one decoded instruction; exceptions are returned, not delivered. */
+static inline __attribute__((always_inline)) int execute_fn(struct cpu *c, const struct insn *in, op_fn fn)
+{
+    const struct opinfo *r = &optab[in->op];
+    if (!feature_ok(c, r->attrs)) return UD(c);
+    uint32_t next = c->eip + in->len;
+    if (!(c->seg[SEG_CS].ar & AR_DB)) next &= 0xFFFF;
+    c->next_eip = next;
+    c->eip = next;
+    int rc = fn(c, in);
+    if (rc != EXC_NONE && rc != EXIT_HLT) c->eip = c->insn_eip;
+    return rc;
+}
+
 static inline __attribute__((always_inline)) int execute(struct cpu *c, const struct insn *in)
 {
     const struct opinfo *r = &optab[in->op];
@@ -277,6 +292,8 @@ static unsigned block_build(struct iblock *b, uint32_t lin, unsigned mode, const
     while (k < BLOCK_INSNS && off < avail) {
         struct insn *in = &b->insn[k];
         if (decode(in, p + off, avail - off, mode) != DECODE_OK) break;
+        op_fn f = fastpath_pick(in);
+        b->fn[k] = f ? f : dispatch[in->op];
         off += in->len;
         k++;
         if (optab[in->op].attrs & (A_BRANCH | A_ENDTB | A_FEATURES)) break;
@@ -321,7 +338,7 @@ static int block_run(struct cpu *c, uint64_t *done)
         c->insn_eip = c->eip;
         c->exc_has_err = false;
         c->intr_shadow = 0;
-        rc = execute(c, in);
+        rc = execute_fn(c, in, b->fn[k]);
         if (rc != EXC_NONE) { rc = retire(c, rc); if (rc == EXIT_HLT) k++; break; }
         if (c->smc || c->eip != c->next_eip) { k++; break; }   /* SMC, or a branch taken */
     }

@@ -161,6 +161,53 @@ static void test_block_revalidated(void)
     cpu_free(&c);
 }
 
+/* The block engine (interp_run: cached blocks, fast paths) and the single-
+ * step engine (interp_step) must agree exactly, instruction for
+ * instruction: run a 32-bit program mixing fast-path and generic forms
+ * (flat protected mode) both ways and compare every register and the data. */
+static void flat32(struct cpu *c)
+{
+    c->cr[0] |= 1;
+    for (int s = 0; s < 6; s++) c->seg[s] = (struct seg){ 0x10, 0, 0xFFFFFFFFu, 0xC93 };
+    c->seg[SEG_CS] = (struct seg){ 0x08, 0, 0xFFFFFFFFu, 0xC9B };
+    c->eip = 0x7C00;
+    c->r[R_ESP] = 0x9000;
+}
+
+static void test_block_engine_matches_step(void)
+{
+    /* mov ecx,300; mov esi,0x8000; xor edx,edx; l: mov ebx,[esi+edx*4]; add eax,ebx;
+     * rol eax,5; xor eax,ecx; mov [esi+edx*4],eax; inc edx; and edx,63; push eax;
+     * sub eax,0x1234567; pop ebx; cmp eax,ebx; adc ebx,eax; lea edi,[ecx+eax+7];
+     * test edi,edi; setnz dl... (keeps edx small: and edx,63 again); dec ecx; jnz l; hlt */
+    static const uint8_t p[] = {
+        0xB9, 0x2C, 0x01, 0x00, 0x00, 0xBE, 0x00, 0x80, 0x00, 0x00, 0x31, 0xD2,
+        0x8B, 0x1C, 0x96, 0x01, 0xD8, 0xC1, 0xC0, 0x05, 0x31, 0xC8, 0x89, 0x04, 0x96,
+        0x42, 0x83, 0xE2, 0x3F, 0x50, 0x2D, 0x67, 0x45, 0x23, 0x01, 0x5B, 0x39, 0xD8,
+        0x11, 0xC3, 0x8D, 0x7C, 0x01, 0x07, 0x85, 0xFF, 0x0F, 0x95, 0xC2, 0x83, 0xE2, 0x3F,
+        0x49, 0x75, 0xD5, 0xF4 };
+    struct cpu a, b;
+    uint8_t mem_a[0x200];
+    setup(&a, p, sizeof p);
+    flat32(&a);
+    for (int i = 0; i < 0x100; i++) mem_ram(m)[0x8000 + i] = (uint8_t)(i * 37);
+    EXPECT_EQ(interp_run(&a, 1000000), EXIT_HLT);
+    memcpy(mem_a, mem_ram(m) + 0x8000, sizeof mem_a);
+    setup(&b, p, sizeof p);
+    flat32(&b);
+    for (int i = 0; i < 0x100; i++) mem_ram(m)[0x8000 + i] = (uint8_t)(i * 37);
+    int rc = EXC_NONE;
+    for (int i = 0; i < 1000000 && rc == EXC_NONE; i++) rc = interp_step(&b);
+    EXPECT_EQ(rc, EXIT_HLT);
+    for (int r = 0; r < 8; r++) EXPECT_EQ(a.r[r], b.r[r]);
+    EXPECT_EQ(a.eflags, b.eflags);
+    EXPECT_EQ(a.eip, b.eip);
+    EXPECT_EQ(a.icount, b.icount);
+    EXPECT(!memcmp(mem_a, mem_ram(m) + 0x8000, sizeof mem_a));
+    cpu_free(&a);
+    cpu_free(&b);
+}
+
 static void test_reset_state(void)
 {
     struct cpu c;
@@ -188,6 +235,7 @@ int main(void)
     RUN(test_ud_on_bad_opcode);
     RUN(test_smc_same_block);
     RUN(test_block_revalidated);
+    RUN(test_block_engine_matches_step);
     mem_free(m);
     return test_summary();
 }
