@@ -5,7 +5,8 @@
  * case to a minimal reproducer, and the reports (text, JSON, JUnit).
  *
  *     bt86 test diff --engines interp,host [--seed S] [--count N | --seconds N]
- *                    [--groups N] [--no-ac | --ac-only] [--json] [--junit FILE] [-v]
+ *                    [--groups N] [--no-ac | --ac-only] [--interp-mode block|step]
+ *                    [--json] [--junit FILE] [-v]
  *
  * Long campaign: `bt86 test diff --engines interp,host --count 1000000`
  * (about 30 s here); tests/cpu/run-diff.sh runs three short fixed-seed ones.
@@ -22,7 +23,11 @@
  * identical EIPs; paging is off, CR0.PE|AM set, CPL 3, and the segment
  * registers are what hostcpu_mirror_cpu() says the code sees (flat, DPL 3).
  * The host runs the bytes and returns through its epilogue; the interpreter
- * steps until EIP reaches the end of the bytes. Faults: interp_step() would
+ * runs until EIP reaches the end of the bytes: by default through
+ * interp_run() (decoded blocks, the machine's path; a JMP $ placed after the
+ * bytes ends the last block there), with --interp-mode step through
+ * interp_step(). The IDT is empty (limit 0), so a fault's delivery fails
+ * without side effects. Faults: interp_step() would
  * deliver the exception (protected-mode delivery returns EXIT_UNIMPL today),
  * so on any non-retiring step the CPU state is restored from the snapshot
  * taken before the step and the instruction is decoded and dispatched again
@@ -102,6 +107,8 @@ struct diff_ctx {
     struct diff_sig unimpl[DIFF_SIGS]; /* interp EXIT_UNIMPL by mnemonic  */
     unsigned nunimpl;
     bool no_ac;                     /* --no-ac                            */
+    bool block_mode;                /* --interp-mode block: interp_run()  */
+    uint64_t runs, run_insns;       /* interp_run calls, insns they retired */
     char opts[64];                  /* generator options to re-run a case */
     uint64_t outcome[34];           /* host results: [0] none, [1+v] vector v, [33] other */
 };
@@ -155,6 +162,12 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
     memcpy(x->ram + DIFF_DATA_BASE, x->data0, DIFF_DATA_SIZE);
     memcpy(x->ram + x->code_base, code, len);
     memset(x->ram + x->code_base + len, 0xCC, 16);       /* INT3 past the end */
+    if (x->block_mode) {
+        /* JMP $ at the end: a block that reaches the end stops there (a
+         * taken branch ends a block run), with EIP == end */
+        x->ram[x->code_base + len] = 0xEB;
+        x->ram[x->code_base + len + 1] = 0xFE;
+    }
     cpu_reset(c);                        /* cpu_init was done once (it allocates) */
     hostcpu_mirror_cpu(x->hc, &in, c);
     c->cr[0] = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM;   /* as Linux has it */
@@ -165,11 +178,32 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
     c->tr = (struct seg){ .sel = 0x40, .base = DIFF_TSS_BASE, .limit = 0x67, .ar = 0x8B };
     x->ram[DIFF_TSS_BASE + 0x66] = 0xFF;
     x->ram[DIFF_TSS_BASE + 0x67] = 0xFF;
+    /* an empty IDT: a fault's delivery fails at once (#GP, #DF, shutdown:
+     * EXIT_RESET) without touching memory or registers, and the harness then
+     * learns the vector by dispatching the instruction again undelivered */
+    c->idtr = (struct dtr){ 0, 0 };
     cpu_tlb_flush(c);
     uint32_t end = x->code_base + (uint32_t)len;
     o->exc = DIFF_NO_END;
     o->eip_off = 0;
-    for (int steps = 0; steps < DIFF_MAX_STEPS; steps++) {
+    for (int steps = 0; x->block_mode && steps < DIFF_MAX_STEPS; steps++) {
+        /* the machine's path: interp_run() runs decoded blocks */
+        if (c->eip == end) { o->exc = EXC_NONE; break; }
+        uint64_t ic0 = c->icount;
+        int rc = interp_run(c, 1);
+        x->runs++;
+        x->run_insns += c->icount - ic0;
+        if (rc == EXC_NONE) continue;
+        /* a fault whose delivery failed (or EXIT_*): EIP is back on the
+         * instruction, nothing committed; learn what it raises */
+        c->cpl = 3;
+        rc = diff_execute(x);
+        if (rc == EXC_NONE) continue;
+        o->exc = rc;
+        o->eip_off = c->eip - x->code_base;
+        break;
+    }
+    for (int steps = 0; !x->block_mode && steps < DIFF_MAX_STEPS; steps++) {
         if (c->eip == end) { o->exc = EXC_NONE; break; }
         /* what a faulting user-level instruction may have touched */
         uint32_t sr[8], seip = c->eip, sfl = c->eflags;
@@ -508,6 +542,8 @@ static int usage(FILE *f)
           "  --groups N     at most N instructions (with their setup) per sequence, 1-16 (default 8)\n"
           "  --json         one JSON object on stdout instead of the text report\n"
           "  --junit FILE   also write JUnit XML to FILE\n"
+          "  --interp-mode M  block (default: interp_run, decoded blocks, as the machine runs)\n"
+          "                 or step (interp_step, one instruction at a time)\n"
           "  --no-ac        never set EFLAGS.AC (no alignment-check cases)\n"
           "  --ac-only      always start with EFLAGS.AC set (alignment-check cases)\n"
           "  -v             print every divergence (default: the first of each kind)\n", f);
@@ -533,12 +569,13 @@ int cmd_test_diff(int argc, char **argv)
     int json = 0, verbose = 0, progress = 1;
     unsigned groups = 8;
     int ac_mode = 0;                /* 0 mixed, 1 --no-ac, 2 --ac-only */
+    int block_mode = 1;             /* interp_run (blocks) or interp_step */
     static const struct option opts[] = {
         { "engines", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
         { "count", required_argument, 0, 'n' },   { "seconds", required_argument, 0, 't' },
         { "json", no_argument, 0, 'j' },          { "junit", required_argument, 0, 'J' },
         { "groups", required_argument, 0, 'g' },  { "no-progress", no_argument, 0, 'P' },
-        { "no-ac", no_argument, 0, 'A' },         { "ac-only", no_argument, 0, 'O' },
+        { "no-ac", no_argument, 0, 'A' },         { "interp-mode", required_argument, 0, 'M' },         { "ac-only", no_argument, 0, 'O' },
         { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -569,6 +606,11 @@ int cmd_test_diff(int argc, char **argv)
         case 'v': verbose++; break;
         case 'P': progress = 0; break;
         case 'A': ac_mode = 1; break;
+        case 'M':
+            if (!strcmp(optarg, "block")) block_mode = 1;
+            else if (!strcmp(optarg, "step")) block_mode = 0;
+            else return cli_error("diff: --interp-mode wants block or step, not '%s'", optarg);
+            break;
         case 'O': ac_mode = 2; break;
         case 'h': usage(stdout); return 0;
         default: return usage(stderr);
@@ -615,10 +657,13 @@ int cmd_test_diff(int argc, char **argv)
     x->cfg.allow_ac = ac_mode != 1;
     x->cfg.ac_only = ac_mode == 2;
     x->no_ac = ac_mode == 1;
-    snprintf(x->opts, sizeof x->opts, "%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
-             groups != 8 ? " --groups N" : "");
-    if (groups != 8) snprintf(x->opts, sizeof x->opts, "%s --groups %u",
-                              ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "", groups);
+    x->block_mode = block_mode != 0;
+    {
+        char gbuf[24] = "";
+        if (groups != 8) snprintf(gbuf, sizeof gbuf, " --groups %u", groups);
+        snprintf(x->opts, sizeof x->opts, "%s%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
+                 gbuf, block_mode ? "" : " --interp-mode step");
+    }
 
     double t0 = now_s(), last = t0;
     uint64_t done = 0, failed = 0, unimpl = 0, len_mismatch = 0;
@@ -658,7 +703,8 @@ int cmd_test_diff(int argc, char **argv)
             FILE *sf = fopen("/proc/self/statm", "r");
             unsigned long vsz = 0, rss = 0;
             if (sf) { if (fscanf(sf, "%lu %lu", &vsz, &rss) != 2) rss = 0; fclose(sf); }
-            fprintf(stderr, "[%" PRIu64 " rss %lu MiB %.1f s]\n", done, rss >> 8, now_s() - t0);
+            fprintf(stderr, "[%" PRIu64 " rss %lu MiB %.1f s; interp_run calls %" PRIu64 ", insns %" PRIu64 "]\n",
+                    done, rss >> 8, now_s() - t0, x->runs, x->run_insns);
         }
         if (progress && (done & 255) == 0) {
             double t = now_s();
@@ -702,7 +748,7 @@ int cmd_test_diff(int argc, char **argv)
         printf("diff %s vs %s: seed %" PRIu64 ", %" PRIu64 " sequences, %" PRIu64 " diverged, %" PRIu64
                " not implemented, %.1f s (%.0f/s), %u table rows%s\n",
                e1, e2, seed, done, failed, unimpl, secs, secs > 0 ? done / secs : 0.0, fuzzgen_row_count(),
-               x->no_ac ? " (--no-ac)" : "");
+               x->opts);
         if (len_mismatch)
             printf("%" PRIu64 " generated instructions had a decoder length mismatch (regenerated; see above)\n",
                    len_mismatch);

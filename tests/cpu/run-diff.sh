@@ -2,9 +2,10 @@
 # tests/cpu/run-diff.sh - short fixed-seed differential campaigns, the
 # interpreter against the real CPU (`bt86 test diff --engines interp,host`).
 #
-# Three campaigns (about 15 s together): mixed sequences of up to 8
-# instructions, long sequences (16), and single instructions. Each prints one
-# line that tests/run.sh counts:
+# Four campaigns (about 20 s together): mixed sequences of up to 8
+# instructions and long ones (16) through interp_run() (decoded blocks, the
+# machine's path), single instructions and mixed sequences through
+# interp_step(). Each prints one line that tests/run.sh counts:
 #   PASS diff/<name>: N sequences            no divergence, or only known ones
 #   FAIL diff/<name>: <kind> (N sequences)   a divergence not listed below
 #   SKIP diff/<name>: <why>                  the host engine cannot run here,
@@ -79,7 +80,8 @@ campaign() {
         status=1
     fi
 }
-campaign mixed  --seed 1 --count 200000
-campaign long   --seed 2 --count 50000 --groups 16
-campaign single --seed 3 --count 100000 --groups 1
+campaign mixed      --seed 1 --count 200000
+campaign long       --seed 2 --count 50000 --groups 16
+campaign single     --seed 3 --count 100000 --groups 1 --interp-mode step
+campaign mixed-step --seed 4 --count 100000 --interp-mode step
 exit $status
