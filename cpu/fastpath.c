@@ -108,6 +108,79 @@ static int f_pop_r(struct cpu *c, const struct insn *in)
     return EXC_NONE;
 }
 
+/* near branches with 32-bit operand size (the CS limit is still checked) */
+static int f_jcc(struct cpu *c, const struct insn *in)
+{
+    if (!cond_true(c, in->opc & 15)) return EXC_NONE;
+    uint32_t t = c->next_eip + in->imm;
+    if (t > c->seg[SEG_CS].limit) return fault(c, EXC_GP, 0);
+    c->eip = t;
+    return EXC_NONE;
+}
+static int f_jmp_rel(struct cpu *c, const struct insn *in)
+{
+    uint32_t t = c->next_eip + in->imm;
+    if (t > c->seg[SEG_CS].limit) return fault(c, EXC_GP, 0);
+    c->eip = t;
+    return EXC_NONE;
+}
+static int f_call_rel(struct cpu *c, const struct insn *in)
+{
+    uint32_t t = c->next_eip + in->imm;
+    if (stack_size(c) != 4 || t > c->seg[SEG_CS].limit) return op_call(c, in);
+    uint32_t sp = c->r[R_ESP] - 4;
+    uint8_t *h = seg_fast(c, SEG_SS, sp, 4, true);
+    if (!h) return op_call(c, in);
+    uint32_t ret = c->next_eip;
+    memcpy(h, &ret, 4);
+    c->r[R_ESP] = sp;
+    c->eip = t;
+    return EXC_NONE;
+}
+static int f_ret(struct cpu *c, const struct insn *in)
+{
+    if (stack_size(c) != 4 || in->nopnd) return op_ret(c, in);
+    uint8_t *h = seg_fast(c, SEG_SS, c->r[R_ESP], 4, false);
+    if (!h) return op_ret(c, in);
+    uint32_t t;
+    memcpy(&t, h, 4);
+    if (t > c->seg[SEG_CS].limit) return fault(c, EXC_GP, 0);
+    c->r[R_ESP] += 4;
+    c->eip = t;
+    return EXC_NONE;
+}
+
+/* shifts and rotates of a 32-bit register by an immediate (flags as in
+ * ops_alu.c's shift(): OF from the same formula for every count) */
+static int f_rol_ri(struct cpu *c, const struct insn *in)
+{
+    unsigned n = in->imm & 31;
+    if (!n) return EXC_NONE;
+    uint32_t a = c->r[in->opnd[0].reg], res = (a << n) | (a >> (32 - n));
+    uint32_t cf = res & 1;
+    c->r[in->opnd[0].reg] = res;
+    flags_set(c, FL_CF | FL_OF, (cf ? FL_CF : 0) | (((res >> 31) != cf) ? FL_OF : 0));
+    return EXC_NONE;
+}
+static int f_shl_ri(struct cpu *c, const struct insn *in)
+{
+    unsigned n = in->imm & 31;
+    if (!n) return EXC_NONE;
+    uint32_t a = c->r[in->opnd[0].reg], res = a << n, cf = (a >> (32 - n)) & 1;
+    c->r[in->opnd[0].reg] = res;
+    flags_set(c, FL_ARITH, flags_szp(res, 4) | (cf ? FL_CF : 0) | (((res >> 31) != cf) ? FL_OF : 0));
+    return EXC_NONE;
+}
+static int f_shr_ri(struct cpu *c, const struct insn *in)
+{
+    unsigned n = in->imm & 31;
+    if (!n) return EXC_NONE;
+    uint32_t a = c->r[in->opnd[0].reg], res = a >> n, cf = (a >> (n - 1)) & 1;
+    c->r[in->opnd[0].reg] = res;
+    flags_set(c, FL_ARITH, flags_szp(res, 4) | (cf ? FL_CF : 0) | ((n == 1 && (a >> 31)) ? FL_OF : 0));
+    return EXC_NONE;
+}
+
 op_fn fastpath_pick(const struct insn *in)
 {
     const struct opinfo *r = &optab[in->op];
@@ -127,6 +200,17 @@ op_fn fastpath_pick(const struct insn *in)
         return NULL;
     }
     if (!strcmp(h, "lea") && r0 && in->addrsize == 4) return f_lea;
+    if (in->opsize == 4 && in->nopnd == 1 && o0->kind == OPND_REL) {
+        if (!strcmp(h, "jcc")) return f_jcc;
+        if (!strcmp(h, "jmp")) return f_jmp_rel;
+        if (!strcmp(h, "call")) return f_call_rel;
+    }
+    if (!strcmp(h, "ret") && in->opsize == 4 && in->nopnd == 0) return f_ret;
+    if (in->nopnd == 2 && r0 && o1->kind == OPND_IMM && o1->type == OT_Ib) {
+        if (!strcmp(h, "rol")) return f_rol_ri;
+        if (!strcmp(h, "shl")) return f_shl_ri;
+        if (!strcmp(h, "shr")) return f_shr_ri;
+    }
     if (in->nopnd == 2 && r0 && (r1 || i1)) {
 #define PICK(n) if (!strcmp(h, #n)) return r1 ? f_##n##_rr : f_##n##_ri;
         PICK(add) PICK(sub) PICK(cmp) PICK(and) PICK(or) PICK(xor) PICK(test)

@@ -173,12 +173,10 @@ static inline bool feature_ok(const struct cpu *c, uint32_t attrs)
 }
 
 /* Execute one decoded instruction; exceptions are returned, not delivered. */
-static inline __attribute__((always_inline)) int execute_fn(struct cpu *c, const struct insn *in, op_fn fn)
+static inline __attribute__((always_inline)) int execute_fn(struct cpu *c, const struct insn *in, op_fn fn,
+                                                           uint32_t ip_mask)
 {
-    const struct opinfo *r = &optab[in->op];
-    if (!feature_ok(c, r->attrs)) return UD(c);
-    uint32_t next = c->eip + in->len;
-    if (!(c->seg[SEG_CS].ar & AR_DB)) next &= 0xFFFF;
+    uint32_t next = (c->eip + in->len) & ip_mask;
     c->next_eip = next;
     c->eip = next;
     int rc = fn(c, in);
@@ -285,14 +283,15 @@ static inline bool block_matches(const struct iblock *b, const uint8_t *p)
 }
 
 /* Decode a block at p (avail bytes usable). Returns the instruction count. */
-static unsigned block_build(struct iblock *b, uint32_t lin, unsigned mode, const uint8_t *p, unsigned avail)
+static unsigned block_build(const struct cpu *c, struct iblock *b, uint32_t lin, unsigned mode, const uint8_t *p, unsigned avail)
 {
     unsigned off = 0, k = 0;
     if (avail > BLOCK_BYTES) avail = BLOCK_BYTES;
     while (k < BLOCK_INSNS && off < avail) {
         struct insn *in = &b->insn[k];
         if (decode(in, p + off, avail - off, mode) != DECODE_OK) break;
-        op_fn f = fastpath_pick(in);
+        /* CPUID features are fixed for a CPU's lifetime: check them once here */
+        op_fn f = feature_ok(c, optab[in->op].attrs) ? fastpath_pick(in) : op_ud;
         b->fn[k] = f ? f : dispatch[in->op];
         off += in->len;
         k++;
@@ -327,18 +326,19 @@ static int block_run(struct cpu *c, uint64_t *done)
     if (cs->limit - eip < avail - 1) avail = cs->limit - eip + 1;
     struct iblock *b = &c->bcache[(lin ^ (lin >> 12)) % BCACHE_SIZE];
     if (!(b->lin == lin && b->mode == mode + 1 && b->nbytes <= avail && block_matches(b, h))) {
-        if (!block_build(b, lin, mode, h, avail)) { b->mode = 0; return NO_BLOCK; }
+        if (!block_build(c, b, lin, mode, h, avail)) { b->mode = 0; return NO_BLOCK; }
     }
     c->exec_page = lin & ~0xFFFu;
     c->smc = false;
     int rc = EXC_NONE;
     unsigned k = 0, n = b->ninsn;
+    uint32_t ip_mask = mode == DECODE_32 ? 0xFFFFFFFFu : 0xFFFFu;
     for (; k < n; k++) {
         const struct insn *in = &b->insn[k];
         c->insn_eip = c->eip;
         c->exc_has_err = false;
         c->intr_shadow = 0;
-        rc = execute_fn(c, in, b->fn[k]);
+        rc = execute_fn(c, in, b->fn[k], ip_mask);
         if (rc != EXC_NONE) { rc = retire(c, rc); if (rc == EXIT_HLT) k++; break; }
         if (c->smc || c->eip != c->next_eip) { k++; break; }   /* SMC, or a branch taken */
     }
