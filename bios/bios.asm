@@ -451,17 +451,19 @@ print:
 .d:     pop     si
         pop     ax
         ret
-putc:                                   ; AL to screen + serial + E9h (LF -> CR LF)
+putc:                                   ; AL to screen + COM1 + E9h (LF -> CR LF)
         push    ax
         push    bx
         cmp     al, 10
         jne     .n
         mov     al, 13
+        call    serial_putc
         mov     ah, 0x0E
         mov     bx, 0x0007
         int     0x10
         mov     al, 10
 .n:     out     0xE9, al
+        call    serial_putc
         mov     ah, 0x0E
         mov     bx, 0x0007
         int     0x10
