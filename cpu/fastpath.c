@@ -181,6 +181,17 @@ static int f_shr_ri(struct cpu *c, const struct insn *in)
     return EXC_NONE;
 }
 
+/* IMUL r32, r32 (two-operand): CF = OF = the product does not fit;
+ * SF ZF PF from the low half, AF clear (as ops_alu.c's op_imul) */
+static int f_imul_rr(struct cpu *c, const struct insn *in)
+{
+    int64_t p = (int64_t)(int32_t)c->r[in->opnd[0].reg] * (int32_t)c->r[in->opnd[1].reg];
+    uint32_t lo = (uint32_t)p;
+    c->r[in->opnd[0].reg] = lo;
+    flags_set(c, FL_ARITH, flags_szp(lo, 4) | (p != (int32_t)lo ? FL_CF | FL_OF : 0));
+    return EXC_NONE;
+}
+
 op_fn fastpath_pick(const struct insn *in)
 {
     const struct opinfo *r = &optab[in->op];
@@ -200,6 +211,7 @@ op_fn fastpath_pick(const struct insn *in)
         return NULL;
     }
     if (!strcmp(h, "lea") && r0 && in->addrsize == 4) return f_lea;
+    if (!strcmp(h, "imul") && in->nopnd == 2 && r0 && r1) return f_imul_rr;
     if (in->opsize == 4 && in->nopnd == 1 && o0->kind == OPND_REL) {
         if (!strcmp(h, "jcc")) return f_jcc;
         if (!strcmp(h, "jmp")) return f_jmp_rel;

@@ -267,12 +267,14 @@ done:
  * bytes in memory still equal the bytes it was decoded from; a store into
  * the page of the running block (cpu->smc) ends the run, so self-modifying
  * code is exact. interp_step() stays the one-instruction path. */
-static inline bool block_matches(const struct iblock *b, const uint8_t *p)
+static inline bool block_matches(const struct iblock *b, const uint8_t *p, unsigned avail)
 {
     unsigned n = b->nbytes, full = n / 8;
     uint64_t w;
-    if (n < 8) {                              /* short block: byte compare */
-        return memcmp(p, b->words, n) == 0;
+    if (n < 8) {                              /* short block */
+        if (avail < 8) return memcmp(p, b->words, n) == 0;
+        memcpy(&w, p, 8);                     /* 8 readable bytes: mask the rest */
+        return ((w ^ b->words[0]) & ((1ull << (8 * n)) - 1)) == 0;
     }
     for (unsigned i = 0; i < full; i++) {
         memcpy(&w, p + 8 * i, 8);
@@ -325,7 +327,7 @@ static int block_run(struct cpu *c, uint64_t *done)
     unsigned avail = 4096 - (lin & 0xFFF);
     if (cs->limit - eip < avail - 1) avail = cs->limit - eip + 1;
     struct iblock *b = &c->bcache[(lin ^ (lin >> 12)) % BCACHE_SIZE];
-    if (!(b->lin == lin && b->mode == mode + 1 && b->nbytes <= avail && block_matches(b, h))) {
+    if (!(b->lin == lin && b->mode == mode + 1 && b->nbytes <= avail && block_matches(b, h, avail))) {
         if (!block_build(c, b, lin, mode, h, avail)) { b->mode = 0; return NO_BLOCK; }
     }
     c->exec_page = lin & ~0xFFFu;
