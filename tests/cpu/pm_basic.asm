@@ -72,8 +72,10 @@ kstart:
         push    user_code
         iret
 back_in_ring0:
+        mov     eax, ds                         ; (reloaded by the handler)
         EXPECT32 "ring3-int-cs", [saved_cs], 0x1B
         EXPECT32 "ring3-int-ss", [saved_ss], 0x23
+        EXPECT32 "iret-to-ring3-nulls-ds", [saved_ds], 0
         mov     ax, 0x10
         mov     ds, ax
         mov     es, ax
@@ -106,6 +108,7 @@ back_in_ring0:
 user_code:
         mov     eax, cs
         mov     ebx, ss
+        mov     esi, ds                         ; must be null: IRET to CPL 3 nulls DPL-0 data segments
         int     0x41
         jmp     $                               ; not reached
 
@@ -131,8 +134,11 @@ gp_handler:
         add     dword [esp], 3                  ; skip "mov ds, ax" (66 8E D8)
         iret
 int41_handler:                                  ; from ring 3: frame has SS:ESP
+        mov     cx, 0x10                        ; IRET to ring 3 nulled DS (DPL 0 < CPL 3)
+        mov     ds, cx
         mov     [saved_cs], eax
         mov     [saved_ss], ebx
+        mov     [saved_ds], esi
         add     esp, 20
         jmp     back_in_ring0
 pf_handler:
@@ -161,6 +167,7 @@ hits:   dd      0
 gp_err: dd      0
 saved_cs: dd    0
 saved_ss: dd    0
+saved_ds: dd    0
 pf_err: dd      0
 pf_cr2: dd      0
 pf_count: dd    0
