@@ -272,7 +272,8 @@ static uint32_t undef_mask(const struct diff_ctx *x, const struct fuzz_case *fc)
         return fuzzgen_undef_at(fc, fc->ngroups);
     int k = 0;
     while (k + 1 < fc->ngroups && off[k + 1] <= x->b.eip_off) k++;
-    return fuzzgen_undef_at(fc, k) | fuzzgen_undef_at(fc, fc->ngroups);
+    /* the group's own fu too: a loop group may fault in a later iteration */
+    return fuzzgen_undef_at(fc, k) | fc->g[k].fu | fuzzgen_undef_at(fc, fc->ngroups);
 }
 
 /* Compare interp (a) with host (b). Returns the number of differences and

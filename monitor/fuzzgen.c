@@ -110,7 +110,18 @@ struct gen {
     const struct fuzz_cfg *cfg;
     uint32_t poison;            /* flags left undefined so far            */
     uint32_t mid;               /* middle of the data area                */
+    bool keep_ecx;              /* generating a LOOP body: never write ECX */
+    bool bail;                  /* gen_row could not honour keep_ecx      */
+    uint32_t extra_fu;          /* undefined flags of a LOOP body         */
 };
+
+/* Registers an instruction must not write at operand size `size`: ESP
+ * (the stack stays in the data area) and, in a LOOP body, ECX (CL and CH). */
+static uint32_t wforbid(const struct gen *g, unsigned size)
+{
+    if (size == 1) return g->keep_ecx ? (1u << 1 | 1u << 5) : 0;
+    return 1u << 4 | (g->keep_ecx ? 1u << 1 : 0);
+}
 
 struct buf { uint8_t b[FUZZ_GROUP_MAX]; unsigned n; };
 static void put8(struct buf *b, uint32_t v) { if (b->n < FUZZ_GROUP_MAX) b->b[b->n++] = (uint8_t)v; }
@@ -332,8 +343,13 @@ static void gen_row(struct gen *g, uint16_t op, struct buf *s, struct buf *m)
     for (int k = 0; k < 3; k++) if (o->ot[k] == OT_Zb || o->ot[k] == OT_Zv) zk = k;
     if (zk >= 0) {
         unsigned reg;
-        bool w = writes_opnd(op, zk) && o->ot[zk] == OT_Zv && !handler_is(op, "inc") && !handler_is(op, "dec");
-        do reg = rn(r, 8); while ((w && reg == 4) || (handler_is(op, "xchg") && reg == 0));
+        uint32_t f = 0;
+        if (writes_opnd(op, zk)) {
+            f = wforbid(g, ot_size(o->ot[zk], os, false));
+            if ((handler_is(op, "inc") || handler_is(op, "dec")) && !g->keep_ecx) f = 0;   /* INC/DEC ESP: tiny drift */
+        }
+        if (handler_is(op, "xchg")) f |= 1u;                 /* 0x90 is NOP */
+        reg = pick_reg(g, f);
         put8(m, (o->opc & 0xF8) | reg);
     } else {
         put8(m, o->opc);
@@ -346,9 +362,8 @@ static void gen_row(struct gen *g, uint16_t op, struct buf *s, struct buf *m)
             regf = (o->ext & 0x800) ? (o->ext >> 3) & 7 : o->ext & 7;
         } else if (gk >= 0) {
             unsigned gsz = ot_size(o->ot[gk], os, false);
-            bool w = writes_opnd(op, gk) && gsz >= 2;
-            uint32_t f = w ? 1u << 4 : 0;
-            if (bt_mem) f |= 1u << 4;
+            uint32_t f = writes_opnd(op, gk) ? wforbid(g, gsz) : 0;
+            if (bt_mem) f |= wforbid(g, 4);
             regf = pick_reg(g, f);
             if (bt_mem) forbid |= 1u << regf;
         } else if (o->ot[1] == OT_Sw) {
@@ -357,6 +372,8 @@ static void gen_row(struct gen *g, uint16_t op, struct buf *s, struct buf *m)
             regf = rn(r, 8);
         }
         if (need_cl) forbid |= 1u << 1;
+        if (g->keep_ecx) forbid |= 1u << 1;              /* setups keep the LOOP count */
+        if (g->keep_ecx && need_cl) g->bail = true;
         if (has_mem) {
             unsigned asz = 1;
             for (int k = 0; k < 3; k++) {
@@ -372,9 +389,9 @@ static void gen_row(struct gen *g, uint16_t op, struct buf *s, struct buf *m)
             else {
                 int ek = -1;
                 for (int k = 0; k < 3; k++) if (ot_E(o->ot[k]) || ot_R(o->ot[k])) ek = k;
-                bool w = ek >= 0 && writes_opnd(op, ek) && ot_size(o->ot[ek], os, false) >= 2;
+                bool w = ek >= 0 && writes_opnd(op, ek);
                 if (handler_is(op, "xchg") || handler_is(op, "xadd")) w = true;
-                rm = pick_reg(g, w ? 1u << 4 : 0);
+                rm = pick_reg(g, w && ek >= 0 ? wforbid(g, ot_size(o->ot[ek], os, false)) : 0);
             }
             put8(m, 3u << 6 | (regf & 7) << 3 | rm);
         }
@@ -637,6 +654,40 @@ static void gen_smc_loop(struct gen *g, struct buf *s, struct buf *m, struct fuz
     put8(m, (uint32_t)-(int32_t)(body.n + 2));
 }
 
+/* A counted loop around one table instruction (with its setup), so blocks
+ * are re-run with changing registers and flags:
+ *     mov ecx, k        ; 1..5
+ * L:  <setup> <insn>    ; never writes ECX, reads no flag it leaves undefined
+ *     loop L                                                               */
+static bool gen_loop(struct gen *g, struct buf *s, struct buf *m)
+{
+    struct rng *r = &g->r;
+    uint16_t op;
+    const char *h;
+    do {
+        op = rows[rn(r, nrows)];
+        h = optab[op].handler;
+    } while (!strcmp(h, "enter") || !strcmp(h, "leave") || !strcmp(h, "pusha") || !strcmp(h, "popa"));
+    struct buf bs = { .n = 0 }, bm = { .n = 0 };
+    g->keep_ecx = true;
+    g->bail = false;
+    gen_row(g, op, &bs, &bm);
+    g->keep_ecx = false;
+    if (g->bail) return false;
+    struct insn in;
+    if (decode(&in, bm.b, bm.n, DECODE_32) != DECODE_OK || in.len != bm.n) return false;
+    if (optab[in.op].fr & (g->poison | optab[in.op].fu)) return false;
+    unsigned body = bs.n + bm.n;
+    if (body + 2 > 128 || s->n + 5 + body > FUZZ_GROUP_MAX) return false;
+    set_reg(s, 1, 1 + rn(r, 5));
+    for (unsigned i = 0; i < bs.n; i++) put8(s, bs.b[i]);
+    for (unsigned i = 0; i < bm.n; i++) put8(s, bm.b[i]);
+    g->extra_fu = optab[in.op].fu;
+    put8(m, 0xE2);
+    put8(m, (uint32_t)-(int32_t)(body + 2));
+    return true;
+}
+
 static void gen_popf(struct gen *g, struct buf *m)
 {
     struct rng *r = &g->r;
@@ -662,6 +713,7 @@ static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *gr
     else if (pick < 24) { gen_popf(g, &m); main_extra = m.n - (m.b[0] == 0x66 ? 2 : 1); }
     else if (pick < 26) { gen_smc(g, &m, grp); main_extra = m.n - 5; }
     else if (pick < 28) gen_smc_loop(g, &s, &m, grp);
+    else if (pick < 32) { g->extra_fu = 0; if (!gen_loop(g, &s, &m)) return false; }
     else gen_row(g, rows[rn(&g->r, nrows)], &s, &m);
     if (s.n + m.n > FUZZ_GROUP_MAX) return false;
     memcpy(grp->bytes, s.b, s.n);
@@ -682,6 +734,7 @@ static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *gr
         if (optab[in.op].fr & g->poison) return false;
         grp->fu = optab[in.op].fu;
         grp->fdef = optab[in.op].fw & ~optab[in.op].fu;
+        if (in.op == OP_LOOP && g->extra_fu) { grp->fu |= g->extra_fu; g->extra_fu = 0; }
         const char *h = optab[in.op].handler;
         bool shift = !strcmp(h, "shl") || !strcmp(h, "shr") || !strcmp(h, "sar") ||
                      !strcmp(h, "shld") || !strcmp(h, "shrd");
