@@ -5,13 +5,22 @@
  * rows of cpu/opcodes.def that are user-level and deterministic; their
  * bytes are built from the row's operand types and decoded back with the
  * project's decoder (cpu/decode.c) to learn the row, its length and its
- * flag columns. Excluded, with the reason:
+ * flag columns. Group kinds (per group, by chance): a table row with its
+ * setup (~68 %), a forward branch (Jcc/JMP/CALL rel, LOOPcc/JECXZ, JMP/CALL
+ * through a register or memory, PUSH+RET), a string instruction (REP counts
+ * up to 16, sometimes thousands; overlapping operands), a fault probe (#UD
+ * opcodes, LOCK misuse, the 15-byte limit, privileged and I/O instructions:
+ * #GP), PUSH+POPF, a store into the next instruction's immediate, a loop
+ * that patches its own body each iteration, a counted loop around a table
+ * row (ECX never written inside). Excluded, with the reason:
  *  - A_PRIV/A_IO/A_FPU and feature rows: privileged and port I/O (kept
  *    only as #GP probes: CPL 3, IOPL 0, no I/O bitmap as Linux runs us),
  *    x87 (not in the interpreter yet), MMX/SSE (absent from the model);
  *  - segment loads (MOV Sreg, POP Sreg, LxS, far transfers, IRET, INT n):
- *    the interpreter's protected-mode descriptor code does not exist yet,
- *    and the host's GDT is Linux's;
+ *    they would need a mirror of Linux's GDT/IDT in the interpreter (and
+ *    the task's brief leaves them out);
+ *  - PUSH Sreg with a 32-bit operand size (the upper word is model
+ *    specific: SDM vol. 2 PUSH); FS/GS overrides (Linux's FS/GS bases);
  *  - LAR/LSL/VERR/VERW/SLDT/STR/SGDT/SIDT/SMSW: read the host's descriptor
  *    tables or are emulated by Linux under UMIP;
  *  - CPUID/RDTSC/RDPMC: values differ by design;
