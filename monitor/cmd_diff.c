@@ -34,7 +34,8 @@
  * through the opcode table's handlers WITHOUT delivery to learn the vector
  * (diff_execute below, which mirrors cpu/interp.c's execute()).
  *
- * Compared: the exception vector (and EIP offset where it was raised), the
+ * Compared: the exception vector (and EIP offset where it was raised; the
+ * error code of #GP/#SS/#AC), the
  * eight GPRs, EFLAGS under HOSTCPU_EFLAGS_USER minus the union of the
  * undefined flags (fu column) of the sequence's instructions (the generator
  * never lets a later instruction read such a flag), and every data-area byte.
@@ -78,6 +79,7 @@ struct diff_out {
     uint32_t eflags;
     int exc;                        /* EXC_NONE, vector, EXIT_*, DIFF_NO_END */
     uint32_t eip_off;               /* fault EIP minus the code base         */
+    uint32_t err;                   /* error code of #GP/#AC (0 otherwise)   */
     uint8_t data[DIFF_DATA_SIZE];   /* the data area afterwards              */
 };
 
@@ -186,6 +188,7 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
     uint32_t end = x->code_base + (uint32_t)len;
     o->exc = DIFF_NO_END;
     o->eip_off = 0;
+    o->err = 0;
     for (int steps = 0; x->block_mode && steps < DIFF_MAX_STEPS; steps++) {
         /* the machine's path: interp_run() runs decoded blocks */
         if (c->eip == end) { o->exc = EXC_NONE; break; }
@@ -201,6 +204,7 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
         if (rc == EXC_NONE) continue;
         o->exc = rc;
         o->eip_off = c->eip - x->code_base;
+        o->err = c->exc_has_err ? c->exc_err : 0;
         break;
     }
     for (int steps = 0; !x->block_mode && steps < DIFF_MAX_STEPS; steps++) {
@@ -221,6 +225,7 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
         if (rc == EXC_NONE) continue;   /* retired when dispatched directly */
         o->exc = rc;
         o->eip_off = c->eip - x->code_base;
+        o->err = c->exc_has_err ? c->exc_err : 0;
         break;
     }
     if (o->exc == DIFF_NO_END) o->eip_off = c->eip - x->code_base;
@@ -245,6 +250,7 @@ static void run_host(struct diff_ctx *x, const uint8_t *code, size_t len, const 
     o->eflags = res.out.eflags;
     o->exc = res.exc == HOSTCPU_EXC_TIMEOUT ? DIFF_NO_END : res.exc;
     o->eip_off = res.exc == HOSTCPU_EXC_NONE ? 0 : res.fault_eip_offset;
+    o->err = (res.exc == EXC_GP || res.exc == EXC_AC || res.exc == EXC_SS) ? res.error_code : 0;
     memcpy(o->data, hostcpu_data(x->hc), DIFF_DATA_SIZE);
 }
 
@@ -290,6 +296,8 @@ static int compare(const struct diff_ctx *x, const struct fuzz_case *fc, char li
             exc_name(a->exc, e2, sizeof e2), a->eip_off);
     else if (a->exc != EXC_NONE && a->eip_off != b->eip_off)
         ADD("exception %s: host at +%u, interp at +%u", exc_name(a->exc, e1, sizeof e1), b->eip_off, a->eip_off);
+    else if ((a->exc == EXC_GP || a->exc == EXC_AC || a->exc == EXC_SS) && a->err != b->err)
+        ADD("exception %s error code: host %#x, interp %#x", exc_name(a->exc, e1, sizeof e1), b->err, a->err);
     for (int i = 0; i < 8; i++)
         if (a->r[i] != b->r[i]) ADD("%s: host %08x interp %08x", rn[i], b->r[i], a->r[i]);
     uint32_t mask = HOSTCPU_EFLAGS_USER & ~FL_TF & ~undef_mask(x, fc);
