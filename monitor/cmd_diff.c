@@ -9,7 +9,7 @@
  *                    [--json] [--junit FILE] [-v]
  *
  * Long campaign: `bt86 test diff --engines interp,host --count 1000000`
- * (about 30 s here); tests/cpu/run-diff.sh runs three short fixed-seed ones.
+ * (30-50 s here); tests/cpu/run-diff.sh runs four short fixed-seed ones.
  *
  * Engines today: `interp` (cpu/interp.c) and `host` (monitor/hostcpu.c, the
  * real CPU running the bytes in a 32-bit user code segment). `bt`, `trap`
@@ -20,32 +20,34 @@
  * so accesses straddle page boundaries). The interpreter gets a sparse guest
  * RAM large enough to hold the host's code area at the SAME linear address
  * (hostcpu_code_base(), below 2 GiB), so CALL pushes and indirect jumps see
- * identical EIPs; paging is off, CR0.PE|AM set, CPL 3, and the segment
- * registers are what hostcpu_mirror_cpu() says the code sees (flat, DPL 3).
- * The host runs the bytes and returns through its epilogue; the interpreter
- * runs until EIP reaches the end of the bytes: by default through
- * interp_run() (decoded blocks, the machine's path; a JMP $ placed after the
- * bytes ends the last block there), with --interp-mode step through
- * interp_step(). The IDT is empty (limit 0), so a fault's delivery fails
- * without side effects. Faults: interp_step() would
- * deliver the exception (protected-mode delivery returns EXIT_UNIMPL today),
- * so on any non-retiring step the CPU state is restored from the snapshot
- * taken before the step and the instruction is decoded and dispatched again
- * through the opcode table's handlers WITHOUT delivery to learn the vector
- * (diff_execute below, which mirrors cpu/interp.c's execute()).
+ * identical EIPs; paging is off, CR0.PE|AM set, CPL 3, the segment
+ * registers are what hostcpu_mirror_cpu() says the code sees (flat, DPL 3),
+ * TR is a TSS image without an I/O bitmap (as Linux runs a process) and the
+ * IDT is empty (limit 0), so a fault's delivery fails at once without side
+ * effects. The host runs the bytes and returns through its epilogue; the
+ * interpreter runs until EIP reaches the end of the bytes: by default
+ * through interp_run() (decoded blocks, the machine's path; a JMP $ placed
+ * after the bytes ends the last block there), with --interp-mode step
+ * through interp_step(). When the interpreter stops on a fault (its failed
+ * delivery returns EXIT_*), EIP is back on the instruction and the harness
+ * decodes and dispatches it again through the opcode table's handlers
+ * WITHOUT delivery to learn the vector (diff_execute below, which mirrors
+ * cpu/interp.c's execute()); nothing is added to cpu/.
  *
  * Compared: the exception vector (and EIP offset where it was raised; the
- * error code of #GP/#SS/#AC), the
- * eight GPRs, EFLAGS under HOSTCPU_EFLAGS_USER minus the union of the
- * undefined flags (fu column) of the sequence's instructions (the generator
- * never lets a later instruction read such a flag), and every data-area byte.
- * The one memory exception: when both engines fault at the same instruction,
- * the DIFF_DEAD_STACK bytes below ESP are not compared (dead stack a host may
- * have partly written before the fault). Nothing else is masked: a
- * difference is a FAIL. Each failure is shrunk
- * (drop groups, simplify registers, flags and data while it still diverges)
- * and printed as bytes and disassembly with the case seed: re-run one case
- * with `--seed CASESEED --count 1 -v`.
+ * error code of #GP/#SS/#AC), the eight GPRs, EFLAGS under
+ * HOSTCPU_EFLAGS_USER minus the flags that may be undefined where the run
+ * stopped (a data flow over the groups of the fu column, refined for 1-bit
+ * shifts: fuzzgen_undef_at(); the generator never lets a later instruction
+ * read such a flag), and every data-area byte. The one memory exception:
+ * when both engines fault at the same instruction, the DIFF_DEAD_STACK bytes
+ * below ESP are not compared (dead stack a host may have partly written
+ * before the fault). Nothing else is masked: a difference is a FAIL. Each
+ * failure is shrunk (drop groups, simplify registers, flags and data while
+ * it still diverges) and printed as bytes and disassembly with the case
+ * seed: re-run one case with `--seed CASESEED --count 1 -v` (plus the
+ * generator options it prints). A case the interpreter cannot run
+ * (EXIT_UNIMPL) is counted as skipped and listed by mnemonic.
  * Output: progress on stderr; per divergence a block on stdout; a summary per
  * signature (mnemonic + first differing item); the closing line
  * "N passed, N failed" counts sequences. Exit 0 only without divergences.
