@@ -542,6 +542,9 @@ static void gen_fault(struct gen *g, struct buf *s, struct buf *m)
         { 3, 0x0F, 0x22, 0xC0 },     /* mov cr0,eax            #GP */
         { 3, 0x0F, 0x20, 0xD8 },     /* mov eax,cr3            #GP */
         { 3, 0x0F, 0x23, 0xF8 },     /* mov dr7,eax            #GP */
+        { 3, 0x0F, 0x21, 0xF8 },     /* mov eax,dr7            #GP */
+        { 3, 0x0F, 0x01, 0x38 },     /* invlpg [eax]           #GP (no access) */
+        { 3, 0x0F, 0xFF, 0xC0 },     /* ud0 (no ModRM on AMD: same EIP) #UD */
         { 2, 0x0F, 0x08 },           /* invd                   #GP */
         { 2, 0x0F, 0x09 },           /* wbinvd                 #GP */
         { 2, 0x0F, 0x06 },           /* clts                   #GP */
