@@ -1147,6 +1147,38 @@ static void test_v86_int_iopl3_to_dpl3_gate(void)
     cpu_free(&c);
 }
 
+static void test_hw_interrupt_in_v86(void)
+{
+    struct cpu c; pm_setup(&c);
+    idt_gate(0x20, 0x08, 0x14000, 0x8E);                /* DPL 0: fine for hardware */
+    c.eflags = 0x00020202;                              /* VM, IOPL 0, IF */
+    c.cpl = 3;
+    for (int s = 0; s < 6; s++) { c.seg[s].sel = 0x1500; c.seg[s].base = 0x15000; c.seg[s].limit = 0xFFFF; c.seg[s].ar = s == SEG_CS ? 0xFB : 0xF3; }
+    c.eip = 0x10; c.r[R_ESP] = 0x100;
+    EXPECT_EQ(cpu_deliver(&c, 0x20, false, 0, false, c.eip), EXC_NONE);
+    EXPECT_EQ(c.eip, 0x14000);
+    EXPECT_EQ(c.cpl, 0);
+    EXPECT(!(c.eflags & (FL_VM | FL_IF)));
+    EXPECT_EQ(c.r[R_ESP], 0x9000 - 36);
+    EXPECT_EQ(r32(0x9000 - 36), 0x10);
+    EXPECT(r32(0x9000 - 28) & FL_VM);
+    EXPECT_EQ(c.seg[SEG_DS].sel, 0);
+    cpu_free(&c);
+}
+
+static void test_retf_outer_keeps_conforming_ds(void)
+{
+    struct cpu c; pm_setup(&c);
+    /* DS = conforming code (DPL 0), ES = ring-0 data; RETF to ring 3 */
+    CODE(0x10000, 0x66, 0xB8, 0x50, 0x00, 0x8E, 0xD8,
+         0x6A, 0x23, 0x68, 0, 0x70, 0, 0, 0x6A, 0x1B, 0x68, 0, 0x20, 1, 0, 0xCB);
+    EXPECT_EQ(steps(&c, 7), EXC_NONE);
+    EXPECT_EQ(c.cpl, 3);
+    EXPECT_EQ(c.seg[SEG_DS].sel, 0x50);                 /* conforming code kept */
+    EXPECT_EQ(c.seg[SEG_ES].sel, 0);                    /* DPL-0 data nulled */
+    cpu_free(&c);
+}
+
 int main(void)
 {
     m = mem_new(2 << 20);
@@ -1197,6 +1229,8 @@ int main(void)
     RUN(test_iret_same_level_flags);
     RUN(test_retf_imm_same_level);
     RUN(test_v86_int_iopl3_to_dpl3_gate);
+    RUN(test_hw_interrupt_in_v86);
+    RUN(test_retf_outer_keeps_conforming_ds);
     mem_free(m);
     return test_summary();
 }
