@@ -558,6 +558,7 @@ int op_cmpxchg8b(struct cpu *c, const struct insn *in)
 {
     uint64_t m;
     uint32_t ea = insn_ea(c, in);
+    TRY(mem_probe_wr(c, in->seg, ea, 8));      /* a locked RMW: the write is checked first */
     TRY(mem_rd64(c, in->seg, ea, &m));
     uint64_t edx_eax = ((uint64_t)c->r[R_EDX] << 32) | c->r[R_EAX];
     if (m == edx_eax) {

@@ -23,7 +23,7 @@ if [ ! -x "$BIN" ]; then
 fi
 # "kind prefix|bug" - a kind is the text before " (first:" in the report's
 # "divergences by kind" list.
-KNOWN='cmpxchg8b: host #GP interp #AC|bug 4 in docs/interp-bugs.md: CMPXCHG8B checks alignment before segment write access'
+KNOWN=''
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
