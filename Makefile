@@ -20,7 +20,7 @@ BIOSSRC := $(wildcard bios/*.asm bios/*.inc)
 BENCHSRC := $(wildcard bench/*.c)
 BENCHBIN := $(BENCHSRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all deps test asan clean bench bench-bin unit guest run
+.PHONY: all deps test asan clean bench bench-bin unit guest run diff-long
 all: bt86
 
 DEPS_STAMP := $(B)/.deps-ok
@@ -72,6 +72,10 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 asan:
 	$(MAKE) B=build-asan BIN=bt86-asan OPT=-O1 EXTRA_CFLAGS="$(ASAN_FLAGS)" bt86-asan unit
 	ASAN=1 ASAN_OPTIONS=detect_leaks=0 sh tests/run.sh build-asan --quick
+
+# a long differential campaign against the host CPU (make test runs a short one)
+diff-long: $(BIN)
+	./$(BIN) test diff --engines interp,host --seed $${SEED:-7} --count $${COUNT:-1000000}
 
 bench: $(BIN) $(BENCHBIN)
 	@sh bench/run.sh $(B)
