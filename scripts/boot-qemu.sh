@@ -19,6 +19,8 @@
 #   -e, --emulator CMD  command line with placeholders {kernel} {initrd} {disk} {append}
 #                       (each a whole word), e.g. './bt86 --kernel {kernel} --initrd {initrd}
 #                       --append {append} --hda {disk}'
+#   --bt86 [ENGINE]     shorthand: ./bt86 with the same machine (-m 128, --serial stdio,
+#                       --display none, --no-reboot), --engine ENGINE when given (interp, bt...)
 #   -q, --quiet         print only the answers and the summary
 # Exit status: 0 when the prompt came, every command answered, checksums matched and the
 # emulator ended by itself after poweroff -f; 1 otherwise.
@@ -50,6 +52,11 @@ while [ $# -gt 0 ]; do
         -d|--disk)     disk_in="$2"; shift 2 ;;
         -l|--log)      keep_log="$2"; shift 2 ;;
         -e|--emulator) emulator="$2"; shift 2 ;;
+        --bt86)
+            emulator="$root/bt86 -m 128 --kernel {kernel} --initrd {initrd} --append {append}"
+            emulator="$emulator --hda {disk} --serial stdio --display none --no-reboot"
+            shift
+            case "${1:-}" in ''|-*) ;; *) emulator="$emulator --engine $1"; shift ;; esac ;;
         -q|--quiet)    quiet=1; shift ;;
         -h|--help)     usage ;;
         *) echo "boot-qemu: unknown option $1" >&2; usage ;;

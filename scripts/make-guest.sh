@@ -231,6 +231,8 @@ build_flavour() {  # $1 = flavour
         echo "$rel" > "$st/etc/bt86/release"
         # /dev/console for init's first open (the kernel's built-in cpio has one too)
         [ "$(id -u)" = 0 ] && mknod -m 600 "$st/dev/console" c 5 1 2>/dev/null || true
+        # fixed times, sorted names, no inode numbers: the same inputs give the same bytes
+        find "$st" -exec touch -h -d '2000-01-01 00:00:00 UTC' {} +
         (cd "$st" && find . -mindepth 1 | LC_ALL=C sort |
             cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n > "$initrd.tmp" ||
             die "cpio/gzip failed for $initrd"
@@ -255,11 +257,18 @@ if stale "$disk" "$0" || [ ! -s "$out/disk.sha256" ]; then
     printf 'Hello from the bt86 reference guest disk.\n' > "$st/hello.txt"
     # ~1 MiB of distinct lines: a misplaced or repeated sector changes the checksum
     seq -f 'bt86 data line %07g: the quick brown fox jumps over the lazy dog' 1 16000 > "$st/data.bin"
+    touch -d '2000-01-01 00:00:00 UTC' "$st/hello.txt" "$st/data.bin"   # reproducible image
+    export SOURCE_DATE_EPOCH=946684800
     part="$st/part.img"
     rm -f "$part"
     mkfs.fat -F 16 -n BT86DISK -i 0bd86d15 -h "$start" -C "$part" $((count / 2)) >/dev/null ||
         die "mkfs.fat failed"
-    MTOOLS_SKIP_CHECK=1 mcopy -i "$part" "$st/hello.txt" "$st/data.bin" :: || die "mcopy failed"
+    # mkfs.fat 4.2 stamps the volume label entry with the current time: pin it to 2000-01-01
+    lab="$(grep -obUa 'BT86DISK   '$'\x08' "$part" | head -n1 | cut -d: -f1)"
+    [ -n "$lab" ] || die "mkfs.fat wrote no volume label entry in $part"
+    printf '\x00\x00\x00\x21\x28\x21\x28\x00\x00\x00\x00\x21\x28' |
+        dd of="$part" bs=1 seek=$((lab + 13)) conv=notrunc status=none
+    MTOOLS_SKIP_CHECK=1 mcopy -m -i "$part" "$st/hello.txt" "$st/data.bin" :: || die "mcopy failed"
     # MBR: one partition, type 0x06 (FAT16), LBA start/count; CHS fields say "use LBA"
     le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $((($1 >> 8) & 255)))\\x$(printf %02x $((($1 >> 16) & 255)))\\x$(printf %02x $((($1 >> 24) & 255)))"; }
     dd if=/dev/zero of="$disk.tmp" bs=512 count="$total" status=none
