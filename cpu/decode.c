@@ -96,6 +96,7 @@ struct fast_ent {
     uint8_t  imask;      /* 0 for opcodes without ModRM (one row)          */
     uint8_t  uni;        /* all rows share the immediate sizes below,      */
     uint8_t  isz[2];     /* immediate bytes (imm + imm2) by opsize 4       */
+    uint8_t  f3slow;     /* an F3 prefix selects another row (90: PAUSE)   */
 };
 struct rowfast {
     struct insn_opnd t[2][2][3]; /* operand templates [opsize 4][memory form] */
@@ -120,7 +121,8 @@ struct fastq {
     uint8_t  hm;         /* 1 if the opcode has a ModRM byte                */
     uint8_t  m_or;       /* 0xC0 without ModRM (read as mod=3: no memory)   */
     uint8_t  rx;         /* index its mod=3 rows by reg and rm              */
-    uint8_t  uni;        /* the immediate sizes below hold for every row    */
+    uint8_t  uni;        /* bit 0: the sizes below hold for every row;      */
+                         /* bit 1: F3 selects another row (general path)    */
     uint8_t  isz[2];     /* immediate bytes by opsize 4                     */
 };
 _Static_assert(sizeof(struct fastq) == 8, "struct fastq is 8 bytes");
@@ -396,6 +398,18 @@ static void build_fast(void)
             f->modrm = d->modrm;
             if (d->how == H_GRP) {
                 f->ok = 1; f->grp = d->grp; f->shift = d->rx ? 0 : 3; f->imask = 0xFF;
+            } else if (d->how == H_SLOW && !d->modrm) {
+                /* prefix-selected rows without ModRM: fast for the prefix-less
+                 * row when the only other rows need F3 (90: NOP / F3 90: PAUSE) */
+                unsigned plain = NO_ROW, other = 0;
+                for (unsigned op = first_row[map][opc]; op != NO_ROW; op = next_row[op]) {
+                    if (optab[op].pfx == 0 && plain == NO_ROW) plain = op;
+                    else if (optab[op].pfx != 0xF3) other = 1;
+                }
+                if (plain != NO_ROW && !other) {
+                    f->ok = 1; f->grp = (uint16_t)grp_used; f->imask = 0; f->shift = 3; f->f3slow = 1;
+                    for (unsigned i = 0; i < 16; i++) grp_pool[grp_used++] = (uint16_t)plain;
+                }
             } else if (d->how == H_ROW) {
                 /* 16 copies: the fast path indexes it like a group (mod=3) */
                 f->ok = 1; f->grp = (uint16_t)grp_used; f->imask = 0; f->shift = 3;
@@ -523,7 +537,7 @@ static void build_fast(void)
             q->hm = f->modrm;
             q->m_or = f->modrm ? 0 : 0xC0;
             q->rx = f->shift == 0;
-            q->uni = f->uni;
+            q->uni = (uint8_t)(f->uni | f->f3slow << 1);
             q->isz[0] = f->isz[0];
             q->isz[1] = f->isz[1];
         }
@@ -856,6 +870,7 @@ fast_body(struct insn *restrict insn, const uint8_t *restrict p, unsigned pos, u
     const struct fastq *fq = &fast_q[map][b];
     const unsigned grp = fq->grp;
     if (grp == 0xFFFF) return -1;
+    if ((fq->uni & 2) && (pf & 0xFF) == 0xF3) return -1;   /* PAUSE */
     const unsigned hm = fq->hm;
     /* no ModRM: read as mod=3 (no memory); the opcode's table has 16 copies */
     const unsigned m = p[pos] | fq->m_or;
@@ -895,7 +910,7 @@ fast_body(struct insn *restrict insn, const uint8_t *restrict p, unsigned pos, u
     put32(insn, 32, ((uint32_t)((int32_t)((rd32(p + pos) & q->mask1) << sh1) >> sh1) & q->and1) | q->imm_or);
     put32(insn, 36, rd32(p + pos + s1) & q->mask2);
     /* the length from the opcode's entry where it can: no wait for the row */
-    if (__builtin_expect(fq->uni, 1)) pos += fq->isz[osz];
+    if (__builtin_expect(fq->uni & 1, 1)) pos += fq->isz[osz];
     else pos += s1 + q->s2;
     if (pos > 15) return -1;
     put32(insn, 0, op | pos << 16);                                   /* op, len, need */
