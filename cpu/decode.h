@@ -7,7 +7,8 @@
  * vol. 2 sec. 2.3.11), LOCK on a form that cannot take it (#UD, vol. 2 LOCK),
  * and partial input (DECODE_MORE with insn->need = minimum extra bytes).
  * Rows of features the CPU model lacks (MMX/SSE) decode normally; the caller
- * raises #UD when optab[op].feature is not in its CPUID (insn_feature()).
+ * raises #UD when optab[op].attrs has a feature bit (A_FEATURES) its CPUID
+ * lacks (see feature_ok() in cpu/interp.c).
  */
 #ifndef BT86_DECODE_H
 #define BT86_DECODE_H
