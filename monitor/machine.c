@@ -118,6 +118,14 @@ static int dma_write(void *opaque, uint64_t pa, const void *buf, size_t len)
     return mem_write_bytes(m->mem, pa, buf, len);
 }
 static uint64_t clk_now(void *opaque) { return vclock_now_ns(opaque); }
+/* the VGA's PCI function: the LFB BAR moves with the guest's programming */
+static void vga_bar_map(void *opaque, int bar, uint32_t addr, bool mapped)
+{
+    struct machine *m = opaque;
+    if (bar == 0 && mapped) vga_set_lfb_base(m->vga, addr);
+}
+static const struct pci_dev_ops vga_pci_ops = { NULL, NULL, vga_bar_map, NULL };
+
 static void ui_key(void *opaque, uint32_t keycode, bool pressed)
 {
     struct machine *m = opaque;
@@ -268,6 +276,15 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     d.opaque = m;
     m->piix = piix_new(m->pci, 1, m->isa_irq, m->ide, &d);
     if (!m->piix) { snprintf(err, errlen, "cannot create the PIIX3 southbridge"); goto fail; }
+    /* standard VGA with the Bochs DISPI interface as QEMU's "std" VGA, 00:02.0:
+     * BAR0 = linear framebuffer (prefetchable), BAR2 = 4 KiB of registers */
+    static const struct pci_ids vga_ids = { 0x1234, 0x1111, 0x02, 0x030000, 0x1AF4, 0x1100, 0 };
+    struct pci_dev *vd = pci_register(m->pci, 2, 0, &vga_ids, &vga_pci_ops, m);
+    if (!vd || pci_register_bar(vd, 0, PCI_BAR_MEM | PCI_BAR_PREFETCH, (uint32_t)vga_vram_size(m->vga), vga_lfb_ops(), m->vga) ||
+        pci_register_bar(vd, 2, PCI_BAR_MEM, 4096, vga_mmio_ops(), m->vga)) {
+        snprintf(err, errlen, "cannot register the VGA on the PCI bus");
+        goto fail;
+    }
     if (cfg->hda && open_disk(m, 0, cfg->hda, false, err, errlen)) goto fail;
     if (cfg->hdb && open_disk(m, 1, cfg->hdb, false, err, errlen)) goto fail;
     if (cfg->cdrom && open_disk(m, 2, cfg->cdrom, true, err, errlen)) goto fail;

@@ -87,6 +87,21 @@ entry:
         mov     dx, 0xCFC
         in      eax, dx
         EXPECT32 "pci-piix3-id", eax, 0x70008086
+        ; the VGA at 00:02.0 = 1234:1111; BAR0 sizes as 16 MiB prefetchable memory
+        mov     dx, 0xCF8
+        mov     eax, 0x80001000
+        out     dx, eax
+        mov     dx, 0xCFC
+        in      eax, dx
+        EXPECT32 "pci-vga-id", eax, 0x11111234
+        mov     dx, 0xCF8
+        mov     eax, 0x80001010
+        out     dx, eax
+        mov     dx, 0xCFC
+        mov     eax, 0xFFFFFFFF
+        out     dx, eax
+        in      eax, dx
+        EXPECT32 "pci-vga-bar0-size", eax, 0xFF000008
         ; A20 via port 92h: with A20 off, 0x100000 aliases 0
         in      al, 0x92
         or      al, 2
