@@ -229,5 +229,9 @@ if [ "$runs" -gt 1 ] && [ "${#times[@]}" -gt 0 ]; then
         if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
     echo "boot-qemu: time to prompt ($flavour): ${times[*]} s; median $med s"
 fi
-[ "$status" = 0 ] && say "PASS" || echo "boot-qemu: FAILED"
+if [ "$status" = 0 ]; then
+    echo "boot-qemu: PASS ($flavour, $runs run(s), prompt after ${times[*]} s)"
+else
+    echo "boot-qemu: FAILED ($flavour)"
+fi
 exit "$status"
