@@ -12,7 +12,8 @@
 #   -c, --commands FILE guest shell commands, one a line ('#' lines skipped); default: uname -a,
 #                       cpuinfo family/flags, the mount, the disk checksums; poweroff -f is added
 #   -n, --runs N        boot N times; print each time to the prompt and the median
-#   -a, --append ARGS   extra kernel command line (after console=ttyS0)
+#   -a, --append ARGS   extra kernel command line (after console=ttyS0; ARGS with a console=
+#                       of its own replace console=ttyS0: keep a console=ttyS0 in them last)
 #   -t, --timeout S     seconds allowed for the prompt and for each command (default 120 / 60)
 #   -d, --disk FILE     boot this disk image in place (default: a scratch copy of disk.img)
 #   -l, --log FILE      keep the serial log of the (last) run
@@ -136,6 +137,7 @@ one_run() {  # $1 = run number; sets prompt_time; returns 0 when everything pass
         cp "$guest/disk.img" "$disk" || die "cannot copy disk.img to $disk"
     fi
     local append="console=ttyS0${extra:+ $extra}"
+    case " $extra" in *" console="*) append="$extra" ;; esac
     local argv=()
     if [ -n "$emulator" ]; then
         local w
@@ -167,7 +169,7 @@ one_run() {  # $1 = run number; sets prompt_time; returns 0 when everything pass
     if [ "$rc" != 0 ]; then
         [ "$rc" = 1 ] && fail "no shell prompt within ${prompt_timeout} s" ||
             fail "the emulator ended before the shell prompt"
-        tr -d '\r' < "$log" | tail -n 25 | sed 's/^/  | /'
+        { tr -d '\r' < "$log" | tail -n 25; echo; } | sed 's/^/  | /'
         ok=1
     else
         prompt_time="$(secs "$t0" "$t1")"
@@ -179,7 +181,7 @@ one_run() {  # $1 = run number; sets prompt_time; returns 0 when everything pass
             printf '%s\n' "echo \"@@BT86-BEGIN $i\"'@@'; $c; echo \"@@BT86-END $i\"\" \$?@@\"" >&"$in_fd"
             if ! wait_for "@@BT86-END $i " "$cmd_timeout"; then
                 fail "no answer to '$c' within ${cmd_timeout} s"
-                tr -d '\r' < "$log" | tail -n 10 | sed 's/^/  | /'
+                { tr -d '\r' < "$log" | tail -n 10; echo; } | sed 's/^/  | /'
                 ok=1
                 break
             fi
@@ -201,9 +203,10 @@ one_run() {  # $1 = run number; sets prompt_time; returns 0 when everything pass
     fi
     exec {in_fd}>&-
     local deadline=$(( $(date +%s) + 30 ))
+    [ -z "$prompt_time" ] && deadline=0     # no prompt: no poweroff was typed, stop it now
     while kill -0 "$emu_pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.05; done
     if kill -0 "$emu_pid" 2>/dev/null; then
-        fail "the emulator did not end within 30 s of poweroff -f; killing it"
+        [ -n "$prompt_time" ] && fail "the emulator did not end within 30 s of poweroff -f; killing it"
         kill "$emu_pid" 2>/dev/null
         wait "$emu_pid" 2>/dev/null
         ok=1
