@@ -128,7 +128,7 @@ int cpu_set_cr(struct cpu *c, int n, uint32_t v)
         c->cr[0] = (v & 0xE005003Fu) | CR0_ET;
         break;
     case 2: c->cr[2] = v; break;
-    case 3: c->cr[3] = v & 0xFFFFF018u; break;
+    case 3: c->cr[3] = v & ~0x7u; break;   /* PAE uses bits 31:5 as the PDPT base (SDM vol. 3 sec. 4.4.1) */
     case 4:
         /* VME PVI TSD DE PSE PAE MCE PGE PCE are defined on a P6 */
         if (v & ~0x000001FFu) return fault(c, EXC_GP, 0);
