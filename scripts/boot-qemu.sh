@@ -25,6 +25,7 @@
 #   -q, --quiet         print only the answers and the summary
 # Exit status: 0 when the prompt came, every command answered, checksums matched and the
 # emulator ended by itself after poweroff -f; 1 otherwise.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # `sh script` works too
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -16,6 +16,7 @@
 #   (default: when every artifact is there and newer than this script and the /init template,
 #    print "up to date" without asking apt anything; --update re-resolves the packages with
 #    apt and rebuilds what changed; --force rebuilds everything from the cached .debs)
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # `sh script` works too
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -45,7 +46,7 @@ SUDO=""
 
 stamp="$out/.complete"
 if [ "$force" = 0 ] && [ "$update" = 0 ] && [ -e "$stamp" ] &&
-   [ ! "$0" -nt "$stamp" ] && [ ! "$here/guest/init" -nt "$stamp" ]; then
+   [ ! "$here/make-guest.sh" -nt "$stamp" ] && [ ! "$here/guest/init" -nt "$stamp" ]; then
     ok=1
     for f in disk.img disk.sha256 disk.offset; do [ -s "$out/$f" ] || ok=0; done
     for fl in $flavours; do
@@ -200,7 +201,7 @@ build_flavour() {  # $1 = flavour
 
     # initramfs
     local initrd="$out/initrd-$fl.gz"
-    if stale "$initrd" "$kdir/.stamp" "$bbdir/bin/busybox" "$here/guest/init" "$0"; then
+    if stale "$initrd" "$kdir/.stamp" "$bbdir/bin/busybox" "$here/guest/init" "$here/make-guest.sh"; then
         say "building initrd-$fl.gz"
         local st="$cache/initrd-$fl.d" m f loaded=" " d
         rm -rf "$st"
@@ -247,7 +248,7 @@ done
 
 # --- disk image -----------------------------------------------------------------------------
 disk="$out/disk.img"
-if stale "$disk" "$0" || [ ! -s "$out/disk.sha256" ]; then
+if stale "$disk" "$here/make-guest.sh" || [ ! -s "$out/disk.sha256" ]; then
     say "building disk.img (16 MiB, MBR, FAT16 at 1 MiB)"
     total=32768          # sectors of 512 bytes: 16 MiB
     start=2048           # partition start (1 MiB)
