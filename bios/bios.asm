@@ -31,6 +31,7 @@
 %define EB_BOOTCD       0x010           ; byte: 1 when booted from CD (drive E0h)
 %define EB_INTERACTIVE  0x011           ; byte: a display is attached
 %define EB_KBFLAGS      0x012           ; byte: bit0 E0 prefix seen
+%define EB_LFB          0x068           ; dword: display BAR0 (0: fixed E0000000h)
 %define EB_DRV          0x100           ; drive table: 4 x 32 bytes
 %define EB_ACPI         0x200           ; ACPI tables (RSDP first)
 %define EB_BUF          0x800           ; 2 KiB sector buffer
