@@ -176,10 +176,18 @@ build_flavour() {  # $1 = flavour
         deb="$(fetch "$pkg")"
     fi
     kdir="$cache/kernel-$fl"
-    if stale "$kdir/.stamp" "$deb"; then
+    if stale "$kdir/.stamp" "$deb" "$here/make-guest.sh"; then
         say "extracting $(basename "$deb")"
         rm -rf "$kdir"; mkdir -p "$kdir"
         dpkg-deb -x "$deb" "$kdir"
+        # keep the kernel and the modules we use (the whole tree is ~250 MB)
+        local keep=" " m
+        for m in $modules; do keep="$keep$m.ko $m.ko.xz "; done
+        find "$kdir/lib/modules" -type f \( -name '*.ko' -o -name '*.ko.xz' \) -print |
+            while IFS= read -r m; do
+                case "$keep" in *" ${m##*/} "*) ;; *) rm -f "$m" ;; esac
+            done
+        find "$kdir" -depth -type d -empty -delete
         touch "$kdir/.stamp"
     fi
     vmlinuz="$(ls "$kdir"/boot/vmlinuz-* 2>/dev/null | head -n1 || true)"
