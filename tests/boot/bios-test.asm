@@ -178,6 +178,66 @@ main:
         int     0x13
         CHECK   c, "int13_missing_drive_error"
 
+        ; ---- int 15h AH=87h: 512 bytes to 3 MiB and back (protected mode)
+        mov     si, 0x2000
+        mov     cx, 256
+.pat:   mov     [si], si
+        add     si, 2
+        loop    .pat
+        mov     word [gdt87 + 0x10], 0xFFFF
+        mov     word [gdt87 + 0x18], 0xFFFF
+        mov     dword [gdt87 + 0x12], 0x93002000        ; source 0x002000
+        mov     dword [gdt87 + 0x1A], 0x93300000        ; dest   0x300000
+        mov     si, gdt87
+        mov     ah, 0x87
+        mov     cx, 256
+        int     0x15
+        jc      .m87
+        mov     dword [gdt87 + 0x12], 0x93300000
+        mov     dword [gdt87 + 0x1A], 0x93004000
+        mov     si, gdt87
+        mov     ah, 0x87
+        mov     cx, 256
+        int     0x15
+        jc      .m87
+        mov     si, 0x2000
+        mov     di, 0x4000
+        mov     cx, 256
+        repe    cmpsw
+        jne     .m87
+        mov     ax, ss                  ; the BIOS restored the real-mode segments
+        test    ax, ax
+        jnz     .m87
+        mov     byte [okf], 1
+.m87:   call    take_ok
+        CHECK   z, "int15_87_block_move"
+
+        ; ---- keyboard: scan codes through the 8042 (command D2h) -> int 09h -> int 16h
+        mov     al, 0x1E                ; 'a' make
+        call    kbd_inject
+        mov     al, 0x9E
+        call    kbd_inject
+        mov     al, 0x2A                ; shift + 'a'
+        call    kbd_inject
+        mov     al, 0x1E
+        call    kbd_inject
+        mov     al, 0x9E
+        call    kbd_inject
+        mov     al, 0xAA
+        call    kbd_inject
+        mov     ah, 0x00
+        int     0x16
+        mov     bx, ax
+        mov     ah, 0x00
+        int     0x16
+        cmp     bx, 0x1E61
+        jne     .kb
+        cmp     ax, 0x1E41
+        jne     .kb
+        mov     byte [okf], 1
+.kb:    call    take_ok
+        CHECK   z, "int09_int16_keys_from_8042"
+
         ; ---- int 12h, 11h
         int     0x12
         cmp     ax, 636
@@ -503,6 +563,27 @@ acpi_done:
         cli
         hlt
 
+; AL = scan code, delivered as keyboard data through the 8042 (IRQ 1)
+kbd_inject:
+        push    ax
+.w1:    in      al, 0x64
+        test    al, 2
+        jnz     .w1
+        mov     al, 0xD2
+        out     0x64, al
+.w2:    in      al, 0x64
+        test    al, 2
+        jnz     .w2
+        pop     ax
+        out     0x60, al
+        sti
+        mov     cx, 1000
+.w3:    in      al, 0x64                ; wait until int 09h has taken it
+        test    al, 1
+        jz      .d
+        loop    .w3
+.d:     ret
+
 ; ZF = the test marked success (okf = 1); clears the mark
 take_ok:
         cmp     byte [cs:okf], 1
@@ -533,6 +614,8 @@ phys_to_esdi:
 n_rsdp: db      "acpi_rsdp_found", 0
 n_off:  db      "powering off through ACPI S5", 10, 0
 n_nooff: db     "acpi_s5_poweroff", 0
+gdt87:  times   48 db 0                 ; int 15h AH=87h descriptor table
+        ; (entries 2 and 3 get limit FFFFh below)
 dap:    db      16, 0
         dw      2
         dw      0x1000, 0
