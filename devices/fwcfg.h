@@ -21,7 +21,6 @@
 #define FWCFG_SIGNATURE  0x00   /* "BT86"                                      */
 #define FWCFG_VERSION    0x01   /* u32: 1                                       */
 #define FWCFG_RAM_SIZE   0x02   /* u64: guest RAM in bytes                      */
-#define FWCFG_BOOT_ORDER 0x03   /* bytes: BIOS drive numbers to try, 0-ended    */
 #define FWCFG_INTERACTIVE 0x04 /* u16: 1 = a display is attached (wait for a key) */
 #define FWCFG_LINUX      0x10   /* u16 enable, u16 setup segment, u16 SP        */
 #define FWCFG_NKEYS      0x20
