@@ -133,7 +133,7 @@ main:
         mov     dl, 0x80
         int     0x13
         jc      .e08
-        cmp     dl, 1
+        cmp     dl, NHD
         jne     .e08
         and     cl, 0x3F
         cmp     cl, 63
@@ -142,6 +142,28 @@ main:
 .e08:   call    take_ok
         CHECK   z, "int13_08_params"
 
+%if NHD > 1
+        ; the second disk (81h: the same image attached as hdb)
+        mov     word [dap + 2], 1
+        mov     word [dap + 4], 0x1000
+        mov     dword [dap + 8], 21
+        mov     dword [0x1000], 0
+        mov     si, dap
+        mov     ah, 0x42
+        mov     dl, 0x81
+        int     0x13
+        jc      .e81
+        cmp     dword [0x1000], 'LBA2'
+        jne     .e81
+        cmp     byte [0x1004], '1'
+        jne     .e81
+        mov     byte [okf], 1
+.e81:   call    take_ok
+        CHECK   z, "int13_42_second_disk_81h"
+        mov     word [dap + 2], 2
+        mov     word [dap + 4], 0x1000
+        mov     dword [dap + 8], 20
+%endif
         ; write LBA 30 with 43h, read back with 42h
         mov     di, 0x2000
         mov     cx, 256
@@ -445,6 +467,34 @@ main:
         mov     byte [okf], 1
 .vbe:   call    take_ok
         CHECK   z, "int10_vbe_info"
+        mov     ax, 0x4F02              ; 1024x768x32 with the LFB, then read DISPI back
+        mov     bx, 0x4118
+        int     0x10
+        cmp     ax, 0x004F
+        jne     .vset
+        mov     ax, 0x4F03
+        int     0x10
+        cmp     bx, 0x118
+        jne     .vset
+        mov     dx, 0x1CE
+        mov     ax, 1
+        out     dx, ax
+        inc     dx
+        in      ax, dx
+        cmp     ax, 1024
+        jne     .vset
+        dec     dx
+        mov     ax, 3
+        out     dx, ax
+        inc     dx
+        in      ax, dx
+        cmp     ax, 32
+        jne     .vset
+        mov     byte [okf], 1
+.vset:  mov     ax, 0x0003
+        int     0x10
+        call    take_ok
+        CHECK   z, "int10_vbe_4f02_4f03_dispi"
         mov     ax, 0x0013
         int     0x10
         mov     ah, 0x0F

@@ -12,7 +12,7 @@ BT86=./bt86
 
 H=$(date -u +%H)
 H2=$(printf %02d $(( (1$H - 100 + 1) % 24 )))
-if ! nasm -f bin -DRAM_MB=64 -DYEAR=0x$(date -u +%Y) -DMONTH=0x$(date -u +%m) -DDAY=0x$(date -u +%d) \
+if ! nasm -f bin -DNHD=1 -DRAM_MB=64 -DYEAR=0x$(date -u +%Y) -DMONTH=0x$(date -u +%m) -DDAY=0x$(date -u +%d) \
         -DHOUR=0x$H -DHOUR2=0x$H2 -o "$B/bios-test.img" tests/boot/bios-test.asm; then
     echo "FAIL boot_bios_assemble"; exit 1
 fi
@@ -33,6 +33,23 @@ if grep -a -q "bt86 BIOS" "$B/bios-serial.txt" 2>/dev/null && grep -a -q "ata0-0
     echo "PASS boot_bios_banner_and_drive_on_serial"
 else
     echo "FAIL boot_bios_banner_and_drive_on_serial"
+fi
+
+# two disks: the same image as hda and hdb (both through a snapshot overlay)
+if nasm -f bin -DNHD=2 -DRAM_MB=32 -DYEAR=0x$(date -u +%Y) -DMONTH=0x$(date -u +%m) -DDAY=0x$(date -u +%d) \
+        -DHOUR=0x$H -DHOUR2=0x$H2 -o "$B/bios-test2.img" tests/boot/bios-test.asm; then
+    truncate -s 8M "$B/bios-test2.img"
+    timeout 120 "$BT86" -m 32 --hda "$B/bios-test2.img" --hdb "$B/bios-test2.img" -snapshot --display none \
+        --serial none 2>"$B/bios-test2.err" >/dev/null
+    rc=$?
+    if [ $rc -eq 0 ] && ! grep -a -q '^FAIL' "$B/bios-test2.err" && grep -a -q '^PASS bios_int13_42_second_disk_81h' "$B/bios-test2.err" \
+            && grep -a -q '^PASS bios_int15_e820_map' "$B/bios-test2.err"; then
+        echo "PASS boot_bios_two_disks_32mib"
+    else
+        echo "FAIL boot_bios_two_disks_32mib (exit $rc):"; grep -a '^FAIL' "$B/bios-test2.err"
+    fi
+else
+    echo "FAIL boot_bios_assemble_two_disks"
 fi
 
 # nothing bootable: a clear message on serial and port E9h, then bt86 stops
