@@ -7,7 +7,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 B=build/tests/boot
 mkdir -p "$B"
-BT86=./bt86
+BT86=${BT86_BIN:-./bt86}
 [ -x "$BT86" ] || { echo "FAIL boot_bios: ./bt86 is not built"; exit 1; }
 
 H=$(date -u +%H)

@@ -7,6 +7,8 @@
 # the CD through int 13h AH=42h; Linux reaches the guest's init and
 # `poweroff -f` powers off through ACPI. SKIP lines when inputs are missing.
 cd "$(dirname "$0")/../.." || exit 1
+BT86=${BT86_BIN:-./bt86}
+export BT86
 B=build/tests/boot
 D=build/deb
 K=build/guest/vmlinuz-686
@@ -47,7 +49,7 @@ python3 - "$B/boot.iso" "$B" <<'PYEOF'
 import os, subprocess, sys, time, select
 iso, b = sys.argv[1:3]
 log = open(os.path.join(b, "cdrom-boot.log"), "wb")
-p = subprocess.Popen(["./bt86", "-m", "128", "--cdrom", iso, "--display", "none", "--serial", "stdio"],
+p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--cdrom", iso, "--display", "none", "--serial", "stdio"],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 buf = b""
 def wait_for(s, t):

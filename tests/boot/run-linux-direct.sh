@@ -8,6 +8,8 @@
 # Needs the reference guest (build/guest, made by scripts/make-guest.sh):
 # SKIP lines without it.
 cd "$(dirname "$0")/../.." || exit 1
+BT86=${BT86_BIN:-./bt86}
+export BT86
 B=build/tests/boot
 mkdir -p "$B"
 K=build/guest/vmlinuz-686
@@ -16,7 +18,7 @@ I=build/guest/initrd-686.gz
 # error paths (no guest needed)
 if [ -f "$K" ]; then
     head -c 100000 "$K" > "$B/truncated-bzimage"
-    if ./bt86 --kernel "$B/truncated-bzimage" --display none --serial none 2>"$B/trunc.err" >/dev/null; then
+    if "$BT86" --kernel "$B/truncated-bzimage" --display none --serial none 2>"$B/trunc.err" >/dev/null; then
         echo "FAIL linux_direct_truncated_rejected: bt86 accepted it"
     elif grep -q "truncated" "$B/trunc.err"; then
         echo "PASS linux_direct_truncated_rejected"
@@ -24,7 +26,7 @@ if [ -f "$K" ]; then
         echo "FAIL linux_direct_truncated_rejected: $(cat "$B/trunc.err")"
     fi
     head -c $((40 * 1024 * 1024)) /dev/zero > "$B/big-initrd"
-    if ./bt86 -m 48 --kernel "$K" --initrd "$B/big-initrd" --display none --serial none 2>"$B/bigird.err" >/dev/null; then
+    if "$BT86" -m 48 --kernel "$K" --initrd "$B/big-initrd" --display none --serial none 2>"$B/bigird.err" >/dev/null; then
         echo "FAIL linux_direct_initrd_too_large_rejected: bt86 accepted it"
     elif grep -q "initrd of" "$B/bigird.err"; then
         echo "PASS linux_direct_initrd_too_large_rejected"
@@ -42,7 +44,7 @@ python3 - "$K" "$I" "$B" <<'PYEOF'
 import os, subprocess, sys, time, select
 k, i, b = sys.argv[1:4]
 log = open(os.path.join(b, "linux-direct.log"), "wb")
-p = subprocess.Popen(["./bt86", "-m", "128", "--kernel", k, "--initrd", i,
+p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--kernel", k, "--initrd", i,
                       "--append", "console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet",
                       "--display", "none", "--serial", "stdio"],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

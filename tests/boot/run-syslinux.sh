@@ -7,6 +7,8 @@
 # 13h (EDD), the kernel reaches the guest's init and `poweroff -f` powers
 # off through ACPI. SKIP lines when the packages or the guest are missing.
 cd "$(dirname "$0")/../.." || exit 1
+BT86=${BT86_BIN:-./bt86}
+export BT86
 B=build/tests/boot
 D=build/deb
 K=build/guest/vmlinuz-686
@@ -62,7 +64,7 @@ python3 - "$IMG" "$B" <<'PYEOF'
 import os, subprocess, sys, time, select
 img, b = sys.argv[1:3]
 log = open(os.path.join(b, "syslinux-boot.log"), "wb")
-p = subprocess.Popen(["./bt86", "-m", "128", "--hda", img, "-snapshot", "--display", "none", "--serial", "stdio"],
+p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--hda", img, "-snapshot", "--display", "none", "--serial", "stdio"],
                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 buf = b""
 def wait_for(s, t):
