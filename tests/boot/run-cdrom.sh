@@ -50,7 +50,8 @@ import os, subprocess, sys, time, select
 iso, b = sys.argv[1:3]
 log = open(os.path.join(b, "cdrom-boot.log"), "wb")
 p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--cdrom", iso, "--display", "none", "--serial", "stdio"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=open(os.path.join(b, "cdrom-boot.stderr"), "wb"))
 buf = b""
 def wait_for(s, t):
     global buf

@@ -3,7 +3,8 @@
 # (--kernel/--initrd/--append: boot protocol 2.x, setup code in real mode on
 # our int 10h/13h/15h services, then the kernel), the reference guest's init
 # marker, then `poweroff -f` typed on the serial console must power the
-# machine off through our ACPI tables (bt86 exits 0). Also: clear errors for
+# machine off through our ACPI tables (bt86 exits 0), after a `reboot -f`
+# (reset, POST again, kernel reloaded) has booted it a second time. Also: clear errors for
 # a file that is not a bzImage and for an initrd that cannot fit.
 # Needs the reference guest (build/guest, made by scripts/make-guest.sh):
 # SKIP lines without it.
@@ -47,7 +48,8 @@ log = open(os.path.join(b, "linux-direct.log"), "wb")
 p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--kernel", k, "--initrd", i,
                       "--append", "console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet",
                       "--display", "none", "--serial", "stdio"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=open(os.path.join(b, "linux-direct.stderr"), "wb"))
 buf = b""
 def wait_for(s, t):
     global buf
@@ -67,6 +69,14 @@ t0 = time.time()
 ok = wait_for(b"bt86-guest: init started", 300)
 print(("PASS" if ok else "FAIL") + " linux_direct_boot_init_started (%.0f s)" % (time.time() - t0))
 if ok and wait_for(b"bt86-guest: shell on the console", 60):
+    # reboot: the machine resets, POST runs again and board_fw reloads the kernel
+    time.sleep(1)
+    buf = b""
+    p.stdin.write(b"reboot -f\n"); p.stdin.flush()
+    ok = wait_for(b"bt86 BIOS", 60) and wait_for(b"bt86-guest: init started", 300)
+    print(("PASS" if ok else "FAIL") + " linux_direct_reboot_boots_again")
+    ok = ok and wait_for(b"bt86-guest: shell on the console", 60)
+if ok:
     time.sleep(1)
     p.stdin.write(b"poweroff -f\n"); p.stdin.flush()
     try:

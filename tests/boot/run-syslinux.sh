@@ -65,7 +65,8 @@ import os, subprocess, sys, time, select
 img, b = sys.argv[1:3]
 log = open(os.path.join(b, "syslinux-boot.log"), "wb")
 p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--hda", img, "-snapshot", "--display", "none", "--serial", "stdio"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=open(os.path.join(b, "syslinux-boot.stderr"), "wb"))
 buf = b""
 def wait_for(s, t):
     global buf
