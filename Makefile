@@ -73,6 +73,16 @@ asan:
 	$(MAKE) B=build-asan BIN=bt86-asan OPT=-O1 EXTRA_CFLAGS="$(ASAN_FLAGS)" bt86-asan unit
 	ASAN=1 ASAN_OPTIONS=detect_leaks=0 sh tests/run.sh build-asan --quick
 
+# the reference guest from Debian's archive (scripts/make-guest.sh, build/guest/)
+guest:
+	@bash scripts/make-guest.sh
+
+# the README's main command: boot the reference guest (kernel log on the VGA
+# and serial consoles, the shell on the serial console = this terminal)
+run: $(BIN) guest
+	./$(BIN) --kernel build/guest/vmlinuz-686 --initrd build/guest/initrd-686.gz \
+	  --append "console=tty0 console=ttyS0" --hda build/guest/disk.img --serial stdio
+
 # a long differential campaign against the host CPU (make test runs a short one)
 diff-long: $(BIN)
 	./$(BIN) test diff --engines interp,host --seed $${SEED:-7} --count $${COUNT:-1000000}

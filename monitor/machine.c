@@ -151,7 +151,7 @@ static void sp_debug(void *opaque, uint8_t ch)
     if (m->cfg.debug_ports_to_stdout) {
         putchar(ch);
         if (ch == '\n') fflush(stdout);
-    } else {
+    } else if (m->cfg.debugcon) {
         fputc(ch, stderr);
     }
     if (m->ndbg + 1 < DBG_CAP) {

@@ -25,6 +25,7 @@ struct machine_config {
     const char *engine;          /* "interp" (default for now)               */
     bool stats;                  /* print statistics at exit                 */
     bool debug_ports_to_stdout;  /* 0xE9 text to stdout (tests)              */
+    bool debugcon;               /* 0xE9 text to stderr (--debugcon)         */
     uint64_t max_insns;          /* stop after this many (0 = no limit)      */
     double max_seconds;          /* stop after this much wall time (0: none) */
 };

@@ -52,6 +52,7 @@ static void usage(FILE *f)
 "  --screenshot FILE    save the screen as PNG when bt86 exits\n"
 "  --no-reboot          exit instead of resetting the machine\n"
 "  --stats              print engine statistics at exit\n"
+"  --debugcon           show what the guest writes to port 0xE9 on stderr\n"
 "  --check              (bt) lockstep against the interpreter\n"
 "  -h, --help           this text\n"
 "  --version            print the version\n", f);
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
         {"serial", required_argument, 0, 9}, {"display", required_argument, 0, 10},
         {"screenshot", required_argument, 0, 11}, {"no-reboot", no_argument, 0, 12},
         {"snapshot", no_argument, 0, 13},    {"stats", no_argument, 0, 14},
-        {"check", no_argument, 0, 15},
+        {"check", no_argument, 0, 15},      {"debugcon", no_argument, 0, 16},
         {0, 0, 0, 0}
     };
     struct machine_config cfg;
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
         case 13: cfg.snapshot = true; break;
         case 14: cfg.stats = true; break;
         case 15: check = true; break;
+        case 16: cfg.debugcon = true; break;
         case '?':
             if (optopt) return cli_error("option -%c needs an argument or is unknown (see --help)", optopt);
             return cli_error("unknown option '%s' (see --help)", argv[optind - 1]);

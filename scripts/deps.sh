@@ -10,6 +10,11 @@ have_hdr /usr/include/zlib.h              || need="$need zlib1g-dev"
 command -v nasm >/dev/null 2>&1           || need="$need nasm"
 command -v python3 >/dev/null 2>&1        || need="$need python3"
 command -v pkg-config >/dev/null 2>&1     || need="$need pkg-config"
+# the reference guest (scripts/make-guest.sh) and the boot tests
+command -v cpio >/dev/null 2>&1           || need="$need cpio"
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /sbin/mkfs.vfat ] || need="$need dosfstools"
+command -v mcopy >/dev/null 2>&1          || need="$need mtools"
+command -v xz >/dev/null 2>&1             || need="$need xz-utils"
 # 32-bit host programs (differential tests against the real CPU)
 [ -f /usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a ] || [ "$(uname -m)" != x86_64 ] || need="$need gcc-multilib"
 if [ -n "$need" ]; then

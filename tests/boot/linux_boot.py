@@ -15,7 +15,8 @@ image after poweroff -f; sleep 2 takes about 2 s; date matches the host.
 """
 import os, pty, select, subprocess, sys, time, hashlib, re, argparse
 
-PROMPT = re.compile(rb"[#$] $")
+PROMPT = re.compile(rb"[#$] (\x1b\[6n)?$")
+CPR_QUERY = b"\x1b[6n"          # ash asks the terminal where the cursor is
 
 class Console:
     def __init__(self, argv, log):
@@ -40,6 +41,8 @@ class Console:
                     data = b""
                 if not data and self.proc.poll() is not None:
                     break
+                if CPR_QUERY in data:
+                    os.write(self.master, b"\x1b[24;1R")   # answer: row 24, column 1
                 self.buf += data
                 self.log.write(data)
                 self.log.flush()
@@ -68,7 +71,8 @@ def main():
     ap.add_argument("bt86"); ap.add_argument("kernel"); ap.add_argument("initrd")
     ap.add_argument("disk"); ap.add_argument("flavour")
     ap.add_argument("--engine", default="interp"); ap.add_argument("--timeout", type=float, default=900)
-    ap.add_argument("--expect-sha256", default=None)
+    ap.add_argument("--sha256-file", default=None, help="sha256sum lines of files under /mnt")
+    ap.add_argument("--append", default="", help="more kernel command-line arguments")
     a = ap.parse_args()
     name = "linux-%s" % a.flavour
     results = []
@@ -80,7 +84,7 @@ def main():
     work = a.disk + ".test"
     subprocess.run(["cp", "--sparse=always", a.disk, work], check=True)
     argv = [a.bt86, "-m", "256", "--engine", a.engine, "--kernel", a.kernel, "--initrd", a.initrd,
-            "--append", "console=ttyS0 cryptomgr.notests noisapnp", "--hda", work,
+            "--append", ("console=ttyS0 " + a.append).strip(), "--hda", work,
             "--serial", "stdio", "--display", "none", "--no-reboot"]
     t0 = time.time()
     con = Console(argv, log)
@@ -109,9 +113,11 @@ def main():
     check("dmesg-clean", not bad, "; ".join(bad[:5]))
     disk = con.command("cat /proc/partitions; ls /mnt") or ""
     check("disk-present", "sda" in disk, repr(disk[-300:]))
-    if a.expect_sha256:
-        s = con.command("sha256sum /mnt/known.bin") or ""
-        check("disk-checksum", a.expect_sha256 in s, repr(s[-200:]))
+    if a.sha256_file:
+        want = [l.split() for l in open(a.sha256_file) if l.strip()]
+        s = con.command("sha256sum " + " ".join(w[1] for w in want), 300) or ""
+        missing = [w[1] for w in want if w[0] not in s]
+        check("disk-checksum", not missing, "wrong or missing: %s (%r)" % (missing, s[-300:]))
     t = time.time()
     con.command("sleep 2", 30)
     dt = time.time() - t
