@@ -388,8 +388,11 @@ main:
         mov     ah, 0x00
         int     0x1A
         sub     dx, si
+        mov     [ticks86], dx
         cmp     dx, 2
         CHECK   ae, "int1a_00_ticks_advance"
+        cmp     word [ticks86], 6       ; 200 ms is 3.6 ticks: 3 to 5 expected
+        CHECK   be, "int15_86_wait_not_too_long"
 
         ; ---- PCI BIOS
         mov     ax, 0xB101
@@ -640,6 +643,7 @@ take_ok:
         mov     byte [cs:okf], 0
         ret
 okf:    db      0
+ticks86: dw     0
 
 ; ES:DI table, CX bytes: ZF set when they sum to 0
 sum_esdi:

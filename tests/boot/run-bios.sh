@@ -18,7 +18,7 @@ if ! nasm -f bin -DNHD=1 -DRAM_MB=64 -DYEAR=0x$(date -u +%Y) -DMONTH=0x$(date -u
 fi
 truncate -s 8M "$B/bios-test.img"
 rm -f "$B/bios-serial.txt"
-timeout 120 "$BT86" -m 64 --hda "$B/bios-test.img" --display none --serial "file:$B/bios-serial.txt" \
+timeout 120 "$BT86" -m 64 --hda "$B/bios-test.img" --display none --debugcon --serial "file:$B/bios-serial.txt" \
     2>"$B/bios-test.err" >/dev/null
 rc=$?
 grep -a -E '^(PASS|FAIL) ' "$B/bios-test.err"
@@ -39,7 +39,7 @@ fi
 if nasm -f bin -DNHD=2 -DRAM_MB=32 -DYEAR=0x$(date -u +%Y) -DMONTH=0x$(date -u +%m) -DDAY=0x$(date -u +%d) \
         -DHOUR=0x$H -DHOUR2=0x$H2 -o "$B/bios-test2.img" tests/boot/bios-test.asm; then
     truncate -s 8M "$B/bios-test2.img"
-    timeout 120 "$BT86" -m 32 --hda "$B/bios-test2.img" --hdb "$B/bios-test2.img" -snapshot --display none \
+    timeout 120 "$BT86" -m 32 --hda "$B/bios-test2.img" --hdb "$B/bios-test2.img" -snapshot --display none --debugcon \
         --serial none 2>"$B/bios-test2.err" >/dev/null
     rc=$?
     if [ $rc -eq 0 ] && ! grep -a -q '^FAIL' "$B/bios-test2.err" && grep -a -q '^PASS bios_int13_42_second_disk_81h' "$B/bios-test2.err" \
@@ -54,7 +54,7 @@ fi
 
 # nothing bootable: a clear message on serial and port E9h, then bt86 stops
 rm -f "$B/noboot-serial.txt"
-timeout 60 "$BT86" -m 16 --display none --serial "file:$B/noboot-serial.txt" 2>"$B/noboot.err" >/dev/null
+timeout 60 "$BT86" -m 16 --display none --debugcon --serial "file:$B/noboot-serial.txt" 2>"$B/noboot.err" >/dev/null
 rc=$?
 if [ $rc -eq 0 ] && grep -a -q "No bootable device found" "$B/noboot-serial.txt" && grep -a -q "No bootable device found" "$B/noboot.err"; then
     echo "PASS boot_bios_no_bootable_device_message"
