@@ -10,6 +10,7 @@
  */
 #include "monitor/machine.h"
 #include "monitor/boot_linux.h"
+#include "monitor/display_sdl.h"
 #include "devices/acpi.h"
 #include "devices/fwcfg.h"
 #include "mem/mem.h"
@@ -46,7 +47,9 @@ static void set_ram(struct board_fw *fw)
     uint64_t ram = machine_config(fw->m)->ram_bytes;
     (void)fwcfg_set(fw->fwcfg, FWCFG_RAM_SIZE, &ram, 8);
     const char *disp = machine_config(fw->m)->display;
-    uint16_t interactive = !(disp && !strcmp(disp, "none"));
+    /* the same choice machine_new makes: a window exists for "sdl", or for
+     * the default when SDL has a real video driver */
+    uint16_t interactive = disp ? !strcmp(disp, "sdl") : display_sdl_available();
     (void)fwcfg_set(fw->fwcfg, FWCFG_INTERACTIVE, &interactive, 2);
 }
 
