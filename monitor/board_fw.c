@@ -14,6 +14,7 @@
 #include "devices/acpi.h"
 #include "devices/fwcfg.h"
 #include "mem/mem.h"
+#include "devices/bus.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct board_fw {
     struct machine *m;          /* owner                                   */
     struct acpi *acpi;          /* PM1a + PM timer                         */
     struct fwcfg *fwcfg;        /* firmware configuration ports            */
+    bool dbg402;                /* port 0x402 mapped by us                 */
     char *kernel, *initrd, *cmdline;   /* Linux direct boot (NULL: none)   */
 };
 
@@ -41,6 +43,18 @@ static struct board_fw *fw_of(struct machine *m)
 }
 
 static void fw_poweroff(void *opaque) { machine_request_poweroff(opaque); }
+
+/* Port 0x402: SeaBIOS's debug console (QEMU -debugcon's default for it), so
+ * --bios with Debian's SeaBIOS can be diagnosed: text goes to stderr with
+ * --debugcon, else it is dropped; reads return 0xE9 like QEMU's. */
+static uint32_t dbg402_read(void *o, uint32_t off, unsigned size) { (void)o; (void)off; (void)size; return 0xE9; }
+static void dbg402_write(void *o, uint32_t off, uint32_t val, unsigned size)
+{
+    (void)off; (void)size;
+    struct machine *m = o;
+    if (machine_config(m)->debugcon) fputc((int)(val & 0xFF), stderr);
+}
+static const struct bus_ops dbg402_ops = { "seabios-debug", dbg402_read, dbg402_write, true };
 
 static void set_ram(struct board_fw *fw)
 {
@@ -69,6 +83,7 @@ int board_fw_init(struct machine *m, void **state, char *err, size_t errlen)
         return -1;
     }
     set_ram(fw);
+    if (bus_map_io(machine_bus(m), 0x402, 1, &dbg402_ops, m) == 0) fw->dbg402 = true;
     pthread_mutex_lock(&reg_lock);
     int slot = -1;
     for (int i = 0; i < MAX_MACHINES && slot < 0; i++) if (!registry[i]) { registry[i] = fw; slot = i; }
@@ -108,6 +123,7 @@ void board_fw_free(struct machine *m, void *state)
     pthread_mutex_lock(&reg_lock);
     for (int i = 0; i < MAX_MACHINES; i++) if (registry[i] == fw) registry[i] = NULL;
     pthread_mutex_unlock(&reg_lock);
+    if (fw->dbg402) bus_unmap_io(machine_bus(fw->m), 0x402, 1);
     acpi_free(fw->acpi);
     fwcfg_free(fw->fwcfg);
     free(fw->kernel); free(fw->initrd); free(fw->cmdline);
