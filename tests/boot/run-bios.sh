@@ -71,3 +71,14 @@ if grep -a -q "no boot signature" "$B/blank-serial.txt" && grep -a -q "No bootab
 else
     echo "FAIL boot_bios_disk_without_signature_message"
 fi
+
+# CD-ROM: our own El Torito no-emulation image on an ISO (tests/boot/mkiso.py)
+if nasm -f bin -o "$B/cd-test.bin" tests/boot/cd-test.asm && python3 tests/boot/mkiso.py "$B/cd-test.iso" "$B/cd-test.bin"; then
+    timeout 60 "$BT86" -m 16 --cdrom "$B/cd-test.iso" --display none --debugcon --serial none 2>"$B/cd-test.err" >/dev/null
+    rc=$?
+    grep -a -E '^(PASS|FAIL) ' "$B/cd-test.err"
+    n=$(grep -a -c '^PASS cd_' "$B/cd-test.err")
+    if [ $rc -eq 0 ] && [ "$n" -eq 5 ]; then echo "PASS boot_bios_cdrom_el_torito"; else echo "FAIL boot_bios_cdrom_el_torito (exit $rc, $n checks passed)"; fi
+else
+    echo "FAIL boot_bios_cdrom_el_torito: cannot build the ISO"
+fi
