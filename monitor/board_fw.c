@@ -3,10 +3,9 @@
  * configuration ports our BIOS reads (devices/fwcfg.c, 0x510-0x511) and the
  * Linux direct-boot loader (layout in monitor/boot_linux.c).
  *
- * machine_boot_linux() receives only the machine, so each machine's state is
- * found through a small registry keyed by the machine pointer (machine.h has
- * no accessor for it). After a reset the kernel, initrd and command line are
- * loaded again, because the previous run overwrote them.
+ * machine_boot_linux() finds this file's state with machine_fw_state().
+ * After a reset the kernel, initrd and command line are loaded again,
+ * because the previous run overwrote them.
  */
 #include "monitor/machine.h"
 #include "monitor/boot_linux.h"
@@ -19,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <pthread.h>
 
 struct board_fw {
     struct machine *m;          /* owner                                   */
@@ -29,18 +27,7 @@ struct board_fw {
     char *kernel, *initrd, *cmdline;   /* Linux direct boot (NULL: none)   */
 };
 
-#define MAX_MACHINES 16
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct board_fw *registry[MAX_MACHINES];   /* live states, by machine */
-
-static struct board_fw *fw_of(struct machine *m)
-{
-    struct board_fw *r = NULL;
-    pthread_mutex_lock(&reg_lock);
-    for (int i = 0; i < MAX_MACHINES; i++) if (registry[i] && registry[i]->m == m) r = registry[i];
-    pthread_mutex_unlock(&reg_lock);
-    return r;
-}
+static struct board_fw *fw_of(struct machine *m) { return machine_fw_state(m); }
 
 static void fw_poweroff(void *opaque) { machine_request_poweroff(opaque); }
 
@@ -84,15 +71,6 @@ int board_fw_init(struct machine *m, void **state, char *err, size_t errlen)
     }
     set_ram(fw);
     if (bus_map_io(machine_bus(m), 0x402, 1, &dbg402_ops, m) == 0) fw->dbg402 = true;
-    pthread_mutex_lock(&reg_lock);
-    int slot = -1;
-    for (int i = 0; i < MAX_MACHINES && slot < 0; i++) if (!registry[i]) { registry[i] = fw; slot = i; }
-    pthread_mutex_unlock(&reg_lock);
-    if (slot < 0) {
-        snprintf(err, errlen, "too many machines in one process (%d)", MAX_MACHINES);
-        board_fw_free(m, fw);
-        return -1;
-    }
     *state = fw;
     return 0;
 }
@@ -120,9 +98,6 @@ void board_fw_free(struct machine *m, void *state)
     (void)m;
     struct board_fw *fw = state;
     if (!fw) return;
-    pthread_mutex_lock(&reg_lock);
-    for (int i = 0; i < MAX_MACHINES; i++) if (registry[i] == fw) registry[i] = NULL;
-    pthread_mutex_unlock(&reg_lock);
     if (fw->dbg402) bus_unmap_io(machine_bus(fw->m), 0x402, 1);
     acpi_free(fw->acpi);
     fwcfg_free(fw->fwcfg);

@@ -465,3 +465,4 @@ struct pci *machine_pci(struct machine *m) { return m->pci; }
 struct ide *machine_ide(struct machine *m) { return m->ide; }
 const struct machine_config *machine_config(const struct machine *m) { return &m->cfg; }
 void machine_request_poweroff(struct machine *m) { m->poweroff_req = true; }
+void *machine_fw_state(struct machine *m) { return m->fw; }

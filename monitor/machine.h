@@ -77,6 +77,7 @@ struct pci *machine_pci(struct machine *m);
 struct ide *machine_ide(struct machine *m);
 const struct machine_config *machine_config(const struct machine *m);
 void machine_request_poweroff(struct machine *m);    /* ACPI S5: ends machine_run */
+void *machine_fw_state(struct machine *m);           /* board_fw_init's state */
 /* Implemented in monitor/board_fw.c: called once at the end of machine_new
  * and on every machine reset (reset = true). 0, or -1 with a message. */
 int board_fw_init(struct machine *m, void **state, char *err, size_t errlen);

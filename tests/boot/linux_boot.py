@@ -13,10 +13,10 @@ advertise; dmesg free of oops/BUG/WARNING/panic; the IDE disk through
 ata_piix with the known file's checksum; a file written and synced is in the
 image after poweroff -f; sleep 2 takes about 2 s; date matches the host.
 """
-import os, pty, select, subprocess, sys, time, hashlib, re, argparse
+import os, pty, select, subprocess, sys, time, re, argparse, tempfile
 
 PROMPT = re.compile(rb"[#$] (\x1b\[6n)?$")
-CPR_QUERY = b"\x1b[6n"          # ash asks the terminal where the cursor is
+# ash follows its prompt with a cursor-position query (ESC[6n); left unanswered
 
 class Console:
     def __init__(self, argv, log):
@@ -41,8 +41,6 @@ class Console:
                     data = b""
                 if not data and self.proc.poll() is not None:
                     break
-                if CPR_QUERY in data:
-                    os.write(self.master, b"\x1b[24;1R")   # answer: row 24, column 1
                 self.buf += data
                 self.log.write(data)
                 self.log.flush()
@@ -54,17 +52,20 @@ class Console:
         os.write(self.master, text.encode())
 
     def command(self, cmd, timeout=60):
-        marker = "__bt86_done_%d__" % int(time.time() * 1000)
-        self.send("%s; echo %s\n" % (cmd, marker))
-        out = self.read_until(re.compile(marker.encode() + rb"\r?\n"), timeout)
+        """Run cmd; return its output (between markers whose quoting makes
+        the terminal's echo of the command line differ from the output)."""
+        self.seq = getattr(self, "seq", 0) + 1
+        begin, end = "@@B%d@@" % self.seq, "@@E%d@@" % self.seq
+        self.send("echo '@@B%d''@@'; %s; echo '@@E%d''@@'\n" % (self.seq, cmd, self.seq))
+        out = self.read_until(re.compile(re.escape(end.encode()) + rb"\r*\n"), timeout)
         if out is None:
             return None
         text = out.decode(errors="replace")
-        # drop the echoed command line
-        lines = text.splitlines()
-        body = [l for l in lines if marker not in l]
+        i = text.rfind(begin)
+        body = text[i + len(begin):] if i >= 0 else text
+        body = body.replace(end, "").replace("\r", "")
         self.read_until(PROMPT, 5)
-        return "\n".join(body)
+        return body.strip("\n")
 
 def main():
     ap = argparse.ArgumentParser()
@@ -81,7 +82,8 @@ def main():
         results.append(ok)
     logpath = os.path.join(os.path.dirname(a.disk), "boot-%s-%s.log" % (a.flavour, a.engine))
     log = open(logpath, "wb")
-    work = a.disk + ".test"
+    fd, work = tempfile.mkstemp(prefix="bt86-boot-", suffix=".img", dir=os.path.dirname(a.disk))
+    os.close(fd)
     subprocess.run(["cp", "--sparse=always", a.disk, work], check=True)
     argv = [a.bt86, "-m", "256", "--engine", a.engine, "--kernel", a.kernel, "--initrd", a.initrd,
             "--append", ("console=ttyS0 " + a.append).strip(), "--hda", work,
@@ -90,12 +92,18 @@ def main():
     con = Console(argv, log)
     out = con.read_until(PROMPT, a.timeout)
     boot_s = time.time() - t0
-    check("prompt", out is not None, "no shell prompt within %d s (log: %s)" % (a.timeout, logpath))
+    check("prompt", out is not None, "no shell prompt after %.0f s (log: %s)" % (time.time() - t0, logpath))
     if out is None:
-        con.proc.kill()
-        print("bt86: boot log tail:\n" + con.buf[-2000:].decode(errors="replace"))
+        if con.proc.poll() is None:
+            con.proc.kill()
+        con.proc.wait()
+        err = con.proc.stderr.read().decode(errors="replace")
+        print("bt86 exit status %s; stderr: %s" % (con.proc.returncode, err.strip()[-1000:]))
+        print("boot log tail:\n" + con.buf[-2000:].decode(errors="replace"))
+        os.unlink(work)
         return 1
     print("boot-to-prompt %.1f s (engine %s)" % (boot_s, a.engine), flush=True)
+    time.sleep(1)
     u = con.command("uname -a") or ""
     check("uname", "Linux" in u and "i686" in u, repr(u[-200:]))
     ci = con.command("cat /proc/cpuinfo") or ""
