@@ -338,8 +338,7 @@ static int block_run(struct cpu *c, uint64_t *done)
     for (; k < n; k++) {
         const struct insn *in = &b->insn[k];
         c->insn_eip = c->eip;
-        c->exc_has_err = false;
-        c->intr_shadow = 0;
+        c->intr_shadow = 0;      /* (exc_has_err is set by fault()/fault_noerr() with every vector) */
         rc = execute_fn(c, in, b->fn[k], ip_mask);
         if (rc != EXC_NONE) { rc = retire(c, rc); if (rc == EXIT_HLT) k++; break; }
         if (c->smc || c->eip != c->next_eip) { k++; break; }   /* SMC, or a branch taken */
