@@ -64,6 +64,9 @@ bench-bin: $(BENCHBIN)
 
 # The README's test command. Ends with "N passed, N failed".
 test: $(BIN) $(UNITBIN) $(BENCHBIN)
+	@echo "building the reference guest (scripts/make-guest.sh; log in build/guest-build.log)"
+	@mkdir -p build && (bash scripts/make-guest.sh > build/guest-build.log 2>&1 || \
+	  echo "the reference guest could not be built: the boot tests will SKIP ($$(tail -1 build/guest-build.log))")
 	@sh tests/run.sh $(B)
 
 # AddressSanitizer + UBSan build of everything into build-asan/ and ./bt86-asan,

@@ -1059,3 +1059,34 @@ int vga_screenshot(struct vga *vga, const char *path, char *err, size_t errlen)
     }
     return png_write_xrgb(path, f.pixels, f.width, f.height, f.stride, err, errlen);
 }
+
+/* The characters of the text screen as lines of ASCII (non-printable bytes
+ * as '.'), for tests that check what a guest printed on the VGA console
+ * without OCR. Returns the number of bytes written (NUL-terminated), or -1
+ * when the VGA is not in a text mode. */
+int vga_text_dump(struct vga *vga, char *buf, size_t n)
+{
+    if (!n) return -1;
+    buf[0] = 0;
+    if (dispi_on(vga) || (vga->ar[0x10] & 1)) return -1;
+    const uint8_t *c = vga->crtc;
+    unsigned cols = c[1] + 1u, ch = (c[9] & 0x1F) + 1u;
+    unsigned lines = crtc_scanlines(vga);
+    if (c[9] & 0x80) lines /= 2;
+    unsigned rows = lines / ch;
+    unsigned start = (unsigned)c[0x0C] << 8 | c[0x0D], offset = c[0x13] * 2u;
+    size_t k = 0;
+    for (unsigned r = 0; r < rows && k + cols + 2 < n; r++) {
+        size_t end = k;
+        for (unsigned col = 0; col < cols; col++) {
+            unsigned a = crtc_address(vga, (start + r * offset + col) & 0xFFFF, 0);
+            uint8_t chr = vga->vram[a * 4 + 0];
+            buf[k++] = (chr >= 0x20 && chr < 0x7F) ? (char)chr : (chr ? '.' : ' ');
+            if (buf[k - 1] != ' ') end = k;
+        }
+        k = end;                        /* trim trailing blanks */
+        buf[k++] = '\n';
+    }
+    buf[k] = 0;
+    return (int)k;
+}

@@ -108,6 +108,8 @@ void vga_mem_write(struct vga *vga, uint32_t addr, uint32_t val, unsigned size);
 uint64_t vga_generation(struct vga *vga);
 /* Render the current mode. Always fills *out (a blank screen is black). */
 void vga_render(struct vga *vga, struct vga_frame *out);
+/* The text screen as ASCII lines (for tests); -1 if not in a text mode. */
+int vga_text_dump(struct vga *vga, char *buf, size_t n);
 /* Render and save as PNG. 0, or -1 with a message in err naming the file. */
 int vga_screenshot(struct vga *vga, const char *path, char *err, size_t errlen)
     __attribute__((warn_unused_result));

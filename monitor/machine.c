@@ -321,6 +321,16 @@ fail:
 void machine_free(struct machine *m)
 {
     if (!m) return;
+    if (m->cfg.text_dump && m->vga) {
+        static char text[132 * 60 + 128];
+        FILE *f = fopen(m->cfg.text_dump, "w");
+        if (!f) fprintf(stderr, "bt86: --text-dump: %s: %s\n", m->cfg.text_dump, strerror(errno));
+        else {
+            if (vga_text_dump(m->vga, text, sizeof text) < 0) fputs("(the VGA is not in a text mode)\n", f);
+            else fputs(text, f);
+            fclose(f);
+        }
+    }
     if (m->cfg.screenshot && m->vga) {
         char e[256];
         if (vga_screenshot(m->vga, m->cfg.screenshot, e, sizeof e) != 0) fprintf(stderr, "bt86: %s\n", e);

@@ -21,6 +21,7 @@ struct machine_config {
     const char *serial;          /* COM1 back-end spec (default "stdio")     */
     const char *display;         /* "sdl", "none" or NULL (auto)             */
     const char *screenshot;      /* PNG written at exit                      */
+    const char *text_dump;       /* VGA text screen written at exit (ASCII)  */
     bool no_reboot;              /* exit instead of resetting                */
     const char *engine;          /* "interp" (default for now)               */
     bool stats;                  /* print statistics at exit                 */

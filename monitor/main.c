@@ -50,6 +50,7 @@ static void usage(FILE *f)
 "  --serial DEV         stdio | file:PATH | pty | none (COM1)\n"
 "  --display D          sdl | none\n"
 "  --screenshot FILE    save the screen as PNG when bt86 exits\n"
+"  --text-dump FILE     save the VGA text screen as ASCII when bt86 exits\n"
 "  --no-reboot          exit instead of resetting the machine\n"
 "  --stats              print engine statistics at exit\n"
 "  --debugcon           show what the guest writes to port 0xE9 on stderr\n"
@@ -80,6 +81,7 @@ int main(int argc, char **argv)
         {"screenshot", required_argument, 0, 11}, {"no-reboot", no_argument, 0, 12},
         {"snapshot", no_argument, 0, 13},    {"stats", no_argument, 0, 14},
         {"check", no_argument, 0, 15},      {"debugcon", no_argument, 0, 16},
+        {"text-dump", required_argument, 0, 17},
         {0, 0, 0, 0}
     };
     struct machine_config cfg;
@@ -119,6 +121,7 @@ int main(int argc, char **argv)
         case 14: cfg.stats = true; break;
         case 15: check = true; break;
         case 16: cfg.debugcon = true; break;
+        case 17: cfg.text_dump = optarg; break;
         case '?':
             if (optopt) return cli_error("option -%c needs an argument or is unknown (see --help)", optopt);
             return cli_error("unknown option '%s' (see --help)", argv[optind - 1]);

@@ -86,7 +86,8 @@ def main():
     os.close(fd)
     subprocess.run(["cp", "--sparse=always", a.disk, work], check=True)
     argv = [a.bt86, "-m", "256", "--engine", a.engine, "--kernel", a.kernel, "--initrd", a.initrd,
-            "--append", ("console=ttyS0 " + a.append).strip(), "--hda", work,
+            "--append", ("console=tty0 console=ttyS0 " + a.append).strip(), "--hda", work,
+            "--text-dump", work + ".vga.txt",
             "--serial", "stdio", "--display", "none", "--no-reboot"]
     t0 = time.time()
     con = Console(argv, log)
@@ -126,6 +127,9 @@ def main():
         s = con.command("sha256sum " + " ".join(w[1] for w in want), 300) or ""
         missing = [w[1] for w in want if w[0] not in s]
         check("disk-checksum", not missing, "wrong or missing: %s (%r)" % (missing, s[-300:]))
+    pci = con.command("for d in /sys/bus/pci/devices/*; do echo $(cat $d/vendor):$(cat $d/device); done") or ""
+    want_pci = ["0x8086:0x1237", "0x8086:0x7000", "0x8086:0x7010", "0x1234:0x1111"]
+    check("pci-devices", all(w in pci for w in want_pci), "expected %s in %r" % (want_pci, pci[-300:]))
     t = time.time()
     con.command("sleep 2", 30)
     dt = time.time() - t
@@ -143,7 +147,15 @@ def main():
     check("poweroff", rc == 0, "bt86 exit status %r" % rc)
     data = open(work, "rb").read()
     check("written-file-persisted", b"bt86-written" in data, "the guest's file is not in the image")
-    os.unlink(work)
+    # the VGA console (tty0): the kernel log scrolls by and a second shell waits there
+    try:
+        vga = open(work + ".vga.txt", errors="replace").read()
+    except OSError:
+        vga = ""
+    check("vga-console", "bt86:/#" in vga or "bt86-guest" in vga, "VGA text screen: %r" % vga[-400:])
+    for f in (work, work + ".vga.txt"):
+        if os.path.exists(f):
+            os.unlink(f)
     return 0 if all(results) else 1
 
 if __name__ == "__main__":
