@@ -68,6 +68,7 @@ struct cpu {
     uint64_t tsc;              /* time-stamp counter                         */
     uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
     uint64_t msr_apic_base;
+    uint64_t msr_perfctr[2], msr_evntsel[2];   /* P6 PMU: kept, not counting */
     uint64_t mtrr_cap_def[2], mtrr_fixed[11], mtrr_var[16];
     uint32_t cpuid_feat_edx;   /* CPUID.1:EDX: what the model implements     */
     uint32_t cpuid_signature;  /* CPUID.1:EAX family/model/stepping          */

@@ -44,10 +44,11 @@ static const op_fn dispatch[OP_COUNT] = {
 #undef X
 };
 
-/* CPUID.1:EDX of our model (SDM vol. 2 CPUID, table 3-11):
- * FPU(0) VME-(1) DE(2) PSE(3) TSC(4) MSR(5) PAE(6) MCE(7) CX8(8) SEP(11)
- * MTRR(12) PGE(13) CMOV(15). No APIC, MMX, FXSR, SSE until implemented. */
-#define CPUID_FEATURES 0x0000B9FDu
+/* CPUID.1:EDX of our model (SDM vol. 2 CPUID, table 3-11): exactly what is
+ * implemented: FPU(0) DE(2) PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) SEP(11)
+ * MTRR(12) PGE(13) CMOV(15). No VME, MCE/MCA (no machine-check
+ * architecture), APIC, MMX, FXSR or SSE until they are implemented. */
+#define CPUID_FEATURES 0x0000B97Du
 #define CPUID_SIG      0x00000652u   /* family 6, model 5, stepping 2: Pentium II */
 
 void cpu_init(struct cpu *cpu, struct mem *mem, struct bus *bus)

@@ -65,6 +65,8 @@ static int msr_access(struct cpu *c, uint32_t idx, uint64_t **p)
     case 0x175: *p = &c->msr_sysenter_esp; break;
     case 0x176: *p = &c->msr_sysenter_eip; break;
     case 0x1B: *p = &c->msr_apic_base; break;
+    case 0xC1: case 0xC2: *p = &c->msr_perfctr[idx - 0xC1]; break;       /* PERFCTR0/1 */
+    case 0x186: case 0x187: *p = &c->msr_evntsel[idx - 0x186]; break;   /* EVNTSEL0/1 */
     case 0xFE: *p = &c->mtrr_cap_def[0]; break;       /* MTRRcap (read-only) */
     case 0x2FF: *p = &c->mtrr_cap_def[1]; break;      /* MTRRdefType */
     case 0x250: *p = &c->mtrr_fixed[0]; break;

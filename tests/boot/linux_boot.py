@@ -111,14 +111,16 @@ def main():
     check("cpuinfo-family", re.search(r"cpu family\s*:\s*6\b", ci) is not None, repr(ci[:300]))
     fl = re.search(r"flags\s*:\s*(.*)", ci)
     flags = set(fl.group(1).split()) if fl else set()
-    for f in ("fpu", "tsc", "cx8", "cmov", "pse", "pge", "msr", "sep"):
-        if f not in flags:
-            check("cpuinfo-flags", False, "flag %s missing from %s" % (f, sorted(flags)))
-            break
-    else:
-        check("cpuinfo-flags", True)
+    # exactly what cpu/interp.c's CPUID_FEATURES advertises ("cpuid" is Linux's own)
+    want = {"fpu", "de", "pse", "tsc", "msr", "pae", "cx8", "sep", "mtrr", "pge", "cmov", "cpuid"}
+    check("cpuinfo-flags", flags == want, "flags %s, expected %s" % (sorted(flags), sorted(want)))
     dm = con.command("dmesg") or ""
-    bad = [l for l in dm.splitlines() if re.search(r"Oops|BUG:|WARNING:|Kernel panic|unknown", l)]
+    # oopses, and messages that better emulation removed (a missing MSR, an
+    # advertised feature that is not there). Known and accepted: "mce: Unable
+    # to init MCE device" (Linux prints it for any CPU without machine-check
+    # architecture, which our model does not implement).
+    bad = [l for l in dm.splitlines()
+           if re.search(r"Oops|BUG:|WARNING:|Kernel panic|unknown|Failed to access|Firmware Bug", l)]
     check("dmesg-clean", not bad, "; ".join(bad[:5]))
     disk = con.command("cat /proc/partitions; ls /mnt") or ""
     check("disk-present", "sda" in disk, repr(disk[-300:]))
