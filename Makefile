@@ -21,7 +21,7 @@ BENCHSRC := $(wildcard bench/*.c)
 BENCHBIN := $(BENCHSRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all deps test asan clean bench bench-bin unit guest run diff-long
-all: bt86
+all: $(BIN)
 
 DEPS_STAMP := $(B)/.deps-ok
 $(DEPS_STAMP): scripts/deps.sh
@@ -46,7 +46,6 @@ $(B)/libbt86.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-bt86: $(BIN)
 $(BIN): $(B)/monitor/main.o $(B)/libbt86.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
