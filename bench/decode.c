@@ -14,53 +14,12 @@
  *   decode: N insns/pass, best X.X M insns/s (Y ns/insn) over R runs
  */
 #include "cpu/decode.h"
+#include "monitor/elf32.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <elf.h>
 
-/* Read `path` and copy its ELF32 section `name`; NULL with a message in err. */
-static uint8_t *elf32_section(const char *path, const char *name, size_t *len, char *err, size_t en)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, en, "%s: cannot open", path); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = sz > 0 ? malloc((size_t)sz) : NULL;
-    if (!buf || fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-        fclose(f); free(buf); snprintf(err, en, "%s: cannot read", path); return NULL;
-    }
-    fclose(f);
-    Elf32_Ehdr eh;
-    if ((size_t)sz < sizeof eh) goto bad;
-    memcpy(&eh, buf, sizeof eh);
-    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS32 || eh.e_machine != EM_386 ||
-        eh.e_shentsize != sizeof(Elf32_Shdr) || eh.e_shstrndx >= eh.e_shnum ||
-        (uint64_t)eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf32_Shdr) > (uint64_t)sz)
-        goto bad;
-    Elf32_Shdr str;
-    memcpy(&str, buf + eh.e_shoff + eh.e_shstrndx * sizeof(Elf32_Shdr), sizeof str);
-    for (unsigned i = 0; i < eh.e_shnum; i++) {
-        Elf32_Shdr sh;
-        memcpy(&sh, buf + eh.e_shoff + i * sizeof(Elf32_Shdr), sizeof sh);
-        uint64_t no = (uint64_t)str.sh_offset + sh.sh_name;
-        if (no + strlen(name) + 1 > (uint64_t)sz || memcmp(buf + no, name, strlen(name) + 1)) continue;
-        if ((uint64_t)sh.sh_offset + sh.sh_size > (uint64_t)sz) goto bad;
-        uint8_t *out = malloc(sh.sh_size + 16);
-        if (!out) break;
-        memcpy(out, buf + sh.sh_offset, sh.sh_size);
-        memset(out + sh.sh_size, 0, 16);
-        *len = sh.sh_size;
-        free(buf);
-        return out;
-    }
-bad:
-    free(buf);
-    snprintf(err, en, "%s: not an i386 ELF file with a %s section", path, name);
-    return NULL;
-}
 
 static double now(void)
 {
@@ -116,7 +75,7 @@ int main(int argc, char **argv)
     }
     char err[1200];
     size_t len;
-    uint8_t *text = elf32_section(file, ".text", &len, err, sizeof err);
+    uint8_t *text = elf32_section(file, ".text", &len, NULL, err, sizeof err);
     if (!text) { fprintf(stderr, "decode: %s\n", err); return 1; }
     decode_init();
     unsigned long chk;

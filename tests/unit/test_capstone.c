@@ -14,11 +14,11 @@
  */
 #include "tests/unit/test.h"
 #include "cpu/decode.h"
+#include "monitor/elf32.h"
 #include <capstone/capstone.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
-#include <elf.h>
 
 struct stats {
     long total;          /* byte strings / positions tried                  */
@@ -288,50 +288,6 @@ static void test_random(unsigned mode, long count)
 
 /* ---- (i) busybox .text ---- */
 
-/* Read a file; find the ELF32 section named `name`. Returns malloc'd bytes. */
-static uint8_t *elf32_section(const char *path, const char *name, size_t *len, uint32_t *addr, char *err, size_t en)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, en, "%s: cannot open", path); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = sz > 0 ? malloc((size_t)sz) : NULL;
-    if (!buf || fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-        fclose(f); free(buf); snprintf(err, en, "%s: cannot read", path); return NULL;
-    }
-    fclose(f);
-    Elf32_Ehdr eh;
-    if ((size_t)sz < sizeof eh) goto bad;
-    memcpy(&eh, buf, sizeof eh);
-    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS32 || eh.e_machine != EM_386)
-        goto bad;
-    if (eh.e_shoff == 0 || eh.e_shentsize != sizeof(Elf32_Shdr) ||
-        (uint64_t)eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf32_Shdr) > (uint64_t)sz || eh.e_shstrndx >= eh.e_shnum)
-        goto bad;
-    Elf32_Shdr str;
-    memcpy(&str, buf + eh.e_shoff + eh.e_shstrndx * sizeof(Elf32_Shdr), sizeof str);
-    for (unsigned i = 0; i < eh.e_shnum; i++) {
-        Elf32_Shdr sh;
-        memcpy(&sh, buf + eh.e_shoff + i * sizeof(Elf32_Shdr), sizeof sh);
-        if ((uint64_t)str.sh_offset + sh.sh_name >= (uint64_t)sz) continue;
-        const char *nm = (const char *)buf + str.sh_offset + sh.sh_name;
-        if (strncmp(nm, name, (size_t)(sz - (long)(str.sh_offset + sh.sh_name)))) continue;
-        if ((uint64_t)sh.sh_offset + sh.sh_size > (uint64_t)sz) goto bad;
-        uint8_t *out = malloc(sh.sh_size + 16);
-        if (!out) break;
-        memcpy(out, buf + sh.sh_offset, sh.sh_size);
-        memset(out + sh.sh_size, 0, 16);
-        *len = sh.sh_size;
-        *addr = sh.sh_addr;
-        free(buf);
-        return out;
-    }
-bad:
-    free(buf);
-    snprintf(err, en, "%s: not an i386 ELF file with a %s section", path, name);
-    return NULL;
-}
 
 static void test_busybox(void)
 {
