@@ -592,7 +592,10 @@ static bool probe_desc(struct cpu *c, uint16_t sel, uint64_t *d, int *rc)
 
 static void set_zf(struct cpu *c, bool z) { flags_set(c, FL_ZF, z ? FL_ZF : 0); }
 
-int op_lar(struct cpu *c, const struct insn *in)
+/* LAR and LSL: the same descriptor checks (SDM vol. 2 LAR, LSL); they
+ * differ in which system-segment types are valid (a bit mask over the 4-bit
+ * type) and in what they load: access rights or the expanded limit. */
+static int lar_lsl(struct cpu *c, const struct insn *in, bool lsl)
 {
     if (pm_only_ud(c)) return UD(c);
     uint32_t v; uint64_t d; int rc;
@@ -600,29 +603,22 @@ int op_lar(struct cpu *c, const struct insn *in)
     bool ok = probe_desc(c, (uint16_t)v, &d, &rc);
     if (rc != EXC_NONE) return rc;
     if (ok && !((d >> 40) & 0x10)) {
-        unsigned t = (unsigned)(d >> 40) & 0xF;
-        ok = t == 1 || t == 2 || t == 3 || t == 4 || t == 5 || t == 9 || t == 0xB || t == 0xC;
+        /* LAR: TSS16 LDT busy-TSS16 callgate16 taskgate TSS32 busyTSS32 callgate32
+         * LSL: TSS16 LDT busy-TSS16 TSS32 busyTSS32 */
+        unsigned valid = lsl ? 0x0A0E : 0x1A3E;
+        ok = (valid >> ((d >> 40) & 0xF)) & 1;
     }
-    if (ok) reg_set(c, in->opnd[0].reg, in->opsize, (uint32_t)(d >> 32) & (in->opsize == 4 ? 0x00F0FF00u : 0xFF00u));
+    if (ok) {
+        uint32_t r = lsl ? pm_desc_seg((uint16_t)v, d).limit
+                         : (uint32_t)(d >> 32) & (in->opsize == 4 ? 0x00F0FF00u : 0xFF00u);
+        reg_set(c, in->opnd[0].reg, in->opsize, r);
+    }
     set_zf(c, ok);
     return EXC_NONE;
 }
 
-int op_lsl(struct cpu *c, const struct insn *in)
-{
-    if (pm_only_ud(c)) return UD(c);
-    uint32_t v; uint64_t d; int rc;
-    TRY(opnd_read(c, in, 1, &v));
-    bool ok = probe_desc(c, (uint16_t)v, &d, &rc);
-    if (rc != EXC_NONE) return rc;
-    if (ok && !((d >> 40) & 0x10)) {
-        unsigned t = (unsigned)(d >> 40) & 0xF;
-        ok = t == 1 || t == 2 || t == 3 || t == 9 || t == 0xB;
-    }
-    if (ok) reg_set(c, in->opnd[0].reg, in->opsize, pm_desc_seg((uint16_t)v, d).limit);
-    set_zf(c, ok);
-    return EXC_NONE;
-}
+int op_lar(struct cpu *c, const struct insn *in) { return lar_lsl(c, in, false); }
+int op_lsl(struct cpu *c, const struct insn *in) { return lar_lsl(c, in, true); }
 
 static int verify(struct cpu *c, const struct insn *in, bool write)
 {
