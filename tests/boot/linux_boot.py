@@ -13,59 +13,11 @@ advertise; dmesg free of oops/BUG/WARNING/panic; the IDE disk through
 ata_piix with the known file's checksum; a file written and synced is in the
 image after poweroff -f; sleep 2 takes about 2 s; date matches the host.
 """
-import os, pty, select, subprocess, sys, time, re, argparse, tempfile
+import os, subprocess, sys, time, re, argparse, tempfile
 
-PROMPT = re.compile(rb"[#$] (\x1b\[6n)?$")
-# ash follows its prompt with a cursor-position query (ESC[6n); left unanswered
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bootlib import Console, PROMPT  # noqa: E402  (the shared serial-console driver)
 
-class Console:
-    def __init__(self, argv, log):
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=subprocess.PIPE, close_fds=True)
-        os.close(slave)
-        self.buf = b""
-        self.log = log
-
-    def read_until(self, pattern, timeout):
-        end = time.time() + timeout
-        while time.time() < end:
-            m = pattern.search(self.buf)
-            if m:
-                out, self.buf = self.buf[:m.end()], self.buf[m.end():]
-                return out
-            r, _, _ = select.select([self.master], [], [], 0.2)
-            if r:
-                try:
-                    data = os.read(self.master, 65536)
-                except OSError:
-                    data = b""
-                if not data and self.proc.poll() is not None:
-                    break
-                self.buf += data
-                self.log.write(data)
-                self.log.flush()
-            elif self.proc.poll() is not None:
-                break
-        return None
-
-    def send(self, text):
-        os.write(self.master, text.encode())
-
-    def command(self, cmd, timeout=60):
-        """Run cmd; return its output (between markers whose quoting makes
-        the terminal's echo of the command line differ from the output)."""
-        self.seq = getattr(self, "seq", 0) + 1
-        begin, end = "@@B%d@@" % self.seq, "@@E%d@@" % self.seq
-        self.send("echo '@@B%d''@@'; %s; echo '@@E%d''@@'\n" % (self.seq, cmd, self.seq))
-        out = self.read_until(re.compile(re.escape(end.encode()) + rb"\r*\n"), timeout)
-        if out is None:
-            return None
-        text = out.decode(errors="replace")
-        i = text.rfind(begin)
-        body = text[i + len(begin):] if i >= 0 else text
-        body = body.replace(end, "").replace("\r", "")
-        self.read_until(PROMPT, 5)
-        return body.strip("\n")
 
 def main():
     ap = argparse.ArgumentParser()
@@ -81,7 +33,6 @@ def main():
         print("%s %s/%s%s" % ("PASS" if ok else "FAIL", name, what, "" if ok else ": " + why), flush=True)
         results.append(ok)
     logpath = os.path.join(os.path.dirname(a.disk), "boot-%s-%s.log" % (a.flavour, a.engine))
-    log = open(logpath, "wb")
     fd, work = tempfile.mkstemp(prefix="bt86-boot-", suffix=".img", dir=os.path.dirname(a.disk))
     os.close(fd)
     subprocess.run(["cp", "--sparse=always", a.disk, work], check=True)
@@ -90,7 +41,7 @@ def main():
             "--text-dump", work + ".vga.txt",
             "--serial", "stdio", "--display", "none", "--no-reboot"]
     t0 = time.time()
-    con = Console(argv, log)
+    con = Console(argv, logpath)
     out = con.read_until(PROMPT, a.timeout)
     boot_s = time.time() - t0
     check("prompt", out is not None, "no shell prompt after %.0f s (log: %s)" % (time.time() - t0, logpath))
@@ -98,7 +49,7 @@ def main():
         if con.proc.poll() is None:
             con.proc.kill()
         con.proc.wait()
-        err = con.proc.stderr.read().decode(errors="replace")
+        err = con.stderr_text()
         print("bt86 exit status %s; stderr: %s" % (con.proc.returncode, err.strip()[-1000:]))
         print("boot log tail:\n" + con.buf[-2000:].decode(errors="replace"))
         os.unlink(work)
@@ -143,12 +94,7 @@ def main():
     m = re.search(r"(\d{9,})", d)
     check("date", m is not None and abs(int(m.group(1)) - time.time()) < 120, repr(d))
     con.command("echo bt86-written > /mnt/written.txt && sync", 60)
-    con.send("poweroff -f\n")
-    try:
-        rc = con.proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        con.proc.kill()
-        rc = None
+    rc = con.poweroff(120)
     check("poweroff", rc == 0, "bt86 exit status %r" % rc)
     data = open(work, "rb").read()
     check("written-file-persisted", b"bt86-written" in data, "the guest's file is not in the image")

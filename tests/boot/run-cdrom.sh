@@ -46,42 +46,11 @@ fi
 echo "PASS boot_cdrom_iso_image"
 
 python3 - "$B/boot.iso" "$B" <<'PYEOF'
-import os, subprocess, sys, time, select
+import os, sys
+sys.path.insert(0, os.path.join(os.getcwd(), "tests/boot"))
+from bootlib import Console, boot_and_poweroff
 iso, b = sys.argv[1:3]
-log = open(os.path.join(b, "cdrom-boot.log"), "wb")
-p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--cdrom", iso, "--display", "none", "--serial", "stdio"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                     stderr=open(os.path.join(b, "cdrom-boot.stderr"), "wb"))
-buf = b""
-def wait_for(s, t):
-    global buf
-    end = time.time() + t
-    while time.time() < end:
-        if s in buf:
-            return True
-        r, _, _ = select.select([p.stdout], [], [], 0.5)
-        if r:
-            d = os.read(p.stdout.fileno(), 65536)
-            if not d:
-                return s in buf
-            buf += d
-            log.write(d); log.flush()
-    return s in buf
-t0 = time.time()
-ok = wait_for(b"ISOLINUX", 60)
-print(("PASS" if ok else "FAIL") + " boot_cdrom_isolinux_started")
-ok = ok and wait_for(b"bt86-guest: init started", 400)
-print(("PASS" if ok else "FAIL") + " boot_cdrom_linux_init_started (%.0f s)" % (time.time() - t0))
-if ok and wait_for(b"bt86-guest: shell on the console", 60):
-    time.sleep(1)
-    p.stdin.write(b"poweroff -f\n"); p.stdin.flush()
-    try:
-        rc = p.wait(60)
-    except subprocess.TimeoutExpired:
-        rc = None
-    print(("PASS" if rc == 0 else "FAIL") + " boot_cdrom_acpi_poweroff")
-else:
-    print("FAIL boot_cdrom_acpi_poweroff: no shell")
-if p.poll() is None:
-    p.kill()
+con = Console([os.environ.get("BT86", "./bt86"), "-m", "128", "--cdrom", iso, "--display", "none", "--serial", "stdio"],
+              os.path.join(b, "cdrom-boot.log"), os.path.join(b, "cdrom-boot.stderr"))
+boot_and_poweroff(con, "boot_cdrom", b"ISOLINUX", "boot_cdrom_isolinux_started")
 PYEOF

@@ -42,55 +42,31 @@ if [ ! -f "$K" ] || [ ! -f "$I" ]; then
     exit 0
 fi
 python3 - "$K" "$I" "$B" <<'PYEOF'
-import os, subprocess, sys, time, select
+import os, sys, time
+sys.path.insert(0, os.path.join(os.getcwd(), "tests/boot"))
+from bootlib import Console
 k, i, b = sys.argv[1:4]
-log = open(os.path.join(b, "linux-direct.log"), "wb")
-p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--kernel", k, "--initrd", i,
-                      "--append", "console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet",
-                      "--display", "none", "--serial", "stdio"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                     stderr=open(os.path.join(b, "linux-direct.stderr"), "wb"))
-buf = b""
-def wait_for(s, t):
-    global buf
-    end = time.time() + t
-    while time.time() < end:
-        if s in buf:
-            return True
-        r, _, _ = select.select([p.stdout], [], [], 0.5)
-        if r:
-            d = os.read(p.stdout.fileno(), 65536)
-            if not d:
-                return s in buf
-            buf += d
-            log.write(d); log.flush()
-    return s in buf
+con = Console([os.environ.get("BT86", "./bt86"), "-m", "128", "--kernel", k, "--initrd", i,
+               "--append", "console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet",
+               "--display", "none", "--serial", "stdio"],
+              os.path.join(b, "linux-direct.log"), os.path.join(b, "linux-direct.stderr"))
 t0 = time.time()
-ok = wait_for(b"bt86-guest: init started", 300)
-print(("PASS" if ok else "FAIL") + " linux_direct_boot_init_started (%.0f s)" % (time.time() - t0))
-if ok and wait_for(b"bt86-guest: shell on the console", 60):
+ok = con.wait_for(b"bt86-guest: init started", 300)
+print(("PASS" if ok else "FAIL") + " linux_direct_boot_init_started (%.0f s)" % (time.time() - t0), flush=True)
+if ok and con.wait_for(b"bt86-guest: shell on the console", 60):
     # reboot: the machine resets, POST runs again and board_fw reloads the kernel
     time.sleep(1)
-    buf = b""
-    p.stdin.write(b"reboot -f\n"); p.stdin.flush()
-    ok = wait_for(b"bt86 BIOS", 60) and wait_for(b"bt86-guest: init started", 300)
-    print(("PASS" if ok else "FAIL") + " linux_direct_reboot_boots_again")
-    ok = ok and wait_for(b"bt86-guest: shell on the console", 60)
+    con.send("reboot -f\n")
+    ok = con.wait_for(b"bt86 BIOS", 60) and con.wait_for(b"bt86-guest: init started", 300)
+    print(("PASS" if ok else "FAIL") + " linux_direct_reboot_boots_again", flush=True)
+    ok = ok and con.wait_for(b"bt86-guest: shell on the console", 60)
 if ok:
-    time.sleep(1)
-    p.stdin.write(b"poweroff -f\n"); p.stdin.flush()
-    try:
-        rc = p.wait(60)
-    except subprocess.TimeoutExpired:
-        rc = None
-    d = p.stdout.read() or b""
-    log.write(d)
+    rc = con.poweroff(60)
     if rc == 0:
         print("PASS linux_direct_acpi_poweroff")
     else:
         print("FAIL linux_direct_acpi_poweroff: bt86 %s" % ("still running" if rc is None else "exit %d" % rc))
 else:
     print("FAIL linux_direct_acpi_poweroff: no shell")
-if p.poll() is None:
-    p.kill()
+con.close()
 PYEOF

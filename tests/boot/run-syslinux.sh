@@ -61,42 +61,11 @@ rm -f "$PART"
 echo "PASS boot_syslinux_image"
 
 python3 - "$IMG" "$B" <<'PYEOF'
-import os, subprocess, sys, time, select
+import os, sys
+sys.path.insert(0, os.path.join(os.getcwd(), "tests/boot"))
+from bootlib import Console, boot_and_poweroff
 img, b = sys.argv[1:3]
-log = open(os.path.join(b, "syslinux-boot.log"), "wb")
-p = subprocess.Popen([os.environ.get("BT86", "./bt86"), "-m", "128", "--hda", img, "-snapshot", "--display", "none", "--serial", "stdio"],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                     stderr=open(os.path.join(b, "syslinux-boot.stderr"), "wb"))
-buf = b""
-def wait_for(s, t):
-    global buf
-    end = time.time() + t
-    while time.time() < end:
-        if s in buf:
-            return True
-        r, _, _ = select.select([p.stdout], [], [], 0.5)
-        if r:
-            d = os.read(p.stdout.fileno(), 65536)
-            if not d:
-                return s in buf
-            buf += d
-            log.write(d); log.flush()
-    return s in buf
-t0 = time.time()
-ok = wait_for(b"SYSLINUX", 60)
-print(("PASS" if ok else "FAIL") + " boot_syslinux_loader_started")
-ok = ok and wait_for(b"bt86-guest: init started", 400)
-print(("PASS" if ok else "FAIL") + " boot_syslinux_linux_init_started (%.0f s)" % (time.time() - t0))
-if ok and wait_for(b"bt86-guest: shell on the console", 60):
-    time.sleep(1)
-    p.stdin.write(b"poweroff -f\n"); p.stdin.flush()
-    try:
-        rc = p.wait(60)
-    except subprocess.TimeoutExpired:
-        rc = None
-    print(("PASS" if rc == 0 else "FAIL") + " boot_syslinux_acpi_poweroff")
-else:
-    print("FAIL boot_syslinux_acpi_poweroff: no shell")
-if p.poll() is None:
-    p.kill()
+con = Console([os.environ.get("BT86", "./bt86"), "-m", "128", "--hda", img, "-snapshot", "--display", "none", "--serial", "stdio"],
+              os.path.join(b, "syslinux-boot.log"), os.path.join(b, "syslinux-boot.stderr"))
+boot_and_poweroff(con, "boot_syslinux", b"SYSLINUX", "boot_syslinux_loader_started")
 PYEOF
