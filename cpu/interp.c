@@ -185,17 +185,12 @@ static inline __attribute__((always_inline)) int execute_fn(struct cpu *c, const
     return rc;
 }
 
+/* The single-step path: the feature check (the block path does it once at
+ * block build) and the table's handler. */
 static inline __attribute__((always_inline)) int execute(struct cpu *c, const struct insn *in)
 {
-    const struct opinfo *r = &optab[in->op];
-    if (!feature_ok(c, r->attrs)) return UD(c);
-    uint32_t next = c->eip + in->len;
-    if (!(c->seg[SEG_CS].ar & AR_DB)) next &= 0xFFFF;
-    c->next_eip = next;
-    c->eip = next;
-    int rc = dispatch[in->op](c, in);
-    if (rc != EXC_NONE && rc != EXIT_HLT) c->eip = c->insn_eip;
-    return rc;
+    if (!feature_ok(c, optab[in->op].attrs)) return UD(c);
+    return execute_fn(c, in, dispatch[in->op], (c->seg[SEG_CS].ar & AR_DB) ? 0xFFFFFFFFu : 0xFFFFu);
 }
 
 static bool is_trap_like(int vec)

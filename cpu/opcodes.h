@@ -79,8 +79,6 @@
 #define A_NOSIZE  0x00008000u  /* operand size prefix does not matter       */
 #define A_SSE3    0x00010000u  /* feature: SSE3 (absent on a P6)            */
 #define A_STACK   0x00020000u  /* stack operation: uses SS.B for eSP size    */
-#define A_O16     0x00040000u  /* operand size fixed to 16 bits             */
-#define A_O32     0x00080000u  /* operand size fixed to 32 bits             */
 #define PFX_ANY   0xFF         /* pfx column: matches any SSE prefix (catch-all rows) */
 #define A_FEATURES (A_MMX|A_SSE|A_SSE2|A_SSE3|A_FXSR|A_UNIMPL)
 
