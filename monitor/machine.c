@@ -34,6 +34,7 @@
 #include "devices/disk.h"
 #include "devices/vga.h"
 #include "monitor/display_sdl.h"
+#include "monitor/engine.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ struct machine {
     struct bus *bus;
     struct vclock *clk;
     struct cpu cpu;
+    struct engine *eng;            /* runs the cpu (monitor/engine.h)      */
     struct pic *pic;
     struct pit *pit;
     struct rtc *rtc;
@@ -82,7 +84,7 @@ void machine_config_defaults(struct machine_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->ram_bytes = 128ull << 20;
     cfg->serial = "stdio";
-    cfg->engine = "interp";
+    cfg->engine = engine_default_name();
 }
 
 const char *machine_stop_name(enum machine_stop s)
@@ -115,7 +117,9 @@ static int dma_read(void *opaque, uint64_t pa, void *buf, size_t len)
 static int dma_write(void *opaque, uint64_t pa, const void *buf, size_t len)
 {
     struct machine *m = opaque;
-    return mem_write_bytes(m->mem, pa, buf, len);
+    int r = mem_write_bytes(m->mem, pa, buf, len);
+    if (m->eng) engine_ram_written(m->eng, pa, len);   /* translated code there is stale */
+    return r;
 }
 static uint64_t clk_now(void *opaque) { return vclock_now_ns(opaque); }
 /* the VGA's PCI function: the LFB BAR moves with the guest's programming */
@@ -312,6 +316,8 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     m->a20_port92 = false;
     a20_update(m);
     if (board_fw_init(m, &m->fw, err, errlen) != 0) goto fail;
+    m->eng = engine_new(cfg->engine, &m->cpu, err, errlen);
+    if (!m->eng) goto fail;
     return m;
 fail:
     machine_free(m);
@@ -321,6 +327,8 @@ fail:
 void machine_free(struct machine *m)
 {
     if (!m) return;
+    engine_free(m->eng);
+    m->eng = NULL;
     if (m->cfg.text_dump && m->vga) {
         static char text[132 * 60 + 128];
         FILE *f = fopen(m->cfg.text_dump, "w");
@@ -445,7 +453,7 @@ enum machine_stop machine_run(struct machine *m)
             if (pic_has_intr(m->pic)) c->halted = false;
             else { chardev_poll(m->serial); wait_for_event(m); continue; }
         }
-        int rc = interp_run(c, SLICE_INSNS);
+        int rc = engine_run(m->eng, SLICE_INSNS);
         /* legacy x87 error reporting: FERR# drives IRQ13 while CR0.NE = 0 */
         irq_set(&m->isa_irq[13], fpu_ferr(c));
         if (rc == EXIT_RESET) {
@@ -464,6 +472,7 @@ enum machine_stop machine_run(struct machine *m)
 
 int machine_exit_status(const struct machine *m) { return m->exit_status; }
 struct cpu *machine_cpu(struct machine *m) { return &m->cpu; }
+struct engine *machine_engine(struct machine *m) { return m->eng; }
 struct mem *machine_mem(struct machine *m) { return m->mem; }
 const uint8_t *machine_post_codes(const struct machine *m, size_t *n) { *n = m->npost; return m->post; }
 const char *machine_debug_text(const struct machine *m) { return m->dbg ? m->dbg : ""; }

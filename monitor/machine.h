@@ -23,7 +23,8 @@ struct machine_config {
     const char *screenshot;      /* PNG written at exit                      */
     const char *text_dump;       /* VGA text screen written at exit (ASCII)  */
     bool no_reboot;              /* exit instead of resetting                */
-    const char *engine;          /* "interp" (default for now)               */
+    const char *engine;          /* interp | bt | trap | kvm (engine.h)      */
+    bool check;                  /* bt: lockstep against the interpreter     */
     bool stats;                  /* print statistics at exit                 */
     bool debug_ports_to_stdout;  /* 0xE9 text to stdout (tests)              */
     bool debugcon;               /* 0xE9 text to stderr (--debugcon)         */
@@ -56,6 +57,8 @@ int machine_load_bios(struct machine *m, const uint8_t *image, size_t len, const
 enum machine_stop machine_run(struct machine *m);
 int machine_exit_status(const struct machine *m);   /* exit-port status    */
 struct cpu *machine_cpu(struct machine *m);
+struct engine;
+struct engine *machine_engine(struct machine *m);   /* monitor/engine.h */
 struct mem *machine_mem(struct machine *m);
 /* POST codes seen on ports 0x80/0x190 (for `bt86 test rom`). */
 const uint8_t *machine_post_codes(const struct machine *m, size_t *n);

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include "monitor/commands.h"
 #include "monitor/machine.h"
+#include "monitor/engine.h"
 #include "monitor/bios_image.h"
 #include "cpu/cpu.h"
 #include <errno.h>
@@ -46,7 +47,7 @@ static void usage(FILE *f)
 "  --cdrom FILE         ATAPI CD-ROM image (ISO)\n"
 "  -snapshot            write disk changes to a temporary overlay\n"
 "  --bios FILE          use FILE as the system BIOS instead of ours\n"
-"  --engine E           interp | bt | trap | kvm\n"
+"  --engine E           interp | bt | trap | kvm (default: bt on x86-64 hosts)\n"
 "  --serial DEV         stdio | file:PATH | pty | none (COM1)\n"
 "  --display D          sdl | none\n"
 "  --screenshot FILE    save the screen as PNG when bt86 exits\n"
@@ -131,12 +132,14 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
-    if (strcmp(cfg.engine, "interp")) {
-        if (!strcmp(cfg.engine, "bt") || !strcmp(cfg.engine, "trap") || !strcmp(cfg.engine, "kvm"))
-            return cli_error("--engine %s is not implemented yet; use --engine interp", cfg.engine);
-        return cli_error("--engine: unknown engine '%s' (interp, bt, trap, kvm)", cfg.engine);
+    {
+        char why[256];
+        const char *r = engine_unavailable_reason(cfg.engine, why, sizeof why);
+        if (r) return cli_error("--engine %s: %s", cfg.engine, r);
     }
-    if (check) return cli_error("--check compares the bt engine with the interpreter; bt is not implemented yet");
+    if (check && engine_kind_from_name(cfg.engine) != ENGINE_BT && engine_kind_from_name(cfg.engine) != ENGINE_TRAP)
+        return cli_error("--check compares the bt or trap engine with the interpreter (use --engine bt --check)");
+    cfg.check = check;
     if (cfg.initrd && !cfg.kernel) return cli_error("--initrd needs --kernel");
     if (cfg.append && !cfg.kernel) return cli_error("--append needs --kernel");
 
@@ -183,6 +186,7 @@ int main(int argc, char **argv)
         uint64_t n = machine_cpu(m)->icount;
         fprintf(stderr, "bt86: engine %s: %llu instructions in %.2f s (%.1f MIPS); stopped: %s\n",
                 cfg.engine, (unsigned long long)n, s, s > 0 ? (double)n / s / 1e6 : 0.0, machine_stop_name(st));
+        engine_print_stats(machine_engine(m), stderr);
     }
     machine_free(m);
     return status;

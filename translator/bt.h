@@ -1,0 +1,28 @@
+/* translator/bt.h - the dynamic binary translator engine (x86 -> x86-64).
+ *
+ * Owns: translating guest blocks to host code, the code cache, chaining,
+ * callouts to the monitor for sensitive/privileged instructions (or exits,
+ * in trap mode), precise guest exceptions from host faults, and the shadow
+ * page-table windows through which translated code touches guest memory
+ * (mem/shadow.c). struct cpu is exact whenever bt_run() returns.
+ */
+#ifndef BT86_BT_H
+#define BT86_BT_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+
+struct cpu;
+struct bt;
+
+/* NULL if the translator can run on this host, else why not. */
+const char *bt_unavailable_reason(void);
+struct bt *bt_new(struct cpu *cpu, bool trap_mode, char *err, size_t errlen);
+void bt_free(struct bt *bt);
+/* interp_run() semantics. */
+int bt_run(struct bt *bt, uint64_t n);
+void bt_ram_written(struct bt *bt, uint64_t pa, uint64_t len);
+void bt_print_stats(struct bt *bt, FILE *f);
+
+#endif
