@@ -65,7 +65,14 @@ struct cpu {
     uint32_t cr[5];            /* CR0 CR1(unused) CR2 CR3 CR4                */
     uint32_t dr[8];            /* DR0-DR7 (DR4/5 alias 6/7 with CR4.DE=0)     */
     int cpl;                   /* current privilege level                    */
-    uint64_t tsc;              /* time-stamp counter                         */
+    uint64_t tsc;              /* time-stamp counter when counting insns     */
+    /* TSC source: NULL = one tick per retired instruction (deterministic:
+     * tests, lockstep); else tsc_clock(tsc_opaque) + tsc_offset (a machine
+     * ties it to virtual time so guests' TSC calibration and timing hold
+     * whatever the engine's speed) */
+    uint64_t (*tsc_clock)(void *opaque);
+    void *tsc_opaque;
+    uint64_t tsc_offset;
     uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
     uint64_t msr_apic_base;
     uint64_t msr_perfctr[2], msr_evntsel[2];   /* P6 PMU: kept, not counting */
@@ -139,6 +146,10 @@ int interp_run(struct cpu *cpu, uint64_t n);
 /* Deliver interrupt/exception `vec` to the guest as hardware would
  * (real mode: IVT; protected mode: IDT). `is_sw`: INT n / INT3 / INTO. */
 int cpu_deliver(struct cpu *cpu, int vec, bool has_err, uint32_t err, bool is_sw, uint32_t return_eip);
+static inline uint64_t cpu_tsc_read(const struct cpu *c)
+{
+    return c->tsc_clock ? c->tsc_clock(c->tsc_opaque) + c->tsc_offset : c->tsc;
+}
 /* EFLAGS bits a P6 keeps fixed: bit 1 set; 3, 5, 15 and 22-31 clear. */
 #define EFLAGS_FIXED1 0x00000002u
 #define EFLAGS_MASK   0x003F7FD5u   /* writable/defined bits on a P6 */

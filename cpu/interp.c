@@ -93,6 +93,7 @@ void cpu_reset(struct cpu *c)
     c->dr[7] = 0x00000400u;
     c->cpl = 0;
     c->tsc = 0;
+    c->tsc_offset = c->tsc_clock ? 0 - c->tsc_clock(c->tsc_opaque) : 0;
     c->intr_shadow = 0;
     c->halted = false;
     c->a20_enabled = true;

@@ -40,8 +40,9 @@ int op_rdtsc(struct cpu *c, const struct insn *in)
 {
     (void)in;
     if (!cpu_real(c) && (c->cr[4] & 0x4) && c->cpl != 0) return fault(c, EXC_GP, 0);   /* CR4.TSD */
-    c->r[R_EAX] = (uint32_t)c->tsc;
-    c->r[R_EDX] = (uint32_t)(c->tsc >> 32);
+    uint64_t t = cpu_tsc_read(c);
+    c->r[R_EAX] = (uint32_t)t;
+    c->r[R_EDX] = (uint32_t)(t >> 32);
     return EXC_NONE;
 }
 
@@ -87,6 +88,7 @@ int op_rdmsr(struct cpu *c, const struct insn *in)
     uint64_t *p;
     TRY(msr_access(c, c->r[R_ECX], &p));
     uint64_t v = *p;
+    if (c->r[R_ECX] == 0x10) v = cpu_tsc_read(c);
     if (c->r[R_ECX] == 0xFE) v = 0x508;     /* MTRRcap: 8 variable, fixed, WC */
     c->r[R_EAX] = (uint32_t)v;
     c->r[R_EDX] = (uint32_t)(v >> 32);
@@ -101,6 +103,7 @@ int op_wrmsr(struct cpu *c, const struct insn *in)
     uint64_t *p, v = ((uint64_t)c->r[R_EDX] << 32) | c->r[R_EAX];
     TRY(msr_access(c, idx, &p));
     if (idx == 0xFE || idx == 0x8B || idx == 0x17 || idx == 0x79) return EXC_NONE;
+    if (idx == 0x10 && c->tsc_clock) { c->tsc_offset = v - c->tsc_clock(c->tsc_opaque); return EXC_NONE; }
     *p = v;
     return EXC_NONE;
 }

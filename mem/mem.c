@@ -28,6 +28,11 @@ struct mem {
     int nrom;
     struct hole hole[MAX_HOLES];
     int nhole;
+    /* pages holding translated code (translator/): writes by anyone but
+     * translated code are reported so stale translations are dropped */
+    const uint8_t *code_bits;     /* 1 bit per 4 KiB RAM page, or NULL   */
+    void (*code_written)(void *opaque, uint64_t pa, uint64_t len);
+    void *code_opaque;
 };
 
 struct mem *mem_new(uint64_t ram_bytes)
@@ -91,10 +96,31 @@ static const struct rom_region *find_rom(const struct mem *m, uint64_t pa)
     return NULL;
 }
 
+void mem_set_code_watch(struct mem *m, const uint8_t *bits,
+                        void (*written)(void *opaque, uint64_t pa, uint64_t len), void *opaque)
+{
+    m->code_bits = bits;
+    m->code_written = written;
+    m->code_opaque = opaque;
+}
+
+static inline bool is_code_page(const struct mem *m, uint64_t pa)
+{
+    uint64_t pfn = pa >> 12;
+    return m->code_bits && pa < m->ram_size && (m->code_bits[pfn >> 3] >> (pfn & 7)) & 1;
+}
+
+static void note_write(struct mem *m, uint64_t pa, uint64_t len)
+{
+    if (is_code_page(m, pa) || (len > 1 && is_code_page(m, pa + len - 1)) ||
+        (m->code_bits && len > 4096))
+        m->code_written(m->code_opaque, pa, len);
+}
+
 uint8_t *mem_host_page(struct mem *m, uint64_t pa, bool write)
 {
     uint64_t page = pa & ~0xFFFull;
-    if (page < m->ram_size && !in_hole(m, page)) return m->ram + page;
+    if (page < m->ram_size && !in_hole(m, page)) return write && is_code_page(m, page) ? NULL : m->ram + page;
     if (!write) {
         const struct rom_region *r = find_rom(m, page);
         if (r && page >= r->base && page + 4096 <= r->base + r->len)
@@ -115,7 +141,7 @@ static uint8_t read_byte_slow(struct mem *m, uint64_t pa)
 
 static void write_byte_slow(struct mem *m, uint64_t pa, uint8_t v)
 {
-    if (pa < m->ram_size && !in_hole(m, pa)) { m->ram[pa] = v; return; }
+    if (pa < m->ram_size && !in_hole(m, pa)) { m->ram[pa] = v; note_write(m, pa, 1); return; }
     if (find_rom(m, pa)) return;
     if (m->bus) (void)bus_mmio_write(m->bus, pa, v, 1);
 }
@@ -170,9 +196,9 @@ int mem_write_bytes(struct mem *m, uint64_t pa, const void *buf, size_t len)
     while (len) {
         size_t chunk = 4096 - (pa & 0xFFF);
         if (chunk > len) chunk = len;
-        uint8_t *p = mem_host_page(m, pa, true);
-        if (!p) return -1;
-        memcpy(p + (pa & 0xFFF), in, chunk);
+        if (pa >= m->ram_size || in_hole(m, pa)) return -1;   /* not RAM (ROM is not writable) */
+        memcpy(m->ram + pa, in, chunk);
+        note_write(m, pa, chunk);
         in += chunk; pa += chunk; len -= chunk;
     }
     return 0;

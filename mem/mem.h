@@ -33,6 +33,15 @@ void mem_add_hole(struct mem *m, uint64_t base, uint64_t len);
  * reads), else NULL. Valid up to the end of that 4 KiB page. */
 uint8_t *mem_host_page(struct mem *m, uint64_t pa, bool write);
 
+/* Pages holding translated code: `bits` has one bit per 4 KiB page of RAM
+ * (owned by the translator, may change any time). For such pages
+ * mem_host_page(.., write=true) returns NULL, and every write through
+ * mem_write_phys/mem_write_bytes calls written(opaque, pa, len) after the
+ * store, so callers that cache host pointers for writes (the interpreter's
+ * TLB) never bypass the watch. */
+void mem_set_code_watch(struct mem *m, const uint8_t *bits,
+                        void (*written)(void *opaque, uint64_t pa, uint64_t len), void *opaque);
+
 /* Physical accesses of 1, 2, 4 or 8 bytes (may straddle pages/regions). */
 uint64_t mem_read_phys(struct mem *m, uint64_t pa, unsigned size);
 void mem_write_phys(struct mem *m, uint64_t pa, uint64_t val, unsigned size);

@@ -313,6 +313,8 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     m->cpu.intr_pending = cpu_intr_pending;
     m->cpu.intr_ack = cpu_intr_ack;
     m->cpu.intr_opaque = m;
+    m->cpu.tsc_clock = clk_now;       /* a 1 GHz TSC on virtual time */
+    m->cpu.tsc_opaque = m->clk;
     m->a20_port92 = false;
     a20_update(m);
     if (board_fw_init(m, &m->fw, err, errlen) != 0) goto fail;
