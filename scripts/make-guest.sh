@@ -9,6 +9,9 @@
 #   disk.sha256                       sha256sum lines of those files (paths as the guest sees
 #                                     them under /mnt), disk.offset: partition byte offset
 #   release-686, release-686-pae      the kernels' uname -r
+#   the initramfs also holds /bench/cpumix and /bench/osbench, the guest benchmarks
+#   (bench/guest/*.c, built by bench/guest/build.sh into build/bench/guest/; bench/macro.py
+#   runs them); when they cannot be built (no gcc -m32) the guest is built without them
 # Everything comes from Debian's archive with `apt-get download` (cached in build/guest/cache);
 # tools (cpio, gzip, dpkg-deb, mkfs.fat, mtools, objcopy) are Debian packages, installed when
 # missing. Idempotent: a second run with nothing changed downloads nothing and rebuilds nothing.
@@ -44,10 +47,20 @@ die() { echo "make-guest: error: $*" >&2; exit 1; }
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
+# the guest benchmark programs (static i386; rebuilt only when their sources change)
+benchdir="$root/build/bench/guest"
+benchbins=""
+if bash "$root/bench/guest/build.sh" "$benchdir"; then
+    for f in "$root"/bench/guest/*.c; do benchbins="$benchbins $benchdir/$(basename "$f" .c)"; done
+else
+    say "warning: the guest benchmarks (bench/guest) could not be built; the guest gets no /bench"
+fi
+
 stamp="$out/.complete"
 if [ "$force" = 0 ] && [ "$update" = 0 ] && [ -e "$stamp" ] &&
    [ ! "$here/make-guest.sh" -nt "$stamp" ] && [ ! "$here/guest/init" -nt "$stamp" ]; then
     ok=1
+    for f in $benchbins; do [ "$f" -nt "$stamp" ] && ok=0; done
     for f in disk.img disk.sha256 disk.offset; do [ -s "$out/$f" ] || ok=0; done
     for fl in $flavours; do
         for f in vmlinuz-$fl initrd-$fl.gz release-$fl; do [ -s "$out/$f" ] || ok=0; done
@@ -209,7 +222,9 @@ build_flavour() {  # $1 = flavour
 
     # initramfs
     local initrd="$out/initrd-$fl.gz"
-    if stale "$initrd" "$kdir/.stamp" "$bbdir/bin/busybox" "$here/guest/init" "$here/make-guest.sh"; then
+    # shellcheck disable=SC2086
+    if stale "$initrd" "$kdir/.stamp" "$bbdir/bin/busybox" "$here/guest/init" "$here/make-guest.sh" \
+             $benchbins; then
         say "building initrd-$fl.gz"
         local st="$cache/initrd-$fl.d" m f loaded=" " d
         rm -rf "$st"
@@ -217,6 +232,12 @@ build_flavour() {  # $1 = flavour
         cp "$bbdir/bin/busybox" "$st/bin/busybox"
         cp "$here/guest/init" "$st/init"
         chmod 755 "$st/init" "$st/bin/busybox"
+        if [ -n "$benchbins" ]; then
+            mkdir -p "$st/bench"
+            # shellcheck disable=SC2086
+            cp $benchbins "$st/bench/"
+            chmod 755 "$st"/bench/*
+        fi
         : > "$st/etc/bt86/modules"
         for m in $modules; do
             f="$(find "$kdir/lib/modules/$rel" -name "$m.ko" -o -name "$m.ko.xz" | head -n1)"
