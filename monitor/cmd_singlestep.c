@@ -21,11 +21,17 @@
  *     bt86 test singlestep DIR --opcode 80.7 -v      # one file, with diffs
  *     bt86 test singlestep DIR/F7.6.MOO.gz           # one file by path
  *     sh tests/cpu/run-singlestep.sh                 # as `make test` runs it
- * Options: --engine interp (the only engine so far), --opcode XX (file stem:
+ * Options: --engine interp|bt|trap|kvm (monitor/engine.h; one instruction
+ * per engine_step()), --all-engines (each engine in turn, then a table: one
+ * row per file led by the overall verdict, one column per engine; an engine
+ * that cannot run here is a SKIP line with the reason and a "skip" column,
+ * never a failure; engines whose counts differ on a file fail that row),
+ * --opcode XX (file stem:
  * 00, 80.7, 0F01), -v (up to 20 failing vectors per file with a diff, and
- * each exclusion rule's reason; -vv: every failing vector), --json (one JSON
- * object with per-file counts on stdout instead of the text), --junit FILE
- * (JUnit XML, one testcase per file), --scan-ram (also scan the four 64 KiB
+ * each exclusion rule's reason; -vv: every failing vector), --json (the
+ * monitor/report.c JSON object, one case per file and engine, on stdout
+ * instead of the text), --junit FILE (JUnit XML through monitor/report.c:
+ * one <testsuite> per engine, one testcase per file), --scan-ram (also scan the four 64 KiB
  * segment windows of each vector for stray writes; ~10x slower),
  * --show-excluded (excluded vectors with their rule and diff, to audit the
  * rules), --limit N (first N vectors of each file), --timeout S (per file, default
@@ -90,6 +96,8 @@
  */
 #include "monitor/commands.h"
 #include "monitor/moo.h"
+#include "monitor/engine.h"
+#include "monitor/report.h"
 #include "cpu/cpu.h"
 #include "mem/mem.h"
 #include "devices/bus.h"
@@ -325,11 +333,9 @@ static bool rule_applies(const struct ss_rule *r, const char *stem)
     return false;
 }
 
-/* ---- engines ---- */
-struct ss_engine { const char *name; int (*step)(struct cpu *); };
-static const struct ss_engine ss_engines[] = {
-    { "interp", interp_step },
-};
+/* ---- engines: every engine of monitor/engine.h, in this order ---- */
+static const char *const ss_engine_names[] = { "interp", "bt", "trap", "kvm" };
+#define SS_NENGINES 4
 
 /* ---- per-file results ---- */
 struct ss_file {
@@ -361,7 +367,8 @@ struct ss_progress {
 
 /* Everything one run needs; one instance, on the heap. */
 struct ss_ctx {
-    const struct ss_engine *eng;
+    struct engine *eng;        /* the engine under test (monitor/engine.h)  */
+    const char *engine_name;   /* its name                                  */
     const struct ss_opts *o;
     struct mem *mem;
     struct bus *bus;
@@ -600,9 +607,13 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
         uint32_t a; uint8_t b;
         moo_ram_entry(&t->init, i, &a, &b);
         ram[a & SS_ADDR_MASK] = b;
+        engine_ram_written(c->eng, a & SS_ADDR_MASK, 1);
     }
     if (patch)
-        for (unsigned i = 0; i < patch->n; i++) ram[patch->addr[i]] = patch->byte[i];
+        for (unsigned i = 0; i < patch->n; i++) {
+            ram[patch->addr[i]] = patch->byte[i];
+            engine_ram_written(c->eng, patch->addr[i], 1);
+        }
 
     /* ---- one instruction ---- */
     uint32_t start_eip = cpu->eip;
@@ -611,7 +622,7 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
     unsigned steps = 0;
     int rc;
     for (;;) {
-        rc = c->eng->step(cpu);
+        rc = engine_step(c->eng);
         steps++;
         if (rc == EXC_NONE && rep_string && cpu->eip == start_eip &&
             cpu->seg[SEG_CS].sel == start_cs && steps < SS_REP_MAX)
@@ -620,7 +631,10 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
     }
     v.rc = rc;
     if (patch)
-        for (unsigned i = 0; i < patch->n; i++) ram[patch->addr[i]] = patch->orig[i];
+        for (unsigned i = 0; i < patch->n; i++) {
+            ram[patch->addr[i]] = patch->orig[i];
+            engine_ram_written(c->eng, patch->addr[i], 1);
+        }
     char rcb[64], exb[64];
     enum verdict verdict = V_PASS;
 
@@ -718,6 +732,7 @@ cleanup:
             moo_ram_entry(st[k], i, &a, &b);
             ram[a & SS_ADDR_MASK] = 0;
             c->mark[a & SS_ADDR_MASK] = 0;
+            engine_ram_written(c->eng, a & SS_ADDR_MASK, 1);
         }
     if (c->o->scan_ram) {
         /* anything non-zero now in the segment windows is a stray write */
@@ -732,6 +747,7 @@ cleanup:
                         diff_add(c, "ram[0x%06x]: stray write 0x%02x (not in the expected state)",
                                  base + off + j, ram[base + off + j]);
                         ram[base + off + j] = 0;
+                        engine_ram_written(c->eng, base + off + j, 1);
                         v.nram = SS_MAX_RAMDIFF + 1;   /* no rule explains a stray write */
                         verdict = V_FAIL;
                     }
@@ -770,33 +786,6 @@ cleanup:
             }
     }
     return verdict;
-}
-
-/* ---- output helpers ---- */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-static void xml_str(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
-        }
-    }
 }
 
 static bool has_suffix_ci(const char *s, const char *suf)
@@ -1023,6 +1012,7 @@ static void run_file_isolated(struct ss_ctx *c, struct ss_file *fr)
         }
         memset(c->ram, 0, SS_RAM_SIZE);    /* the child died mid-vector */
         memset(c->mark, 0, SS_RAM_SIZE);
+        engine_ram_written(c->eng, 0, SS_RAM_SIZE);
     }
     munmap(sh, sizeof *sh);
 }
@@ -1048,92 +1038,98 @@ static void print_file_line(const struct ss_file *fr)
 
 static const char *rule_id(int r) { return r == SS_RULE_REVOKED ? "revoked" : ss_rules[r].id; }
 
-static void write_json(const struct ss_opts *o, const struct ss_file *fv, size_t n,
-                       const uint32_t tot[5], const uint32_t *by_rule, unsigned file_errors)
+
+/* ---- one engine over every file ---- */
+struct ss_total {
+    uint32_t vectors, passed, failed, excluded, unlocked;   /* vector counts */
+    uint32_t by_rule[SS_NRULES + 1];   /* exclusions per rule (+revoked)   */
+    unsigned file_errors;              /* files unreadable or crashed       */
+    double seconds;                    /* wall time of the engine's run     */
+};
+
+static void run_all_files(struct ss_ctx *c, struct ss_file *files, size_t nfiles, struct ss_total *t,
+                          bool print_lines)
 {
-    printf("{\"suite\":\"singlesteptests-80286\",\"engine\":");
-    json_str(stdout, o->engine);
-    printf(",\"path\":");
-    json_str(stdout, o->path);
-    printf(",\"vectors\":%u,\"passed\":%u,\"failed\":%u,\"excluded\":%u,\"file_errors\":%u,",
-           tot[0], tot[1], tot[2], tot[3], file_errors);
-    printf("\"passed_lock_replaced\":%u,\"excluded_by_rule\":{", tot[4]);
-    bool comma = false;
-    for (int r = 0; r <= SS_NRULES; r++) {
-        if (!by_rule[r]) continue;
-        printf("%s\"%s\":%u", comma ? "," : "", rule_id(r), by_rule[r]);
-        comma = true;
-    }
-    printf("},\"files\":[");
-    for (size_t i = 0; i < n; i++) {
-        const struct ss_file *f = &fv[i];
-        printf("%s\n{\"file\":", i ? "," : "");
-        json_str(stdout, f->stem);
-        printf(",\"vectors\":%u,\"passed\":%u,\"failed\":%u,\"excluded\":%u,\"passed_lock_replaced\":%u,"
-               "\"seconds\":%.3f,\"status\":\"%s\"",
-               f->vectors, f->passed, f->failed, f->excluded, f->unlocked, f->seconds,
-               f->error ? "error" : f->failed ? "fail" : "pass");
-        if (f->error || f->failed) {
-            printf(",\"%s\":", f->error ? "error" : "first_failure");
-            json_str(stdout, f->first);
+    const struct ss_opts *o = c->o;
+    bool tty = isatty(2) && !o->no_progress;
+    double t0 = now_s(), last = t0;
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < nfiles; i++) {
+        if (tty) fprintf(stderr, "\r[%s %zu/%zu] %-8s", c->engine_name, i + 1, nfiles, files[i].stem);
+        else if (!o->no_progress && now_s() - last > 10) {
+            fprintf(stderr, "bt86: singlestep: %s: file %zu of %zu (%s), %u vectors so far\n",
+                    c->engine_name, i + 1, nfiles, files[i].stem, t->vectors);
+            last = now_s();
         }
-        printf("}");
+        run_file_isolated(c, &files[i]);
+        if (tty) fprintf(stderr, "\r%32s\r", "");
+        struct ss_file *f = &files[i];
+        t->vectors += f->vectors; t->passed += f->passed; t->failed += f->failed;
+        t->excluded += f->excluded; t->unlocked += f->unlocked;
+        for (int r = 0; r <= SS_NRULES; r++) t->by_rule[r] += f->by_rule[r];
+        if (f->error) t->file_errors++;
+        if (print_lines) print_file_line(f);
     }
-    printf("\n]}\n");
+    t->seconds = now_s() - t0;
 }
 
-static int write_junit(const char *path, const struct ss_file *fv, size_t n, const uint32_t tot[5],
-                       double secs)
+static enum report_status file_status(const struct ss_file *f)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    unsigned failures = 0, errors = 0, skipped = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (fv[i].error) errors++;
-        else if (fv[i].failed) failures++;
-        else if (!fv[i].passed) skipped++;
+    if (f->error) return REPORT_ERROR;
+    if (f->failed) return REPORT_FAIL;
+    return f->passed ? REPORT_PASS : REPORT_SKIP;     /* nothing ran or all excluded */
+}
+
+static void add_file_case(struct report *rep, const char *engine, const struct ss_file *f)
+{
+    char msg[1200], name[48];
+    const char *m = NULL;
+    snprintf(name, sizeof name, "ss/%s", f->stem);
+    if (f->error) m = f->first;
+    else if (f->failed) {
+        snprintf(msg, sizeof msg, "%u of %u vectors failed (first: %.1000s)", f->failed, f->vectors - f->excluded, f->first);
+        m = msg;
+    } else if (!f->passed) {
+        snprintf(msg, sizeof msg, "no vector passed (%u read, %u excluded)", f->vectors, f->excluded);
+        m = msg;
+    } else if (f->excluded || f->unlocked) {
+        snprintf(msg, sizeof msg, "%u excluded, %u passed with LOCK replaced", f->excluded, f->unlocked);
+        m = msg;
     }
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"singlestep\" tests=\"%zu\" failures=\"%u\" errors=\"%u\" time=\"%.3f\">\n",
-            n, failures, errors, secs);
-    fprintf(f, "  <testsuite name=\"ss\" tests=\"%zu\" failures=\"%u\" errors=\"%u\" skipped=\"%u\" time=\"%.3f\">\n",
-            n, failures, errors, skipped, secs);
-    fprintf(f, "    <properties><property name=\"vectors\" value=\"%u\"/><property name=\"vectors_passed\" value=\"%u\"/>"
-               "<property name=\"vectors_failed\" value=\"%u\"/><property name=\"vectors_excluded\" value=\"%u\"/></properties>\n",
-            tot[0], tot[1], tot[2], tot[3]);
-    for (size_t i = 0; i < n; i++) {
-        const struct ss_file *r = &fv[i];
-        fprintf(f, "    <testcase classname=\"ss\" name=\"");
-        xml_str(f, r->stem);
-        fprintf(f, "\" time=\"%.3f\">", r->seconds);
-        if (r->error) {
-            fprintf(f, "<error message=\"");
-            xml_str(f, r->first);
-            fprintf(f, "\"/>");
-        } else if (r->failed) {
-            fprintf(f, "<failure message=\"%u of %u vectors failed\">", r->failed, r->vectors - r->excluded);
-            fprintf(f, "first: ");
-            xml_str(f, r->first);
-            fprintf(f, "</failure>");
-        } else if (!r->passed) {
-            fprintf(f, "<skipped message=\"no vectors run\"/>");
-        }
-        fprintf(f, "<system-out>%u vectors: %u passed (%u with LOCK replaced), %u failed, %u excluded"
-                   "</system-out></testcase>\n", r->vectors, r->passed, r->unlocked, r->failed, r->excluded);
-    }
-    fprintf(f, "  </testsuite>\n</testsuites>\n");
-    return fclose(f) ? -1 : 0;
+    int i = report_case(rep, engine, name, file_status(f), f->seconds, m, NULL);
+    report_case_count(rep, i, "vectors", f->vectors);
+    report_case_count(rep, i, "passed", f->passed);
+    report_case_count(rep, i, "failed", f->failed);
+    report_case_count(rep, i, "excluded", f->excluded);
+    report_case_count(rep, i, "passed_lock_replaced", f->unlocked);
+}
+
+/* The table cell of one file under one engine. */
+static void file_cell(const struct ss_file *f, char *out, size_t n)
+{
+    if (f->error) snprintf(out, n, "ERROR");
+    else if (f->failed) snprintf(out, n, "FAIL %u/%u", f->failed, f->vectors - f->excluded);
+    else if (f->excluded) snprintf(out, n, "pass (%u excl)", f->excluded);
+    else snprintf(out, n, "pass");
+}
+
+static bool files_agree(const struct ss_file *a, const struct ss_file *b)
+{
+    return a->error == b->error && a->vectors == b->vectors && a->passed == b->passed &&
+           a->failed == b->failed && a->excluded == b->excluded && a->unlocked == b->unlocked;
 }
 
 static void usage(FILE *f)
 {
-    fputs("usage: bt86 test singlestep PATH [--engine E] [--opcode XX] [--json] [--junit FILE]\n"
-          "                              [-v|-vv] [--scan-ram] [--limit N] [--timeout S]\n"
-          "                              [--show-excluded] [--no-fork] [--no-progress]\n"
+    fputs("usage: bt86 test singlestep PATH [--engine E | --all-engines] [--opcode XX] [--json]\n"
+          "                              [--junit FILE] [-v|-vv] [--scan-ram] [--limit N]\n"
+          "                              [--timeout S] [--show-excluded] [--no-fork] [--no-progress]\n"
           "  PATH        directory of .MOO.gz files (v1_real_mode) or one file\n"
-          "  --engine E  engine to test: interp\n"
+          "  --engine E  engine to test: interp (default), bt, trap, kvm\n"
+          "  --all-engines  every engine, side by side; engines that cannot run here are\n"
+          "              skipped with the reason; engines that disagree on a file fail it\n"
           "  --opcode XX run only the file for XX (00, 80.7, 0F01 ...)\n"
-          "  --json      one JSON object with per-file counts instead of text\n"
+          "  --json      one JSON object (docs/harness.md) on stdout instead of the text\n"
           "  --junit F   also write JUnit XML to F\n"
           "  -v, -vv     show failing vectors with a diff (20 per file, or all)\n"
           "  --scan-ram  also detect stray writes in each vector's segment windows\n"
@@ -1146,21 +1142,24 @@ static void usage(FILE *f)
 int cmd_test_singlestep(int argc, char **argv)
 {
     struct ss_opts o = { .engine = "interp", .timeout = 120 };
+    bool all_engines = false;
     static const struct option lo[] = {
         { "engine", required_argument, 0, 'e' }, { "opcode", required_argument, 0, 'o' },
         { "json", no_argument, 0, 'j' },         { "junit", required_argument, 0, 'J' },
         { "verbose", no_argument, 0, 'v' },      { "scan-ram", no_argument, 0, 'S' },
         { "limit", required_argument, 0, 'l' },  { "no-progress", no_argument, 0, 'P' },
-        { "show-excluded", no_argument, 0, 'X' },
+        { "show-excluded", no_argument, 0, 'X' }, { "all-engines", no_argument, 0, 'A' },
         { "no-fork", no_argument, 0, 'F' },      { "timeout", required_argument, 0, 'T' },
         { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
     };
     optind = 0;                             /* full re-initialisation (glibc) */
     opterr = 0;
     int ch;
+    bool engine_given = false;
     while ((ch = getopt_long(argc, argv, ":vh", lo, NULL)) != -1) {
         switch (ch) {
-        case 'e': o.engine = optarg; break;
+        case 'e': o.engine = optarg; engine_given = true; break;
+        case 'A': all_engines = true; break;
         case 'o': o.opcode = optarg; break;
         case 'j': o.json = true; break;
         case 'J': o.junit = optarg; break;
@@ -1189,11 +1188,13 @@ int cmd_test_singlestep(int argc, char **argv)
     if (optind >= argc) { usage(stderr); return cli_error("singlestep: which directory or file? (PATH missing)"); }
     if (optind + 1 < argc) return cli_error("singlestep: unexpected argument '%s'", argv[optind + 1]);
     o.path = argv[optind];
-
-    const struct ss_engine *eng = NULL;
-    for (size_t i = 0; i < sizeof ss_engines / sizeof *ss_engines; i++)
-        if (!strcmp(ss_engines[i].name, o.engine)) eng = &ss_engines[i];
-    if (!eng) return cli_error("singlestep: engine '%s' is not available here (engines: interp)", o.engine);
+    if (all_engines && engine_given) return cli_error("singlestep: give --engine E or --all-engines, not both");
+    if (engine_kind_from_name(o.engine) < 0)
+        return cli_error("singlestep: unknown engine '%s' (interp, bt, trap, kvm)", o.engine);
+    const char *engines[SS_NENGINES];
+    int neng = 0;
+    if (all_engines) for (int i = 0; i < SS_NENGINES; i++) engines[neng++] = ss_engine_names[i];
+    else engines[neng++] = o.engine;
 
     char dir[1024];
     struct ss_file *files;
@@ -1201,9 +1202,13 @@ int cmd_test_singlestep(int argc, char **argv)
     if (collect(&o, &files, &nfiles, dir, sizeof dir)) return 2;
 
     struct ss_ctx *c = calloc(1, sizeof *c);
-    if (!c) { free(files); return cli_error("singlestep: out of memory"); }
+    struct report *rep = report_new("singlestep");
+    if (!c || !rep) { free(c); report_free(rep); free(files); return cli_error("singlestep: out of memory"); }
+    struct ss_file *per[SS_NENGINES] = { 0 };   /* each engine's file results */
+    struct ss_total tot[SS_NENGINES];
+    char why[SS_NENGINES][300];                  /* "" or why it was skipped   */
+    memset(tot, 0, sizeof tot);
     c->o = &o;
-    c->eng = eng;
     c->mem = mem_new(SS_RAM_SIZE);
     c->bus = bus_new();
     /* shared mappings: forked file runs neither copy nor dirty the parent's */
@@ -1232,52 +1237,131 @@ int cmd_test_singlestep(int argc, char **argv)
     }
     load_revocations(c, dir);
 
-    bool tty = isatty(2) && !o.no_progress;
-    double t0 = now_s(), last = t0;
-    uint32_t tot[5] = { 0 };     /* vectors, passed, failed, excluded, passed with LOCK replaced */
-    uint32_t by_rule[SS_NRULES + 1] = { 0 };
-    unsigned file_errors = 0;
-    for (size_t i = 0; i < nfiles; i++) {
-        if (tty) fprintf(stderr, "\r[%zu/%zu] %-8s", i + 1, nfiles, files[i].stem);
-        else if (!o.no_progress && now_s() - last > 10) {
-            fprintf(stderr, "bt86: singlestep: file %zu of %zu (%s), %u vectors so far\n",
-                    i + 1, nfiles, files[i].stem, tot[0]);
-            last = now_s();
+    double t0 = now_s();
+    int nran = 0;
+    bool fail = false;
+    for (int e = 0; e < neng; e++) {
+        why[e][0] = 0;
+        const char *r = engine_unavailable_reason(engines[e], why[e], sizeof why[e]);
+        if (r && r != why[e]) snprintf(why[e], sizeof why[e], "%s", r);
+        if (!r) {
+            memcpy(&c->cpu, &c->tmpl, sizeof c->cpu);
+            c->eng = engine_new(engines[e], &c->cpu, err, sizeof err);
+            if (!c->eng) snprintf(why[e], sizeof why[e], "%.290s", err);
         }
-        run_file_isolated(c, &files[i]);
-        if (tty) fprintf(stderr, "\r%24s\r", "");
-        struct ss_file *f = &files[i];
-        tot[0] += f->vectors; tot[1] += f->passed; tot[2] += f->failed; tot[3] += f->excluded;
-        tot[4] += f->unlocked;
-        for (int r = 0; r <= SS_NRULES; r++) by_rule[r] += f->by_rule[r];
-        if (f->error) file_errors++;
-        if (!o.json) print_file_line(f);
+        if (why[e][0]) {
+            if (!o.json) printf("SKIP ss/%s: engine %s cannot run here: %s\n", engines[e], engines[e], why[e]);
+            report_case(rep, engines[e], "ss", REPORT_SKIP, 0, why[e], NULL);
+            continue;
+        }
+        per[e] = malloc(nfiles * sizeof *files);
+        if (!per[e]) { engine_free(c->eng); c->eng = NULL; cli_error("singlestep: out of memory"); goto out; }
+        memcpy(per[e], files, nfiles * sizeof *files);
+        c->engine_name = engines[e];
+        run_all_files(c, per[e], nfiles, &tot[e], !o.json && !all_engines);
+        engine_free(c->eng);
+        c->eng = NULL;
+        nran++;
+        for (size_t i = 0; i < nfiles; i++) add_file_case(rep, engines[e], &per[e][i]);
+        if (tot[e].failed || tot[e].file_errors || !tot[e].vectors) fail = true;
+        fprintf(stderr, "bt86: singlestep: %zu files, %u vectors in %.2f s (engine %s)\n",
+                nfiles, tot[e].vectors, tot[e].seconds, engines[e]);
     }
     double secs = now_s() - t0;
-    if (o.json) {
-        write_json(&o, files, nfiles, tot, by_rule, file_errors);
-    } else {
+
+    /* side by side: one row per file, led by the overall verdict */
+    if (all_engines && !o.json) {
+        printf("%-6s %-14s", "", "test");
+        for (int e = 0; e < neng; e++) printf(" %-18s", engines[e]);
+        printf("\n");
+    }
+    int ref = -1;
+    for (int e = 0; e < neng && ref < 0; e++) if (per[e]) ref = e;
+    for (size_t i = 0; all_engines && ref >= 0 && i < nfiles; i++) {
+        bool bad = false, agree = true;
+        char differ[600] = "";
+        size_t dl = 0;
+        for (int e = 0; e < neng; e++) {
+            if (!per[e]) continue;
+            const struct ss_file *f = &per[e][i];
+            if (f->error || f->failed) bad = true;
+            if (!files_agree(f, &per[ref][i])) agree = false;
+            if (dl < sizeof differ - 100)
+                dl += (size_t)snprintf(differ + dl, sizeof differ - dl, "%s%s: %u passed, %u failed, %u excluded%s",
+                                       dl ? "; " : "", engines[e], f->passed, f->failed, f->excluded,
+                                       f->error ? ", error" : "");
+        }
+        if (nran > 1) {
+            char nm[48];
+            snprintf(nm, sizeof nm, "ss/%s", files[i].stem);
+            report_case(rep, "engines", nm, agree ? REPORT_PASS : REPORT_FAIL, 0,
+                        agree ? "every engine that ran gave the same verdicts" : differ, NULL);
+        }
+        if (!agree) fail = true;
+        if (o.json) continue;
+        printf("%-6s ss/%-11s", bad || !agree ? "FAIL" : "PASS", files[i].stem);
+        for (int e = 0; e < neng; e++) {
+            char cell[40];
+            if (per[e]) file_cell(&per[e][i], cell, sizeof cell);
+            else snprintf(cell, sizeof cell, "skip");
+            printf(" %-18s", cell);
+        }
+        printf("\n");
+        if (!agree) printf("       engines differ: %s\n", differ);
+    }
+
+    report_prop(rep, "suite", "singlesteptests-80286");
+    report_prop(rep, "path", "%s", o.path);
+    {
+        char el[64] = "";
+        for (int e = 0; e < neng; e++) { strcat(el, e ? "," : ""); strcat(el, engines[e]); }
+        report_prop(rep, "engines", "%s", el);
+    }
+    report_set_seconds(rep, secs);
+    uint32_t sum[3] = { 0 };
+    for (int e = 0; e < neng; e++) {
+        if (!per[e]) continue;
+        char k[96];
+        const struct ss_total *t = &tot[e];
+        snprintf(k, sizeof k, "%s.vectors", engines[e]); report_prop_num(rep, k, t->vectors);
+        snprintf(k, sizeof k, "%s.passed", engines[e]); report_prop_num(rep, k, t->passed);
+        snprintf(k, sizeof k, "%s.failed", engines[e]); report_prop_num(rep, k, t->failed);
+        snprintf(k, sizeof k, "%s.excluded", engines[e]); report_prop_num(rep, k, t->excluded);
+        snprintf(k, sizeof k, "%s.passed_lock_replaced", engines[e]); report_prop_num(rep, k, t->unlocked);
+        snprintf(k, sizeof k, "%s.file_errors", engines[e]); report_prop_num(rep, k, t->file_errors);
         for (int r = 0; r <= SS_NRULES; r++)
-            if (by_rule[r])
-                printf("excluded by rule %s: %u vector%s%s%s\n", rule_id(r), by_rule[r],
-                       by_rule[r] == 1 ? "" : "s",
+            if (t->by_rule[r]) {
+                snprintf(k, sizeof k, "%s.excluded_by_rule.%s", engines[e], rule_id(r));
+                report_prop_num(rep, k, t->by_rule[r]);
+            }
+        sum[0] += t->passed; sum[1] += t->failed; sum[2] += t->excluded;
+        if (o.json) continue;
+        for (int r = 0; r <= SS_NRULES; r++)
+            if (t->by_rule[r])
+                printf("%s%sexcluded by rule %s: %u vector%s%s%s\n", all_engines ? engines[e] : "",
+                       all_engines ? ": " : "", rule_id(r), t->by_rule[r], t->by_rule[r] == 1 ? "" : "s",
                        o.verbose ? " - " : "",
                        o.verbose ? (r == SS_RULE_REVOKED ? "listed in the suite's revocation_list.txt"
                                                         : ss_rules[r].reason) : "");
-        if (tot[4])
-            printf("rule lock-ud: %u vectors passed when run again with LOCK replaced "
-                   "(the engine raised #UD on them as a P6 does)\n", tot[4]);
-        if (file_errors) printf("%u file(s) could not be read or run to the end\n", file_errors);
-        printf("%u passed, %u failed, %u excluded\n", tot[1], tot[2], tot[3]);
+        if (t->unlocked)
+            printf("%s%srule lock-ud: %u vectors passed when run again with LOCK replaced "
+                   "(the engine raised #UD on them as a P6 does)\n", all_engines ? engines[e] : "",
+                   all_engines ? ": " : "", t->unlocked);
+        if (t->file_errors) printf("%s%s%u file(s) could not be read or run to the end\n",
+                                   all_engines ? engines[e] : "", all_engines ? ": " : "", t->file_errors);
+        if (all_engines)
+            printf("engine %s: %u passed, %u failed, %u excluded\n", engines[e], t->passed, t->failed, t->excluded);
     }
-    fprintf(stderr, "bt86: singlestep: %zu files, %u vectors in %.2f s (engine %s)\n",
-            nfiles, tot[0], secs, eng->name);
-    if (o.junit && write_junit(o.junit, files, nfiles, tot, secs)) {
-        cli_error("singlestep: cannot write JUnit XML to %s", o.junit);
+    if (o.json) report_write_json(rep, stdout);
+    else if (all_engines) printf("%u passed, %u failed, %u excluded (vectors, %d engine%s)\n", sum[0], sum[1], sum[2],
+                                 nran, nran == 1 ? "" : "s");
+    else if (nran) printf("%u passed, %u failed, %u excluded\n", sum[0], sum[1], sum[2]);
+    if (o.junit && report_write_junit(rep, o.junit, err, sizeof err)) {
+        cli_error("singlestep: %s", err);
         status = 2;
         goto out;
     }
-    status = (tot[2] || file_errors || !tot[0]) ? 1 : 0;
+    status = fail ? 1 : 0;
 out:
     if (tmpl_ok) cpu_free(&c->tmpl);      /* c->cpu shares its allocations */
     if (c->mem) mem_free(c->mem);
@@ -1287,6 +1371,8 @@ out:
     free(c->revoked);
     if (c->have_md) moo_metadata_free(&c->md);
     free(c);
+    for (int e = 0; e < SS_NENGINES; e++) free(per[e]);
+    report_free(rep);
     free(files);
     return status;
 }
