@@ -55,6 +55,8 @@
 #include "monitor/commands.h"
 #include "monitor/fuzzgen.h"
 #include "monitor/hostcpu.h"
+#include "monitor/engine.h"
+#include "monitor/report.h"
 #include "cpu/interp_priv.h"
 #include "cpu/decode.h"
 #include "mem/mem.h"
@@ -91,30 +93,52 @@ struct diff_fail {                  /* kept for --json / --junit             */
     uint64_t seed;
     char what[160];
     char bytes[200];
+    char *text;                     /* the shrunk case: bytes, disassembly,
+                                       initial state, every difference (the
+                                       first DIFF_FAIL_TEXT failures)      */
+};
+#define DIFF_FAIL_TEXT 200
+
+/* How a side runs the bytes. */
+enum diff_kind {
+    SIDE_HOST,                      /* monitor/hostcpu.c: the real CPU       */
+    SIDE_INTERP_BLOCK,              /* interp_run(), one block per call      */
+    SIDE_INTERP_STEP,               /* interp_step(), one insn per call      */
+    SIDE_ENGINE,                    /* engine_run() of monitor/engine.h      */
+};
+
+/* One side of the comparison: an engine and the guest it runs in. */
+struct diff_side {
+    const char *name;               /* "interp", "bt", "trap", "kvm", "host" */
+    enum diff_kind kind;
+    struct engine *eng;             /* SIDE_ENGINE                           */
+    struct mem *mem;                /* sparse guest RAM (not SIDE_HOST)      */
+    uint8_t *ram;                   /* its host view                         */
+    struct cpu cpu;                 /* the guest CPU (not SIDE_HOST)         */
+    bool cpu_ok;                    /* cpu_init done                         */
 };
 
 struct diff_ctx {
-    struct hostcpu *hc;
-    uint32_t code_base;
-    struct mem *mem;
-    uint8_t *ram;
-    struct cpu cpu;
+    struct hostcpu *hc;             /* when a side is the host               */
+    uint32_t code_base;             /* linear address of the code            */
+    struct diff_side side[2];       /* --engines A,B: results in a and b     */
     struct fuzz_cfg cfg;
     uint8_t data0[DIFF_DATA_SIZE];  /* initial data area of the case         */
-    struct diff_out a, b;           /* interp, host                          */
+    struct diff_out a, b;           /* side[0], side[1]                      */
     int verbose;
     struct diff_sig sig[DIFF_SIGS];
     unsigned nsig;
     struct diff_fail *fails;
     size_t nfails, capfails;
     unsigned shrunk;
-    struct diff_sig unimpl[DIFF_SIGS]; /* interp EXIT_UNIMPL by mnemonic  */
+    struct diff_sig unimpl[DIFF_SIGS]; /* EXIT_UNIMPL by mnemonic         */
     unsigned nunimpl;
     bool no_ac;                     /* --no-ac                            */
-    bool block_mode;                /* --interp-mode block: interp_run()  */
     uint64_t runs, run_insns;       /* interp_run calls, insns they retired */
     char opts[64];                  /* generator options to re-run a case */
-    uint64_t outcome[34];           /* host results: [0] none, [1+v] vector v, [33] other */
+    int selftest_byte;              /* BT86_DIFF_SELFTEST: -1, or a code byte
+                                       whose presence corrupts side A's EAX */
+    uint64_t outcome[34];           /* side B results: [0] none, [1+v] vector v, [33] other */
 };
 
 /* ---- the interpreter without exception delivery ---- */
@@ -127,7 +151,7 @@ static const op_fn diff_dispatch[OP_COUNT] = {
 /* Decode and execute one instruction at EIP (paging off, identity mapped,
  * flat CS); returns EXC_NONE, the exception vector (EIP back on the
  * instruction) or EXIT_*. Mirrors cpu/interp.c interp_step minus delivery. */
-static int diff_execute(struct diff_ctx *x)
+static int diff_execute(struct diff_side *x)
 {
     struct cpu *c = &x->cpu;
     c->insn_eip = c->eip;
@@ -157,41 +181,54 @@ static void state_in(const struct fuzz_case *fc, struct host_state *in)
     in->eflags = fc->eflags;
 }
 
-static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, const struct fuzz_case *fc,
-                       struct diff_out *o)
+/* Run the bytes on a side that simulates the CPU (the interpreter in one
+ * of its modes, or an engine of monitor/engine.h) and fill *o. */
+static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t *code, size_t len,
+                         const struct fuzz_case *fc, struct diff_out *o)
 {
-    struct cpu *c = &x->cpu;
+    struct cpu *c = &sd->cpu;
     struct host_state in;
     state_in(fc, &in);
-    memcpy(x->ram + DIFF_DATA_BASE, x->data0, DIFF_DATA_SIZE);
-    memcpy(x->ram + x->code_base, code, len);
-    memset(x->ram + x->code_base + len, 0xCC, 16);       /* INT3 past the end */
-    if (x->block_mode) {
+    memcpy(sd->ram + DIFF_DATA_BASE, x->data0, DIFF_DATA_SIZE);
+    memcpy(sd->ram + x->code_base, code, len);
+    memset(sd->ram + x->code_base + len, 0xCC, 16);      /* INT3 past the end */
+    if (sd->kind == SIDE_INTERP_BLOCK) {
         /* JMP $ at the end: a block that reaches the end stops there (a
          * taken branch ends a block run), with EIP == end */
-        x->ram[x->code_base + len] = 0xEB;
-        x->ram[x->code_base + len + 1] = 0xFE;
+        sd->ram[x->code_base + len] = 0xEB;
+        sd->ram[x->code_base + len + 1] = 0xFE;
+    } else if (sd->kind == SIDE_ENGINE) {
+        /* HLT at the end: #GP at CPL 3, whose delivery fails (empty IDT):
+         * the engine stops with EIP == end and nothing changed */
+        sd->ram[x->code_base + len] = 0xF4;
     }
     cpu_reset(c);                        /* cpu_init was done once (it allocates) */
-    hostcpu_mirror_cpu(x->hc, &in, c);
+    hostcpu_mirror_cpu(x->hc, &in, c);   /* (hc may be NULL: no host side) */
+    c->eip = x->code_base;
     c->cr[0] = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM;   /* as Linux has it */
     c->cpl = 3;
     /* Linux's TSS as user code sees it: a busy 32-bit TSS whose I/O map
      * base lies beyond its limit (no ioperm), so port I/O at CPL 3 > IOPL
      * faults (SDM vol. 1 sec. 19.5.2); the image sits below the data area. */
     c->tr = (struct seg){ .sel = 0x40, .base = DIFF_TSS_BASE, .limit = 0x67, .ar = 0x8B };
-    x->ram[DIFF_TSS_BASE + 0x66] = 0xFF;
-    x->ram[DIFF_TSS_BASE + 0x67] = 0xFF;
+    sd->ram[DIFF_TSS_BASE + 0x66] = 0xFF;
+    sd->ram[DIFF_TSS_BASE + 0x67] = 0xFF;
     /* an empty IDT: a fault's delivery fails at once (#GP, #DF, shutdown:
      * EXIT_RESET) without touching memory or registers, and the harness then
      * learns the vector by dispatching the instruction again undelivered */
     c->idtr = (struct dtr){ 0, 0 };
     cpu_tlb_flush(c);
+    if (sd->eng) {
+        /* guest RAM changed behind the engine's back (translated code) */
+        engine_ram_written(sd->eng, DIFF_TSS_BASE, 0x68);
+        engine_ram_written(sd->eng, DIFF_DATA_BASE, DIFF_DATA_SIZE);
+        engine_ram_written(sd->eng, x->code_base, len + 16);
+    }
     uint32_t end = x->code_base + (uint32_t)len;
     o->exc = DIFF_NO_END;
     o->eip_off = 0;
     o->err = 0;
-    for (int steps = 0; x->block_mode && steps < DIFF_MAX_STEPS; steps++) {
+    for (int steps = 0; sd->kind == SIDE_INTERP_BLOCK && steps < DIFF_MAX_STEPS; steps++) {
         /* the machine's path: interp_run() runs decoded blocks */
         if (c->eip == end) { o->exc = EXC_NONE; break; }
         uint64_t ic0 = c->icount;
@@ -202,14 +239,39 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
         /* a fault whose delivery failed (or EXIT_*): EIP is back on the
          * instruction, nothing committed; learn what it raises */
         c->cpl = 3;
-        rc = diff_execute(x);
+        rc = diff_execute(sd);
         if (rc == EXC_NONE) continue;
         o->exc = rc;
         o->eip_off = c->eip - x->code_base;
         o->err = c->exc_has_err ? c->exc_err : 0;
         break;
     }
-    for (int steps = 0; !x->block_mode && steps < DIFF_MAX_STEPS; steps++) {
+    for (int calls = 0; sd->kind == SIDE_ENGINE && calls < 1000; calls++) {
+        /* any engine: it runs freely (blocks, chaining) until the fault at
+         * the HLT after the code, a fault in the code, or the budget */
+        if (c->eip == end) { o->exc = EXC_NONE; break; }
+        uint64_t ic0 = c->icount;
+        int rc = engine_run(sd->eng, DIFF_MAX_STEPS);
+        x->runs++;
+        x->run_insns += c->icount - ic0;
+        if (rc == EXC_NONE) {
+            if (c->icount - ic0 >= DIFF_MAX_STEPS) break;    /* runaway */
+            continue;
+        }
+        if (c->eip == end) { o->exc = EXC_NONE; break; }
+        if (rc == EXIT_UNIMPL) { o->exc = rc; o->eip_off = c->eip - x->code_base; break; }
+        /* the engine stopped on a fault whose delivery failed: the state is
+         * the one before the faulting instruction (engine.h invariant);
+         * the vector is learned by dispatching it undelivered */
+        c->cpl = 3;
+        rc = diff_execute(sd);
+        if (rc == EXC_NONE) continue;
+        o->exc = rc;
+        o->eip_off = c->eip - x->code_base;
+        o->err = c->exc_has_err ? c->exc_err : 0;
+        break;
+    }
+    for (int steps = 0; sd->kind == SIDE_INTERP_STEP && steps < DIFF_MAX_STEPS; steps++) {
         if (c->eip == end) { o->exc = EXC_NONE; break; }
         /* what a faulting user-level instruction may have touched */
         uint32_t sr[8], seip = c->eip, sfl = c->eflags;
@@ -223,7 +285,7 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
         c->eip = seip;
         c->eflags = sfl;
         c->cpl = 3;
-        rc = diff_execute(x);
+        rc = diff_execute(sd);
         if (rc == EXC_NONE) continue;   /* retired when dispatched directly */
         o->exc = rc;
         o->eip_off = c->eip - x->code_base;
@@ -233,7 +295,7 @@ static void run_interp(struct diff_ctx *x, const uint8_t *code, size_t len, cons
     if (o->exc == DIFF_NO_END) o->eip_off = c->eip - x->code_base;
     memcpy(o->r, c->r, sizeof o->r);
     o->eflags = c->eflags;
-    memcpy(o->data, x->ram + DIFF_DATA_BASE, DIFF_DATA_SIZE);
+    memcpy(o->data, sd->ram + DIFF_DATA_BASE, DIFF_DATA_SIZE);
 }
 
 static void run_host(struct diff_ctx *x, const uint8_t *code, size_t len, const struct fuzz_case *fc,
@@ -270,16 +332,17 @@ static const char *exc_name(int e, char *buf, size_t n)
     return buf;
 }
 
-/* Flags that may be undefined where the host stopped (the end, or the
- * group holding the faulting instruction). */
+/* Flags that may be undefined where the reference (side B, else side A)
+ * stopped: the end, or the group holding the faulting instruction. */
 static uint32_t undef_mask(const struct diff_ctx *x, const struct fuzz_case *fc)
 {
     uint8_t code[DIFF_CODE_MAX];
     uint32_t off[FUZZ_MAX_GROUPS + 1];
-    if (x->b.exc == EXC_NONE || !fuzzgen_assemble(fc, x->code_base, code, sizeof code, off))
+    const struct diff_out *ref = x->b.exc != EXC_NONE ? &x->b : &x->a;
+    if (ref->exc == EXC_NONE || !fuzzgen_assemble(fc, x->code_base, code, sizeof code, off))
         return fuzzgen_undef_at(fc, fc->ngroups);
     int k = 0;
-    while (k + 1 < fc->ngroups && off[k + 1] <= x->b.eip_off) k++;
+    while (k + 1 < fc->ngroups && off[k + 1] <= ref->eip_off) k++;
     /* the group's own fu too: a loop group may fault in a later iteration */
     return fuzzgen_undef_at(fc, k) | fc->g[k].fu | fuzzgen_undef_at(fc, fc->ngroups);
 }
@@ -290,18 +353,19 @@ static int compare(const struct diff_ctx *x, const struct fuzz_case *fc, char li
 {
     static const char *rn[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
     const struct diff_out *a = &x->a, *b = &x->b;
+    const char *na = x->side[0].name, *nb = x->side[1].name;
     int n = 0;
     char e1[32], e2[32];
 #define ADD(...) do { if (n < max) snprintf(lines[n], 160, __VA_ARGS__); n++; } while (0)
     if (a->exc != b->exc)
-        ADD("exception: host %s at +%u, interp %s at +%u", exc_name(b->exc, e1, sizeof e1), b->eip_off,
-            exc_name(a->exc, e2, sizeof e2), a->eip_off);
+        ADD("exception: %s %s at +%u, %s %s at +%u", nb, exc_name(b->exc, e1, sizeof e1), b->eip_off,
+            na, exc_name(a->exc, e2, sizeof e2), a->eip_off);
     else if (a->exc != EXC_NONE && a->eip_off != b->eip_off)
-        ADD("exception %s: host at +%u, interp at +%u", exc_name(a->exc, e1, sizeof e1), b->eip_off, a->eip_off);
+        ADD("exception %s: %s at +%u, %s at +%u", exc_name(a->exc, e1, sizeof e1), nb, b->eip_off, na, a->eip_off);
     else if ((a->exc == EXC_GP || a->exc == EXC_AC || a->exc == EXC_SS) && a->err != b->err)
-        ADD("exception %s error code: host %#x, interp %#x", exc_name(a->exc, e1, sizeof e1), b->err, a->err);
+        ADD("exception %s error code: %s %#x, %s %#x", exc_name(a->exc, e1, sizeof e1), nb, b->err, na, a->err);
     for (int i = 0; i < 8; i++)
-        if (a->r[i] != b->r[i]) ADD("%s: host %08x interp %08x", rn[i], b->r[i], a->r[i]);
+        if (a->r[i] != b->r[i]) ADD("%s: %s %08x %s %08x", rn[i], nb, b->r[i], na, a->r[i]);
     uint32_t mask = HOSTCPU_EFLAGS_USER & ~FL_TF & ~undef_mask(x, fc);
     if ((a->eflags ^ b->eflags) & mask) {
         static const struct { uint32_t bit; const char *n; } fl[] = {
@@ -310,7 +374,7 @@ static int compare(const struct diff_ctx *x, const struct fuzz_case *fc, char li
         char bits[64] = "";
         for (unsigned i = 0; i < sizeof fl / sizeof fl[0]; i++)
             if ((a->eflags ^ b->eflags) & mask & fl[i].bit) { strcat(bits, " "); strcat(bits, fl[i].n); }
-        ADD("eflags: host %08x interp %08x (compared %08x; differ:%s)", b->eflags, a->eflags, mask, bits);
+        ADD("eflags: %s %08x %s %08x (compared %08x; differ:%s)", nb, b->eflags, na, a->eflags, mask, bits);
     }
     /* When both fault at the same instruction, the bytes just below ESP are
      * dead stack: the host may have done some of a multi-push instruction's
@@ -324,7 +388,7 @@ static int compare(const struct diff_ctx *x, const struct fuzz_case *fc, char li
     }
     for (uint32_t i = 0; i < DIFF_DATA_SIZE; i++)
         if (a->data[i] != b->data[i] && !(DIFF_DATA_BASE + i >= dead_lo && DIFF_DATA_BASE + i < dead_hi)) {
-            ADD("mem[%08x]: host %02x interp %02x (initial %02x)", DIFF_DATA_BASE + i, b->data[i], a->data[i],
+            ADD("mem[%08x]: %s %02x %s %02x (initial %02x)", DIFF_DATA_BASE + i, nb, b->data[i], na, a->data[i],
                 x->data0[i]);
             if (n > max + 8) break;
         }
@@ -337,9 +401,15 @@ static int run_case(struct diff_ctx *x, const struct fuzz_case *fc, char lines[]
     uint8_t code[DIFF_CODE_MAX];
     size_t len = fuzzgen_assemble(fc, x->code_base, code, sizeof code, NULL);
     if (!len && fc->ngroups) return 0;
-    run_host(x, code, len, fc, &x->b);
-    run_interp(x, code, len, fc, &x->a);
+    for (int k = 1; k >= 0; k--) {          /* B (the reference) first, as before */
+        struct diff_out *o = k ? &x->b : &x->a;
+        if (x->side[k].kind == SIDE_HOST) run_host(x, code, len, fc, o);
+        else run_cpu_side(x, &x->side[k], code, len, fc, o);
+    }
     x->outcome[x->b.exc == EXC_NONE ? 0 : x->b.exc >= 0 && x->b.exc < 32 ? 1 + x->b.exc : 33]++;
+    /* the harness's own check: a planted divergence must be found, shrunk
+     * to the one group holding the byte and reported */
+    if (x->selftest_byte >= 0 && memchr(code, x->selftest_byte, len)) x->a.r[0] ^= 1;
     return compare(x, fc, lines, max);
 }
 
@@ -456,9 +526,12 @@ static void record_unimpl(struct diff_ctx *x, const struct fuzz_case *fc)
     size_t len = fuzzgen_assemble(fc, x->code_base, code, sizeof code, NULL);
     char key[80] = "?";
     struct insn in;
-    if (x->a.eip_off < len && decode(&in, code + x->a.eip_off, len - x->a.eip_off, DECODE_32) == DECODE_OK) {
+    const struct diff_out *u = x->a.exc == EXIT_UNIMPL ? &x->a : &x->b;
+    snprintf(key, sizeof key, "%s: ?", x->side[u == &x->a ? 0 : 1].name);
+    if (u->eip_off < len && decode(&in, code + u->eip_off, len - u->eip_off, DECODE_32) == DECODE_OK) {
         const char *m = optab[in.op].mnem, *bar = strchr(m, '|');
-        snprintf(key, sizeof key, "%.*s", bar ? (int)(bar - m) : (int)strlen(m), m);
+        snprintf(key, sizeof key, "%s: %.*s", x->side[u == &x->a ? 0 : 1].name,
+                 bar ? (int)(bar - m) : (int)strlen(m), m);
     }
     sig_add(x->unimpl, &x->nunimpl, key, fc->seed);
 }
@@ -480,8 +553,8 @@ static void report_failure(struct diff_ctx *x, struct fuzz_case *fc, bool quiet)
     snprintf(key, sizeof key, "%s: %s", mn, kind);
     if (x->a.exc != x->b.exc) {
         char e1[32], e2[32];
-        snprintf(kind, sizeof kind, "host %.6s interp %.6s", exc_name(x->b.exc, e1, sizeof e1),
-                 exc_name(x->a.exc, e2, sizeof e2));
+        snprintf(kind, sizeof kind, "%.6s %.6s %.6s %.6s", x->side[1].name, exc_name(x->b.exc, e1, sizeof e1),
+                 x->side[0].name, exc_name(x->a.exc, e2, sizeof e2));
     }
     /* missing alignment checks show up under every mnemonic: one kind */
     if (x->b.exc == EXC_AC && x->a.exc != EXC_AC) snprintf(mn, sizeof mn, "(any, EFLAGS.AC=1)");
@@ -490,8 +563,8 @@ static void report_failure(struct diff_ctx *x, struct fuzz_case *fc, bool quiet)
     for (unsigned i = 0; i < x->nsig; i++) if (!strcmp(x->sig[i].key, key)) first_of_sig = false;
     record_sig(x, key, seed);
     if (!quiet && (first_of_sig || x->verbose)) {
-        printf("DIVERGED case seed %" PRIu64 " (re-run: --seed %" PRIu64 " --count 1 -v%s)%s: %s\n", seed, seed,
-               x->opts, do_shrink ? ", shrunk" : "", lines[0]);
+        printf("DIVERGED case seed %" PRIu64 " (re-run: --engines %s,%s --seed %" PRIu64 " --count 1 -v%s)%s: %s\n",
+               seed, x->side[0].name, x->side[1].name, seed, x->opts, do_shrink ? ", shrunk" : "", lines[0]);
         print_case(x, fc, stdout);
         for (int i = 0; i < n && i < 16; i++) printf("  diff: %s\n", lines[i]);
         if (n > 16) printf("  ... %d more differences\n", n - 16);
@@ -509,28 +582,16 @@ static void report_failure(struct diff_ctx *x, struct fuzz_case *fc, bool quiet)
     uint8_t code[DIFF_CODE_MAX];
     size_t len = fuzzgen_assemble(fc, x->code_base, code, sizeof code, NULL);
     hexdump_code(code, len, df->bytes, sizeof df->bytes);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-static void xml_str(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: if ((unsigned char)*s >= 0x20) fputc(*s, f);
+    df->text = NULL;
+    if (x->nfails <= DIFF_FAIL_TEXT) {
+        size_t tn = 0;
+        FILE *tf = open_memstream(&df->text, &tn);
+        if (tf) {
+            fprintf(tf, "case seed %" PRIu64 " (re-run: bt86 test diff --engines %s,%s --seed %" PRIu64 " --count 1 -v%s)\n",
+                    seed, x->side[0].name, x->side[1].name, seed, x->opts);
+            print_case(x, fc, tf);
+            for (int i = 0; i < n && i < 16; i++) fprintf(tf, "  diff: %s\n", lines[i]);
+            fclose(tf);
         }
     }
 }
@@ -546,30 +607,63 @@ static int usage(FILE *f)
 {
     fputs("usage: bt86 test diff --engines A,B [--seed S] [--count N | --seconds N] [--groups N]\n"
           "                      [--json] [--junit FILE] [-v] [--no-progress]\n"
-          "  --engines A,B  the two engines to compare: interp and host (bt, trap, kvm: later)\n"
+          "  --engines A,B  the two engines to compare: interp, bt, trap, kvm (monitor/engine.h)\n"
+          "                 or host (the real CPU, user level); an engine that cannot run here\n"
+          "                 makes the run a SKIP with the reason (exit 0)\n"
           "  --seed S       campaign seed (default 1); case i uses a seed derived from it, case 0 uses S\n"
           "  --count N      number of sequences (default 10000)\n"
           "  --seconds N    run for N seconds instead\n"
           "  --groups N     at most N instructions (with their setup) per sequence, 1-16 (default 8)\n"
-          "  --json         one JSON object on stdout instead of the text report\n"
+          "  --json         one JSON object (docs/harness.md) on stdout instead of the text report\n"
           "  --junit FILE   also write JUnit XML to FILE\n"
-          "  --interp-mode M  block (default: interp_run, decoded blocks, as the machine runs)\n"
-          "                 or step (interp_step, one instruction at a time)\n"
+          "  --interp-mode M  how the interp side runs: block (default: interp_run, decoded\n"
+          "                 blocks, as the machine runs), step (interp_step, one instruction at\n"
+          "                 a time) or engine (engine_run like bt/trap/kvm)\n"
           "  --no-ac        never set EFLAGS.AC (no alignment-check cases)\n"
           "  --ac-only      always start with EFLAGS.AC set (alignment-check cases)\n"
           "  -v             print every divergence (default: the first of each kind)\n", f);
     return 2;
 }
 
-static int check_engine(const char *e)
+#define DIFF_CODE_BASE_NOHOST 0x00400000u   /* code address when no side is the host */
+
+/* NULL when `name` can run here, else why not (in buf or static). */
+static const char *side_unavailable(const char *name, char *buf, size_t n)
 {
-    if (!strcmp(e, "interp") || !strcmp(e, "host")) return 0;
-    if (!strcmp(e, "bt") || !strcmp(e, "trap") || !strcmp(e, "kvm")) {
-        cli_error("diff: engine %s is not available yet (engines: interp, host)", e);
+    if (!strcmp(name, "host")) {
+        if (hostcpu_available(buf, n)) return NULL;
+        return buf;
+    }
+    return engine_unavailable_reason(name, buf, n);
+}
+
+static int side_setup(struct diff_ctx *x, struct diff_side *sd, uint64_t ram, int interp_mode,
+                      char *err, size_t n)
+{
+    if (!strcmp(sd->name, "host")) { sd->kind = SIDE_HOST; return 0; }
+    sd->mem = mem_new(ram);                 /* sparse memfd: only touched pages cost */
+    if (!sd->mem) {
+        snprintf(err, n, "cannot create %" PRIu64 " MiB of sparse guest RAM to hold the code at %08x",
+                 ram >> 20, x->code_base);
         return -1;
     }
-    cli_error("diff: unknown engine '%s' (engines: interp, host)", e);
-    return -1;
+    sd->ram = mem_ram(sd->mem);
+    cpu_init(&sd->cpu, sd->mem, NULL);
+    sd->cpu_ok = true;
+    if (!strcmp(sd->name, "interp") && interp_mode != 2) {
+        sd->kind = interp_mode == 0 ? SIDE_INTERP_STEP : SIDE_INTERP_BLOCK;
+        return 0;
+    }
+    sd->kind = SIDE_ENGINE;
+    sd->eng = engine_new(sd->name, &sd->cpu, err, n);
+    return sd->eng ? 0 : -1;
+}
+
+static void side_free(struct diff_side *sd)
+{
+    if (sd->eng) engine_free(sd->eng);
+    if (sd->cpu_ok) cpu_free(&sd->cpu);
+    if (sd->mem) mem_free(sd->mem);
 }
 
 int cmd_test_diff(int argc, char **argv)
@@ -580,13 +674,14 @@ int cmd_test_diff(int argc, char **argv)
     int json = 0, verbose = 0, progress = 1;
     unsigned groups = 8;
     int ac_mode = 0;                /* 0 mixed, 1 --no-ac, 2 --ac-only */
-    int block_mode = 1;             /* interp_run (blocks) or interp_step */
+    int interp_mode = 1;            /* 0 step, 1 block, 2 engine */
     static const struct option opts[] = {
         { "engines", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
         { "count", required_argument, 0, 'n' },   { "seconds", required_argument, 0, 't' },
         { "json", no_argument, 0, 'j' },          { "junit", required_argument, 0, 'J' },
         { "groups", required_argument, 0, 'g' },  { "no-progress", no_argument, 0, 'P' },
-        { "no-ac", no_argument, 0, 'A' },         { "interp-mode", required_argument, 0, 'M' },         { "ac-only", no_argument, 0, 'O' },
+        { "no-ac", no_argument, 0, 'A' },         { "interp-mode", required_argument, 0, 'M' },
+        { "ac-only", no_argument, 0, 'O' },
         { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -618,9 +713,10 @@ int cmd_test_diff(int argc, char **argv)
         case 'P': progress = 0; break;
         case 'A': ac_mode = 1; break;
         case 'M':
-            if (!strcmp(optarg, "block")) block_mode = 1;
-            else if (!strcmp(optarg, "step")) block_mode = 0;
-            else return cli_error("diff: --interp-mode wants block or step, not '%s'", optarg);
+            if (!strcmp(optarg, "block")) interp_mode = 1;
+            else if (!strcmp(optarg, "step")) interp_mode = 0;
+            else if (!strcmp(optarg, "engine")) interp_mode = 2;
+            else return cli_error("diff: --interp-mode wants block, step or engine, not '%s'", optarg);
             break;
         case 'O': ac_mode = 2; break;
         case 'h': usage(stdout); return 0;
@@ -636,44 +732,80 @@ int cmd_test_diff(int argc, char **argv)
         return cli_error("diff: --engines wants two engines like interp,host, not '%s'", engines);
     snprintf(e1, sizeof e1, "%.*s", (int)(comma - engines), engines);
     snprintf(e2, sizeof e2, "%s", comma + 1);
-    if (check_engine(e1) || check_engine(e2)) return 2;
+    const char *en[2] = { e1, e2 };
+    for (int k = 0; k < 2; k++)
+        if (strcmp(en[k], "host") && engine_kind_from_name(en[k]) < 0)
+            return cli_error("diff: unknown engine '%s' (interp, bt, trap, kvm, host)", en[k]);
     if (!strcmp(e1, e2))
         return cli_error("diff: --engines needs two different engines, not %s twice", e1);
     if (!count && !seconds) count = 10000;
 
-    char why[200];
-    if (!hostcpu_available(why, sizeof why)) {
-        printf("SKIP diff: the host engine cannot run here: %s\n", why);
-        return 0;
+    struct report *rep = report_new("diff");
+    if (!rep) return cli_error("diff: out of memory");
+    char group[80];
+    snprintf(group, sizeof group, "%s-vs-%s", e1, e2);
+    report_prop(rep, "engines", "%s,%s", e1, e2);
+    report_prop_num(rep, "seed", (double)seed);
+    char why[300];
+    for (int k = 0; k < 2; k++) {
+        const char *r = side_unavailable(en[k], why, sizeof why);
+        if (!r) continue;
+        if (r != why) snprintf(why, sizeof why, "%s", r);
+        if (json) {
+            report_case(rep, group, "sequences", REPORT_SKIP, 0, why, NULL);
+            report_write_json(rep, stdout);
+        } else {
+            printf("SKIP diff: engine %s cannot run here: %s\n", en[k], why);
+        }
+        char err[512];
+        int rc = 0;
+        if (junit) {
+            report_case(rep, group, "sequences", REPORT_SKIP, 0, why, NULL);
+            if (report_write_junit(rep, junit, err, sizeof err)) { cli_error("diff: %s", err); rc = 2; }
+        }
+        report_free(rep);
+        return rc;
     }
+
     struct diff_ctx *x = calloc(1, sizeof *x);
-    if (!x) return cli_error("diff: out of memory");
+    if (!x) { report_free(rep); return cli_error("diff: out of memory"); }
     x->verbose = verbose;
-    x->hc = hostcpu_new(DIFF_DATA_BASE, DIFF_DATA_SIZE, why, sizeof why);
-    if (!x->hc) { free(x); return cli_error("diff: cannot start the host engine: %s", why); }
-    hostcpu_set_timeout(x->hc, 200000);
-    x->code_base = hostcpu_code_base(x->hc);
-    uint64_t ram = ((uint64_t)x->code_base + DIFF_CODE_MAX + 2 * 4096 + 0xFFFFF) & ~0xFFFFFull;
-    x->mem = mem_new(ram);                   /* sparse memfd: only touched pages cost */
-    if (!x->mem) {
-        uint32_t cb = x->code_base;
-        hostcpu_free(x->hc); free(x);
-        return cli_error("diff: cannot create %" PRIu64 " MiB of sparse guest RAM to mirror the host code at %08x",
-                         ram >> 20, cb);
+    x->selftest_byte = -1;
+    if (getenv("BT86_DIFF_SELFTEST")) {
+        char *se;
+        unsigned long v = strtoul(getenv("BT86_DIFF_SELFTEST"), &se, 16);
+        if (*se || v > 0xFF) { free(x); report_free(rep); return cli_error("diff: BT86_DIFF_SELFTEST wants one hex byte"); }
+        x->selftest_byte = (int)v;
     }
-    x->ram = mem_ram(x->mem);
-    cpu_init(&x->cpu, x->mem, NULL);
+    x->side[0].name = e1;
+    x->side[1].name = e2;
+    int rc = 2;
+    if (!strcmp(e1, "host") || !strcmp(e2, "host")) {
+        x->hc = hostcpu_new(DIFF_DATA_BASE, DIFF_DATA_SIZE, why, sizeof why);
+        if (!x->hc) { cli_error("diff: cannot start the host engine: %s", why); goto out; }
+        hostcpu_set_timeout(x->hc, 200000);
+        x->code_base = hostcpu_code_base(x->hc);
+    } else {
+        x->code_base = DIFF_CODE_BASE_NOHOST;
+    }
+    uint64_t ram = ((uint64_t)x->code_base + DIFF_CODE_MAX + 2 * 4096 + 0xFFFFF) & ~0xFFFFFull;
+    for (int k = 0; k < 2; k++) {
+        char err[400];
+        if (side_setup(x, &x->side[k], ram, interp_mode, err, sizeof err)) {
+            cli_error("diff: engine %s: %s", x->side[k].name, err);
+            goto out;
+        }
+    }
     fuzzgen_default_cfg(&x->cfg, DIFF_DATA_BASE, DIFF_DATA_SIZE);
     x->cfg.max_groups = groups;
     x->cfg.allow_ac = ac_mode != 1;
     x->cfg.ac_only = ac_mode == 2;
     x->no_ac = ac_mode == 1;
-    x->block_mode = block_mode != 0;
     {
         char gbuf[24] = "";
         if (groups != 8) snprintf(gbuf, sizeof gbuf, " --groups %u", groups);
         snprintf(x->opts, sizeof x->opts, "%s%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
-                 gbuf, block_mode ? "" : " --interp-mode step");
+                 gbuf, interp_mode == 1 ? "" : interp_mode == 0 ? " --interp-mode step" : " --interp-mode engine");
     }
 
     double t0 = now_s(), last = t0;
@@ -688,7 +820,7 @@ int cmd_test_diff(int argc, char **argv)
         if (verbose >= 2) { printf("case %" PRIu64 ":\n", cs); print_case(x, &fc, stdout); }
         if (fc.len_mismatch) {
             /* the generator built bytes the decoder measures differently */
-            if (!len_mismatch) {
+            if (!len_mismatch && !json) {
                 char hb[64];
                 hexdump_code(fc.mismatch_bytes, fc.mismatch_len, hb, sizeof hb);
                 printf("LENGTH MISMATCH (case seed %" PRIu64 "): the generator built %u bytes [%s], "
@@ -701,7 +833,7 @@ int cmd_test_diff(int argc, char **argv)
             continue;
         }
         if (run_case(x, &fc, lines, 1)) {
-            if (x->a.exc == EXIT_UNIMPL) {
+            if (x->a.exc == EXIT_UNIMPL || x->b.exc == EXIT_UNIMPL) {
                 unimpl++;
                 record_unimpl(x, &fc);
             } else {
@@ -714,7 +846,7 @@ int cmd_test_diff(int argc, char **argv)
             FILE *sf = fopen("/proc/self/statm", "r");
             unsigned long vsz = 0, rss = 0;
             if (sf) { if (fscanf(sf, "%lu %lu", &vsz, &rss) != 2) rss = 0; fclose(sf); }
-            fprintf(stderr, "[%" PRIu64 " rss %lu MiB %.1f s; interp_run calls %" PRIu64 ", insns %" PRIu64 "]\n",
+            fprintf(stderr, "[%" PRIu64 " rss %lu MiB %.1f s; run calls %" PRIu64 ", insns %" PRIu64 "]\n",
                     done, rss >> 8, now_s() - t0, x->runs, x->run_insns);
         }
         if (progress && (done & 255) == 0) {
@@ -729,26 +861,54 @@ int cmd_test_diff(int argc, char **argv)
     double secs = now_s() - t0;
     if (progress && secs >= 1.0) fputc('\n', stderr);
 
+    /* the machine-readable report: one case for the campaign, one per
+     * divergence (shrunk reproducer in its output), one skip per kind of
+     * unimplemented instruction */
+    report_prop_num(rep, "sequences", (double)done);
+    if (count) report_prop_num(rep, "count", (double)count);
+    else report_prop_num(rep, "seconds_limit", seconds);
+    report_prop_num(rep, "groups", groups);
+    report_prop(rep, "options", "%s", x->opts);
+    report_prop_num(rep, "table_rows", fuzzgen_row_count());
+    report_prop_num(rep, "length_mismatches", (double)len_mismatch);
+    report_set_seconds(rep, secs);
+    {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%" PRIu64 " of %" PRIu64 " sequences identical, %" PRIu64 " diverged, %" PRIu64
+                 " not implemented", done - failed - unimpl, done, failed, unimpl);
+        int ci = report_case(rep, group, "sequences", failed ? REPORT_FAIL : REPORT_PASS, secs, msg, NULL);
+        report_case_count(rep, ci, "sequences", done);
+        report_case_count(rep, ci, "passed", done - failed - unimpl);
+        report_case_count(rep, ci, "failed", failed);
+        report_case_count(rep, ci, "skipped", unimpl);
+    }
+    for (unsigned i = 0; i < x->nsig; i++) {
+        char nm[120], msg[200];
+        snprintf(nm, sizeof nm, "kind %s", x->sig[i].key);
+        snprintf(msg, sizeof msg, "%u divergences; first: --seed %" PRIu64 " --count 1%s", x->sig[i].count,
+                 x->sig[i].first_seed, x->opts);
+        int ci = report_case(rep, group, nm, REPORT_FAIL, 0, msg, NULL);
+        report_case_count(rep, ci, "count", x->sig[i].count);
+        report_case_count(rep, ci, "first_seed", x->sig[i].first_seed);
+    }
+    for (size_t i = 0; i < x->nfails && i < 1000; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "case %" PRIu64, x->fails[i].seed);
+        char *out = NULL;
+        if (!x->fails[i].text && asprintf(&out, "bytes: %s", x->fails[i].bytes) < 0) out = NULL;
+        report_case(rep, group, nm, REPORT_FAIL, 0, x->fails[i].what, x->fails[i].text ? x->fails[i].text : out);
+        free(out);
+    }
+    for (unsigned i = 0; i < x->nunimpl; i++) {
+        char nm[120], msg[200];
+        snprintf(nm, sizeof nm, "unimplemented %s", x->unimpl[i].key);
+        snprintf(msg, sizeof msg, "%u sequences stopped with EXIT_UNIMPL; first: --seed %" PRIu64 " --count 1%s",
+                 x->unimpl[i].count, x->unimpl[i].first_seed, x->opts);
+        report_case(rep, group, nm, REPORT_SKIP, 0, msg, NULL);
+    }
+
     if (json) {
-        printf("{\"engines\":");
-        json_str(stdout, engines);
-        printf(",\"seed\":%" PRIu64 ",\"sequences\":%" PRIu64 ",\"passed\":%" PRIu64 ",\"failed\":%" PRIu64
-               ",\"skipped_unimplemented\":%" PRIu64 ",\"length_mismatches\":%" PRIu64 ",\"seconds\":%.2f,\"rows\":%u,\"signatures\":[",
-               seed, done, done - failed - unimpl, failed, unimpl, len_mismatch, secs, fuzzgen_row_count());
-        for (unsigned i = 0; i < x->nsig; i++) {
-            printf("%s{\"what\":", i ? "," : "");
-            json_str(stdout, x->sig[i].key);
-            printf(",\"count\":%u,\"first_seed\":%" PRIu64 "}", x->sig[i].count, x->sig[i].first_seed);
-        }
-        printf("],\"failures\":[");
-        for (size_t i = 0; i < x->nfails && i < 1000; i++) {
-            printf("%s{\"seed\":%" PRIu64 ",\"what\":", i ? "," : "", x->fails[i].seed);
-            json_str(stdout, x->fails[i].what);
-            printf(",\"bytes\":");
-            json_str(stdout, x->fails[i].bytes);
-            printf("}");
-        }
-        printf("]}\n");
+        report_write_json(rep, stdout);
     } else {
         if (x->nsig) {
             printf("divergences by kind (mnemonic of the shrunk case's last instruction: first difference):\n");
@@ -763,7 +923,7 @@ int cmd_test_diff(int argc, char **argv)
         if (len_mismatch)
             printf("%" PRIu64 " generated instructions had a decoder length mismatch (regenerated; see above)\n",
                    len_mismatch);
-        printf("host outcomes (all runs, shrinking included): %" PRIu64 " ran to the end", x->outcome[0]);
+        printf("%s outcomes (all runs, shrinking included): %" PRIu64 " ran to the end", e2, x->outcome[0]);
         for (int v = 0; v < 32; v++) {
             char eb[32];
             if (x->outcome[1 + v]) printf(", %" PRIu64 " %s", x->outcome[1 + v], exc_name(v, eb, sizeof eb));
@@ -771,38 +931,25 @@ int cmd_test_diff(int argc, char **argv)
         if (x->outcome[33]) printf(", %" PRIu64 " timed out or failed", x->outcome[33]);
         printf("\n");
         if (x->nunimpl) {
-            printf("skipped: the interpreter stopped with EXIT_UNIMPL (not implemented yet) on:\n");
+            printf("skipped: an engine stopped with EXIT_UNIMPL (not implemented yet) on:\n");
             for (unsigned i = 0; i < x->nunimpl; i++)
                 printf("  %6u  %s (first: --seed %" PRIu64 " --count 1%s)\n", x->unimpl[i].count, x->unimpl[i].key,
                        x->unimpl[i].first_seed, x->opts);
         }
         printf("%" PRIu64 " passed, %" PRIu64 " failed, %" PRIu64 " skipped\n", done - failed - unimpl, failed, unimpl);
     }
-    int rc = failed ? 1 : 0;
+    rc = failed ? 1 : 0;
     if (junit) {
-        FILE *f = fopen(junit, "w");
-        if (!f) { cli_error("diff: cannot write JUnit XML to %s", junit); rc = 2; }
-        else {
-            fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                       "<testsuite name=\"bt86.diff\" tests=\"%" PRIu64 "\" failures=\"%" PRIu64 "\" time=\"%.2f\">\n",
-                    failed + 1, failed, secs);
-            fprintf(f, "  <testcase classname=\"diff\" name=\"%s-vs-%s seed %" PRIu64 ": %" PRIu64 " of %" PRIu64
-                       " sequences identical\"/>\n", e1, e2, seed, done - failed - unimpl, done);
-            for (size_t i = 0; i < x->nfails; i++) {
-                fprintf(f, "  <testcase classname=\"diff\" name=\"case %" PRIu64 "\"><failure message=\"", x->fails[i].seed);
-                xml_str(f, x->fails[i].what);
-                fprintf(f, "\">bytes: ");
-                xml_str(f, x->fails[i].bytes);
-                fprintf(f, "</failure></testcase>\n");
-            }
-            fprintf(f, "</testsuite>\n");
-            fclose(f);
-        }
+        char err[512];
+        if (report_write_junit(rep, junit, err, sizeof err)) { cli_error("diff: %s", err); rc = 2; }
     }
+out:
+    for (size_t i = 0; i < x->nfails; i++) free(x->fails[i].text);
     free(x->fails);
-    cpu_free(&x->cpu);
-    mem_free(x->mem);
-    hostcpu_free(x->hc);
+    side_free(&x->side[0]);
+    side_free(&x->side[1]);
+    if (x->hc) hostcpu_free(x->hc);
     free(x);
+    report_free(rep);
     return rc;
 }
