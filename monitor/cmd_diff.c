@@ -745,7 +745,7 @@ int cmd_test_diff(int argc, char **argv)
     char group[80];
     snprintf(group, sizeof group, "%s-vs-%s", e1, e2);
     report_prop(rep, "engines", "%s,%s", e1, e2);
-    report_prop_num(rep, "seed", (double)seed);
+    report_prop_u64(rep, "seed", seed);
     char why[300];
     for (int k = 0; k < 2; k++) {
         const char *r = side_unavailable(en[k], why, sizeof why);
@@ -864,8 +864,8 @@ int cmd_test_diff(int argc, char **argv)
     /* the machine-readable report: one case for the campaign, one per
      * divergence (shrunk reproducer in its output), one skip per kind of
      * unimplemented instruction */
-    report_prop_num(rep, "sequences", (double)done);
-    if (count) report_prop_num(rep, "count", (double)count);
+    report_prop_u64(rep, "sequences", done);
+    if (count) report_prop_u64(rep, "count", count);
     else report_prop_num(rep, "seconds_limit", seconds);
     report_prop_num(rep, "groups", groups);
     report_prop(rep, "options", "%s", x->opts);

@@ -25,7 +25,9 @@
 struct report_kv {
     char *key;                 /* property / counter name                   */
     char *str;                 /* string value, or NULL for a number        */
-    double num;                /* numeric value when str == NULL            */
+    double num;                /* numeric value when str == NULL && !is_u64 */
+    bool is_u64;               /* the number is the exact integer u         */
+    uint64_t u;
 };
 
 struct report_case {
@@ -73,13 +75,12 @@ void report_free(struct report *r)
     free(r);
 }
 
-static int set_prop(struct report *r, const char *key, char *str, double num)
+static int set_prop(struct report *r, const char *key, char *str, double num, bool is_u64, uint64_t u)
 {
     for (size_t i = 0; i < r->nprops; i++)
         if (!strcmp(r->props[i].key, key)) {
             free(r->props[i].str);
-            r->props[i].str = str;
-            r->props[i].num = num;
+            r->props[i] = (struct report_kv){ r->props[i].key, str, num, is_u64, u };
             return 0;
         }
     if (r->nprops == r->capprops) {
@@ -91,7 +92,7 @@ static int set_prop(struct report *r, const char *key, char *str, double num)
     }
     char *k = strdup(key);
     if (!k) { free(str); return -1; }
-    r->props[r->nprops++] = (struct report_kv){ k, str, num };
+    r->props[r->nprops++] = (struct report_kv){ k, str, num, is_u64, u };
     return 0;
 }
 
@@ -103,10 +104,11 @@ int report_prop(struct report *r, const char *key, const char *fmt, ...)
     int n = vasprintf(&s, fmt, ap);
     va_end(ap);
     if (n < 0) return -1;
-    return set_prop(r, key, s, 0);
+    return set_prop(r, key, s, 0, false, 0);
 }
 
-int report_prop_num(struct report *r, const char *key, double v) { return set_prop(r, key, NULL, v); }
+int report_prop_num(struct report *r, const char *key, double v) { return set_prop(r, key, NULL, v, false, 0); }
+int report_prop_u64(struct report *r, const char *key, uint64_t v) { return set_prop(r, key, NULL, 0, true, v); }
 
 int report_case(struct report *r, const char *group, const char *name, enum report_status st,
                 double seconds, const char *message, const char *output)
@@ -138,11 +140,11 @@ int report_case_count(struct report *r, int idx, const char *key, uint64_t v)
     if (idx < 0 || (size_t)idx >= r->ncases) return -1;
     struct report_case *c = &r->cases[idx];
     for (unsigned k = 0; k < c->ncounts; k++)
-        if (!strcmp(c->counts[k].key, key)) { c->counts[k].num = (double)v; return 0; }
+        if (!strcmp(c->counts[k].key, key)) { c->counts[k].u = v; return 0; }
     if (c->ncounts >= REPORT_MAX_COUNTS) return -1;
     char *k = strdup(key);
     if (!k) return -1;
-    c->counts[c->ncounts++] = (struct report_kv){ k, NULL, (double)v };
+    c->counts[c->ncounts++] = (struct report_kv){ k, NULL, 0, true, v };
     return 0;
 }
 
@@ -218,11 +220,13 @@ void report_xml_str(FILE *f, const char *s)
     }
 }
 
-/* A number as JSON: integers exactly, others with 3 decimals. */
-static void json_num(FILE *f, double v)
+/* A number (JSON and XML attribute): integers exactly, others with 3 decimals. */
+static void kv_num(FILE *f, const struct report_kv *kv)
 {
-    if (v == (double)(int64_t)v && v > -9e15 && v < 9e15) fprintf(f, "%lld", (long long)v);
-    else fprintf(f, "%.3f", v);
+    if (kv->is_u64) fprintf(f, "%llu", (unsigned long long)kv->u);
+    else if (kv->num == (double)(int64_t)kv->num && kv->num > -9e15 && kv->num < 9e15)
+        fprintf(f, "%lld", (long long)kv->num);
+    else fprintf(f, "%.3f", kv->num);
 }
 
 int report_write_json(const struct report *r, FILE *f)
@@ -240,7 +244,7 @@ int report_write_json(const struct report *r, FILE *f)
         report_json_str(f, r->props[i].key);
         fputc(':', f);
         if (r->props[i].str) report_json_str(f, r->props[i].str);
-        else json_num(f, r->props[i].num);
+        else kv_num(f, &r->props[i]);
     }
     fputs("},\"cases\":[", f);
     for (size_t i = 0; i < r->ncases; i++) {
@@ -258,7 +262,7 @@ int report_write_json(const struct report *r, FILE *f)
                 if (k) fputc(',', f);
                 report_json_str(f, c->counts[k].key);
                 fputc(':', f);
-                json_num(f, c->counts[k].num);
+                kv_num(f, &c->counts[k]);
             }
             fputc('}', f);
         }
@@ -300,7 +304,9 @@ static void junit_case(FILE *f, const char *cls, const struct report_case *c)
         }
         for (unsigned k = 0; k < c->ncounts; k++) {
             report_xml_str(f, c->counts[k].key);
-            fprintf(f, "=%.0f&#10;", c->counts[k].num);
+            fputc('=', f);
+            kv_num(f, &c->counts[k]);
+            fputs("&#10;", f);
         }
         fputs("</system-out>", f);
     }
@@ -341,9 +347,7 @@ int report_write_junit(const struct report *r, const char *path, char *err, size
                 report_xml_str(f, r->props[p].key);
                 fputs("\" value=\"", f);
                 if (r->props[p].str) report_xml_str(f, r->props[p].str);
-                else if (r->props[p].num == (double)(int64_t)r->props[p].num)
-                    fprintf(f, "%lld", (long long)r->props[p].num);
-                else fprintf(f, "%.3f", r->props[p].num);
+                else kv_num(f, &r->props[p]);
                 fputs("\"/>", f);
             }
             fputs("</properties>\n", f);

@@ -36,13 +36,14 @@ void report_free(struct report *r);
 int report_prop(struct report *r, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int report_prop_num(struct report *r, const char *key, double v);
+int report_prop_u64(struct report *r, const char *key, uint64_t v);   /* exact */
 
 /* Add a case. message: one line (NULL: none); output: details (NULL: none).
  * Returns its index, or -1 when out of memory. */
 int report_case(struct report *r, const char *group, const char *name, enum report_status st,
                 double seconds, const char *message, const char *output);
-/* A named counter of case `idx` (at most REPORT_MAX_COUNTS; more are
- * dropped and -1 returned). */
+/* A named counter of case `idx`, kept exactly (at most REPORT_MAX_COUNTS;
+ * more are dropped and -1 returned). */
 int report_case_count(struct report *r, int idx, const char *key, uint64_t v);
 
 /* Wall time of the whole run (default: the sum of the cases' times). */

@@ -132,6 +132,8 @@ static void test_json_document(void)
     int i = report_case(r, "interp-vs-host", "case 12", REPORT_FAIL, 0.125, "eax: host 1 interp 2",
                         "bytes: 01 c8\n+000 add eax,ecx");
     report_case_count(r, i, "groups", 3);
+    report_case_count(r, i, "first_seed", 18446744073709551557ull);   /* > 2^53: exact */
+    report_prop_u64(r, "case_seed", 10660335020959568641ull);
     report_case(r, "interp-vs-host", "sequences", REPORT_PASS, 2, NULL, NULL);
     report_set_seconds(r, 3.5);
     char *j = render_json(r);
@@ -139,10 +141,12 @@ static void test_json_document(void)
     if (j) {
         EXPECT(strstr(j, "{\"command\":\"diff\",\"status\":\"fail\",\"tests\":2,\"passed\":1,\"failed\":1,"
                          "\"errors\":0,\"skipped\":0,\"seconds\":3.500,") == j);
-        EXPECT(strstr(j, "\"properties\":{\"engines\":\"interp,host\",\"seed\":8}") != NULL);
+        EXPECT(strstr(j, "\"properties\":{\"engines\":\"interp,host\",\"seed\":8,") != NULL);
         EXPECT(strstr(j, "{\"group\":\"interp-vs-host\",\"name\":\"case 12\",\"status\":\"fail\","
                          "\"seconds\":0.125,\"message\":\"eax: host 1 interp 2\","
-                         "\"output\":\"bytes: 01 c8\\n+000 add eax,ecx\",\"counts\":{\"groups\":3}}") != NULL);
+                         "\"output\":\"bytes: 01 c8\\n+000 add eax,ecx\",\"counts\":{\"groups\":3,"
+                         "\"first_seed\":18446744073709551557}}") != NULL);
+        EXPECT(strstr(j, "\"case_seed\":10660335020959568641") != NULL);
         EXPECT(strstr(j, "{\"group\":\"interp-vs-host\",\"name\":\"sequences\",\"status\":\"pass\",\"seconds\":2.000}")
                != NULL);
         EXPECT(j[strlen(j) - 1] == '\n' && j[strlen(j) - 2] == '}');
