@@ -5,7 +5,8 @@
  * 3.2.2.3.2), the CONFIG_DATA window (0xCFC-0xCFF), the PIIX3 reset control
  * register (0xCF9, byte), the function table (32 slots x 8 functions), each
  * function's config space with write / write-1-to-clear masks, BAR decoding
- * and bus mapping, and the INTx -> PIRQ wired-OR.
+ * and bus mapping, the INTx -> PIRQ wired-OR, and the host bridge's PAM
+ * decode (shadow RAM segments for the board's memory map).
  * Invariants: see pci.h. A BAR is remapped only from pci_update_bars(),
  * which is called after every config write that can change a BAR or the
  * command register, so the bus always matches config space.
@@ -17,6 +18,9 @@
 #include <string.h>
 
 #define PCI_NBARS 6
+#define PAM_NSEG 13             /* F0000 (64 KiB) + 12 x 16 KiB of C0000-EFFFF */
+#define PAM_FIRST 0x59          /* PAM0                                        */
+#define PAM_LAST  0x5F          /* PAM6                                        */
 
 struct pci_bar {
     uint32_t size;              /* bytes (power of two), 0 = BAR not present */
@@ -53,6 +57,9 @@ struct pci {
     void *reset_opaque;         /* its opaque                                */
     bool io_mapped;             /* 0xCF8-0xCFF mapped on the bus             */
     bool reset_captured;        /* power-on images taken (first guest cycle) */
+    void (*pam)(void *, uint32_t, uint32_t, unsigned); /* shadow handler    */
+    void *pam_opaque;           /* its opaque                                */
+    uint8_t pam_mode[PAM_NSEG]; /* mode last given to the handler            */
 };
 
 /* Config space before the guest's first configuration write is the
@@ -359,6 +366,50 @@ void pci_reset(struct pci *pci)
         }
 }
 
+/* ---- i440FX host bridge: PAM ------------------------------------------------------ */
+
+/* Segment i: 0 is F0000-FFFFF (PAM0 bits 7:4; bits 3:0 are reserved);
+ * 1..12 are C0000 + (i-1)*16 KiB, in PAM1..PAM6, low nibble first. In a
+ * nibble bit 0 is RE, bit 1 WE, bit 2 CE (caching: nothing to do here). */
+static void pam_segment(unsigned i, uint32_t *base, uint32_t *len, unsigned *reg, unsigned *shift)
+{
+    if (i == 0) { *base = 0xF0000; *len = 0x10000; *reg = PAM_FIRST; *shift = 4; return; }
+    *base = 0xC0000 + (i - 1) * 0x4000;
+    *len = 0x4000;
+    *reg = PAM_FIRST + 1 + (i - 1) / 2;
+    *shift = ((i - 1) & 1) * 4;
+}
+
+static void pci_pam_apply(struct pci *pci, bool force)
+{
+    struct pci_dev *h = pci->devs[0][0];
+    if (!h || !pci->pam) return;
+    for (unsigned i = 0; i < PAM_NSEG; i++) {
+        uint32_t base, len;
+        unsigned reg, shift;
+        pam_segment(i, &base, &len, &reg, &shift);
+        unsigned mode = (h->cfg[reg] >> shift) & (PCI_PAM_RE | PCI_PAM_WE);
+        if (!force && mode == pci->pam_mode[i]) continue;
+        pci->pam_mode[i] = (uint8_t)mode;
+        pci->pam(pci->pam_opaque, base, len, mode);
+    }
+}
+
+static void host_config_write(void *opaque, unsigned off, uint32_t val, unsigned size)
+{
+    (void)val;
+    if (off <= PAM_LAST && off + size > PAM_FIRST) pci_pam_apply(opaque, false);
+}
+
+static void host_reset(void *opaque) { pci_pam_apply(opaque, false); }
+
+void pci_set_pam_handler(struct pci *pci, void (*pam)(void *, uint32_t, uint32_t, unsigned), void *opaque)
+{
+    pci->pam = pam;
+    pci->pam_opaque = opaque;
+    pci_pam_apply(pci, true);
+}
+
 void pci_set_dev_ops(struct pci_dev *d, const struct pci_dev_ops *ops, void *opaque)
 {
     if (!d) return;
@@ -384,14 +435,17 @@ struct pci *pci_new(struct bus *bus)
     static const struct pci_ids host = {
         .vendor = 0x8086, .device = 0x1237, .revision = 0x02, .class_code = 0x060000,
     };
-    struct pci_dev *h = pci_register(pci, 0, 0, &host, NULL, NULL);
+    static const struct pci_dev_ops host_ops = { host_config_write, NULL, NULL, host_reset };
+    struct pci_dev *h = pci_register(pci, 0, 0, &host, &host_ops, pci);
     if (h) {
         pci_config_set(h, PCI_COMMAND, 0x0006, 2);  /* memory + master, as at reset */
         pci_set_wmask(h, PCI_COMMAND, 0, 2);
         pci_config_set(h, PCI_STATUS, 0x0280, 2);   /* fast back-to-back, medium */
-        /* PAM0-6 (0x59-0x5F, BIOS shadowing) and SMRAM (0x72) hold values the
-         * firmware writes; shadowing itself is the memory map's business. */
-        for (unsigned o = 0x59; o <= 0x5F; o++) pci_set_wmask(h, o, 0xFF, 1);
+        /* PAM0-6 (0x59-0x5F, BIOS shadowing; reset 0: reads and writes go to
+         * ROM): PAM0 bits 3:0, and bits 7 and 3 of every PAM, are reserved.
+         * SMRAM (0x72) only holds what the firmware writes. */
+        pci_set_wmask(h, PAM_FIRST, 0x70, 1);
+        for (unsigned o = PAM_FIRST + 1; o <= PAM_LAST; o++) pci_set_wmask(h, o, 0x77, 1);
         pci_config_set(h, 0x72, 0x02, 1);
         pci_set_wmask(h, 0x72, 0x78, 1);
     }

@@ -14,6 +14,10 @@
  * the BAR holds an address that fits (I/O below 0x10000, memory below
  * 4 GiB, non-zero). Moving a BAR or toggling decode remaps on the bus and
  * then calls the function's bar_map callback.
+ * The host bridge's PAM0-PAM6 (0x59-0x5F) are decoded here into 13
+ * shadow segments of C0000-FFFFF; the board's PAM handler (which owns the
+ * memory map) always holds the mode the registers say, after every write
+ * and after pci_reset() (all zero: no shadowing).
  */
 #ifndef BT86_PCI_H
 #define BT86_PCI_H
@@ -88,8 +92,8 @@ struct pci_dev *pci_register(struct pci *pci, unsigned dev, unsigned fn,
                              const struct pci_ids *ids,
                              const struct pci_dev_ops *ops, void *opaque);
 
-/* Replace the callbacks of a registered function, e.g. the board hooking
- * the host bridge's PAM registers (0x59-0x5F) to implement BIOS shadowing. */
+/* Replace the callbacks of a registered function. (Not for the host bridge:
+ * its own callbacks decode PAM; use pci_set_pam_handler.) */
 void pci_set_dev_ops(struct pci_dev *d, const struct pci_dev_ops *ops, void *opaque);
 
 /* Declare BAR `bar` (0..5) of `size` bytes (a power of two; I/O >= 4,
@@ -127,6 +131,18 @@ void pci_set_irq_router(struct pci *pci,
                         void (*route)(void *opaque, int pirq, int level), void *opaque);
 /* Current wired-OR level of PIRQ 0..3 (for a router being attached late). */
 int pci_pirq_level(const struct pci *pci, int pirq);
+
+/* i440FX PAM (Intel 82441FX PMC datasheet, PAM[6:0] at 59h-5Fh): the host
+ * bridge calls pam(opaque, base, len, mode) for each segment whose mode
+ * changed: F0000-FFFFF (64 KiB, PAM0 bits 7:4) and C0000-EFFFF in 16 KiB
+ * pieces (PAM1-PAM6, low nibble first). mode = PCI_PAM_RE | PCI_PAM_WE
+ * bits: reads / writes go to DRAM (else to the PCI bus: ROM). Setting the
+ * handler calls it once for every segment. */
+#define PCI_PAM_RE 1u
+#define PCI_PAM_WE 2u
+void pci_set_pam_handler(struct pci *pci,
+                         void (*pam)(void *opaque, uint32_t base, uint32_t len, unsigned mode),
+                         void *opaque);
 
 /* Port 0xCF9 (reset control register): a byte write with bit 2 (RST_CPU)
  * set calls `reset(opaque, val)`; bit 1 (SYS_RST) asks for a hard reset. */

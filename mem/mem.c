@@ -4,6 +4,12 @@
  * RAM is ROM (if a ROM region covers it), else MMIO through the bus, else
  * open bus (reads all ones, writes dropped). ROM is never writable by the
  * guest. Page lookups are O(regions); there are only a handful.
+ * Shadow RAM (PAM): inside a hole in C0000-FFFFF, a 16 KiB segment whose
+ * mode has MEM_PAM_READ reads the RAM bytes at that address, and one with
+ * MEM_PAM_WRITE writes them (Intel 82441FX PMC datasheet, PAM[6:0] at 59h-5Fh:
+ * RE and WE per segment); is_ram() is the one place that decides, so the
+ * host-pointer path, the byte path and DMA agree, and every RAM write,
+ * shadow RAM included, goes through note_write() (the code watch).
  */
 #include "mem/mem.h"
 #include "devices/bus.h"
@@ -15,6 +21,8 @@
 
 #define MAX_ROMS  8
 #define MAX_HOLES 8
+#define PAM_SHIFT 14                     /* 16 KiB shadow RAM segments */
+#define PAM_NSEG ((MEM_PAM_END - MEM_PAM_BASE) >> PAM_SHIFT)
 
 struct rom_region { uint64_t base, len; uint8_t *data; };
 struct hole { uint64_t base, len; };
@@ -28,6 +36,7 @@ struct mem {
     int nrom;
     struct hole hole[MAX_HOLES];
     int nhole;
+    uint8_t pam[PAM_NSEG];        /* MEM_PAM_* per 16 KiB of C0000-FFFFF */
     /* pages holding translated code (translator/): writes by anyone but
      * translated code are reported so stale translations are dropped */
     const uint8_t *code_bits;     /* 1 bit per 4 KiB RAM page, or NULL   */
@@ -89,6 +98,30 @@ static bool in_hole(const struct mem *m, uint64_t pa)
     return false;
 }
 
+unsigned mem_pam_mode(const struct mem *m, uint64_t pa)
+{
+    return pa - MEM_PAM_BASE < MEM_PAM_END - MEM_PAM_BASE ?
+        m->pam[(pa - MEM_PAM_BASE) >> PAM_SHIFT] : 0;
+}
+
+int mem_set_pam(struct mem *m, uint64_t base, uint64_t len, unsigned mode)
+{
+    const uint64_t seg = 1u << PAM_SHIFT;
+    if (m->ram_size < MEM_PAM_END || base < MEM_PAM_BASE || len == 0 || len > MEM_PAM_END - base ||
+        (base | len) & (seg - 1) || mode > (MEM_PAM_READ | MEM_PAM_WRITE))
+        return -1;
+    for (uint64_t a = base; a < base + len; a += seg) m->pam[(a - MEM_PAM_BASE) >> PAM_SHIFT] = (uint8_t)mode;
+    return 0;
+}
+
+/* Does RAM back `pa` for a read (write = false) or a write? */
+static inline bool is_ram(const struct mem *m, uint64_t pa, bool write)
+{
+    if (pa >= m->ram_size) return false;
+    if (!in_hole(m, pa)) return true;
+    return mem_pam_mode(m, pa) & (write ? MEM_PAM_WRITE : MEM_PAM_READ);
+}
+
 static const struct rom_region *find_rom(const struct mem *m, uint64_t pa)
 {
     for (int i = 0; i < m->nrom; i++)
@@ -120,7 +153,7 @@ static void note_write(struct mem *m, uint64_t pa, uint64_t len)
 uint8_t *mem_host_page(struct mem *m, uint64_t pa, bool write)
 {
     uint64_t page = pa & ~0xFFFull;
-    if (page < m->ram_size && !in_hole(m, page)) return write && is_code_page(m, page) ? NULL : m->ram + page;
+    if (is_ram(m, page, write)) return write && is_code_page(m, page) ? NULL : m->ram + page;
     if (!write) {
         const struct rom_region *r = find_rom(m, page);
         if (r && page >= r->base && page + 4096 <= r->base + r->len)
@@ -131,7 +164,7 @@ uint8_t *mem_host_page(struct mem *m, uint64_t pa, bool write)
 
 static uint8_t read_byte_slow(struct mem *m, uint64_t pa)
 {
-    if (pa < m->ram_size && !in_hole(m, pa)) return m->ram[pa];
+    if (is_ram(m, pa, false)) return m->ram[pa];
     const struct rom_region *r = find_rom(m, pa);
     if (r) return r->data[pa - r->base];
     uint32_t v;
@@ -141,7 +174,7 @@ static uint8_t read_byte_slow(struct mem *m, uint64_t pa)
 
 static void write_byte_slow(struct mem *m, uint64_t pa, uint8_t v)
 {
-    if (pa < m->ram_size && !in_hole(m, pa)) { m->ram[pa] = v; note_write(m, pa, 1); return; }
+    if (is_ram(m, pa, true)) { m->ram[pa] = v; note_write(m, pa, 1); return; }
     if (find_rom(m, pa)) return;
     if (m->bus) (void)bus_mmio_write(m->bus, pa, v, 1);
 }
@@ -196,7 +229,7 @@ int mem_write_bytes(struct mem *m, uint64_t pa, const void *buf, size_t len)
     while (len) {
         size_t chunk = 4096 - (pa & 0xFFF);
         if (chunk > len) chunk = len;
-        if (pa >= m->ram_size || in_hole(m, pa)) return -1;   /* not RAM (ROM is not writable) */
+        if (!is_ram(m, pa, true)) return -1;   /* not RAM (ROM is not writable) */
         memcpy(m->ram + pa, in, chunk);
         note_write(m, pa, chunk);
         in += chunk; pa += chunk; len -= chunk;

@@ -5,6 +5,11 @@
  * maps the same memfd into shadow windows). ROM regions are read-only copies;
  * anything else goes to the bus's MMIO map, or reads as all ones.
  * The A20 mask is applied by callers that model the gate (mem_a20_mask).
+ * Shadow RAM (the i440FX PAM registers): each 16 KiB segment of
+ * C0000-FFFFF routes reads to RAM or to what lies in the hole there (ROM,
+ * MMIO, open bus), and writes to RAM or there, independently
+ * (mem_set_pam). The RAM behind it is the memfd's own bytes at the same
+ * addresses.
  */
 #ifndef BT86_MEM_H
 #define BT86_MEM_H
@@ -28,6 +33,21 @@ int mem_map_rom(struct mem *m, uint64_t base, const void *data, uint64_t len)
     __attribute__((warn_unused_result));
 /* Make [base, base+len) of RAM invisible (a hole: MMIO/ROM go there). */
 void mem_add_hole(struct mem *m, uint64_t base, uint64_t len);
+
+/* Shadow RAM routing for [base, base+len) inside C0000-FFFFF (16 KiB
+ * aligned; RAM must reach 1 MiB): MEM_PAM_READ sends reads to RAM,
+ * MEM_PAM_WRITE sends writes to RAM; a clear bit leaves that direction
+ * to the hole (ROM reads, writes dropped, MMIO, open bus). Only addresses
+ * inside a hole are affected (outside one, RAM is RAM). At creation every
+ * segment is 0 (the i440FX reset state: no shadowing). Callers caching host
+ * pointers (the CPU's TLB) must flush them after a change. 0, or -1 on a
+ * bad range. */
+#define MEM_PAM_READ  1u     /* PAM RE: reads come from RAM  */
+#define MEM_PAM_WRITE 2u     /* PAM WE: writes go to RAM     */
+#define MEM_PAM_BASE  0xC0000u
+#define MEM_PAM_END   0x100000u
+int mem_set_pam(struct mem *m, uint64_t base, uint64_t len, unsigned mode);
+unsigned mem_pam_mode(const struct mem *m, uint64_t pa);
 
 /* Host pointer to the page holding `pa` if it is ordinary RAM (or ROM for
  * reads), else NULL. Valid up to the end of that 4 KiB page. */

@@ -5,6 +5,7 @@
  *   A0000 .. BFFFF           VGA window (MMIO)
  *   C0000 .. DFFFF           option ROMs (open bus when none)
  *   E0000 .. FFFFF           system BIOS (64 KiB images at F0000)
+ *                            (C0000-FFFFF: shadow RAM per the PAM registers)
  *   1 MiB .. ram_bytes       RAM (at most 3.5 GiB)
  *   E0000000 ..              VGA linear framebuffer (PCI BAR0)
  *   FFFE0000 .. FFFFFFFF     BIOS alias at the top of 4 GiB
@@ -193,6 +194,18 @@ static void post190_write(void *opaque, uint32_t off, uint32_t val, unsigned siz
 }
 static const struct bus_ops post190_ops = { "post-190", post190_read, post190_write, true };
 
+/* i440FX PAM: the host bridge's shadow segments route C0000-FFFFF between
+ * the ROM and the RAM behind it; cached host pointers and translations of
+ * those addresses are stale after a change */
+static void pam_map(void *opaque, uint32_t base, uint32_t len, unsigned mode)
+{
+    struct machine *m = opaque;
+    if (mem_set_pam(m->mem, base, len, mode) != 0)
+        fprintf(stderr, "bt86: internal error: PAM segment 0x%x+0x%x\n", base, len);
+    cpu_tlb_flush(&m->cpu);
+    if (m->eng) engine_ram_written(m->eng, base, len);
+}
+
 /* reset control register 0xCF9 lives in the PCI host bridge's port block */
 static void cf9_reset(void *opaque, uint8_t val) { (void)val; ((struct machine *)opaque)->reset_req = true; }
 
@@ -275,6 +288,7 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     m->ide = ide_new(m->bus, &m->isa_irq[14], &m->isa_irq[15]);
     if (!m->pci || !m->ide) { snprintf(err, errlen, "cannot create PCI/IDE"); goto fail; }
     pci_set_reset_handler(m->pci, cf9_reset, m);
+    pci_set_pam_handler(m->pci, pam_map, m);
     static const struct dma_ops dma = { dma_read, dma_write, NULL };
     struct dma_ops d = dma;
     d.opaque = m;

@@ -1,10 +1,13 @@
 /* tests/unit/test_pci.c - PCI configuration mechanism #1 as Linux drives it
  * (pci_check_type1, bus scan, BAR sizing), BAR mapping following the
- * command register and BAR moves, the PIIX3 functions and PIRQ routing. */
+ * command register and BAR moves, the PIIX3 functions and PIRQ routing,
+ * the i440FX PAM registers as SeaBIOS programs them and the shadow RAM they
+ * give mem/ (reads and writes routed per 16 KiB, the code watch). */
 #include "tests/unit/test.h"
 #include "devices/bus.h"
 #include "devices/pci.h"
 #include "devices/piix.h"
+#include "mem/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -273,32 +276,209 @@ static void test_reset_control(void)
     bus_free(b);
 }
 
-struct pam { int calls; unsigned off; uint32_t val; unsigned size; };
-static void pam_write(void *opaque, unsigned off, uint32_t val, unsigned size)
+/* ---- i440FX PAM: shadow RAM for C0000-FFFFF ------------------------------- */
+
+/* What the board's PAM handler was told, per 16 KiB segment of C0000-FFFFF. */
+struct pamrec { int calls; unsigned mode[16]; uint32_t last_base, last_len; };
+static void pam_rec(void *opaque, uint32_t base, uint32_t len, unsigned mode)
 {
-    struct pam *p = opaque;
-    p->calls++; p->off = off; p->val = val; p->size = size;
+    struct pamrec *p = opaque;
+    p->calls++;
+    p->last_base = base;
+    p->last_len = len;
+    for (uint32_t a = base; a < base + len; a += 0x4000) p->mode[(a - 0xC0000) >> 14] = mode;
 }
 
-static void test_host_bridge_hook(void)
+/* PAM0-PAM6 as SeaBIOS's make_bios_writable / make_bios_readonly program
+ * them: dword read-modify-writes at 0x58 and 0x5C. */
+static void pam_set(struct bus *b, const uint8_t pam[7])
+{
+    uint32_t lo = cfg_read(b, 0, 0, 0x58, 4), hi = cfg_read(b, 0, 0, 0x5C, 4);
+    lo = (lo & 0xFF) | (uint32_t)pam[0] << 8 | (uint32_t)pam[1] << 16 | (uint32_t)pam[2] << 24;
+    hi = (uint32_t)pam[3] | (uint32_t)pam[4] << 8 | (uint32_t)pam[5] << 16 | (uint32_t)pam[6] << 24;
+    cfg_write(b, 0, 0, 0x58, lo, 4);
+    cfg_write(b, 0, 0, 0x5C, hi, 4);
+}
+
+static void test_pam_decode(void)
 {
     struct bus *b = bus_new();
     struct pci *pci = pci_new(b);
-    struct pam pam;
-    memset(&pam, 0, sizeof pam);
-    static const struct pci_dev_ops ops = { .config_write = pam_write };
-    pci_set_dev_ops(pci_find(pci, 0, 0), &ops, &pam);
-    /* SeaBIOS-style: dword read-modify-write of PAM0-PAM3 at 0x58. */
-    uint32_t v = cfg_read(b, 0, 0, 0x58, 4);
-    cfg_write(b, 0, 0, 0x58, (v & 0xFF) | 0x33333000u, 4);
-    EXPECT_EQ(pam.calls, 1);
-    EXPECT_EQ(pam.off, 0x58);
+    struct pamrec r;
+    memset(&r, 0xEE, sizeof r);
+    r.calls = 0;
+    pci_set_pam_handler(pci, pam_rec, &r);
+    EXPECT_EQ(r.calls, 13);                          /* every segment once: F0000 + 12 x 16 KiB */
+    for (int i = 0; i < 16; i++) EXPECT_EQ(r.mode[i], 0);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x58, 4) >> 8, 0);     /* reset: all PAM fields 0 */
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x5C, 4), 0);
+    uint8_t v58 = (uint8_t)cfg_read(b, 0, 0, 0x58, 1);
+
+    /* make_bios_writable: F0000 RE|WE (0x30), C0000-EFFFF RE|WE (0x33) */
+    r.calls = 0;
+    static const uint8_t rw[7] = { 0x30, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33 };
+    pam_set(b, rw);
+    EXPECT_EQ(r.calls, 13);
+    for (int i = 0; i < 16; i++) EXPECT_EQ(r.mode[i], PCI_PAM_RE | PCI_PAM_WE);
     EXPECT_EQ(cfg_read(b, 0, 0, 0x59, 1), 0x30);
-    EXPECT_EQ(cfg_read(b, 0, 0, 0x5A, 2), 0x3333);
-    EXPECT_EQ(cfg_read(b, 0, 0, 0x58, 1), v & 0xFF);   /* 0x58 itself is read-only here */
-    /* The host bridge's command register is fixed. */
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x5C, 4), 0x33333333u);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x58, 1), v58);        /* DRAMT untouched */
+
+    /* make_bios_readonly with ROMs up to CC000: C0000-CBFFF read-only
+     * (0x11, low nibble of 0x31), CC000 stays RW, F0000 read-only (0x10) */
+    r.calls = 0;
+    static const uint8_t ro[7] = { 0x10, 0x11, 0x31, 0x33, 0x33, 0x33, 0x33 };
+    pam_set(b, ro);
+    EXPECT_EQ(r.calls, 4);                           /* only the changed segments */
+    EXPECT_EQ(r.mode[0], PCI_PAM_RE);                /* C0000 */
+    EXPECT_EQ(r.mode[1], PCI_PAM_RE);                /* C4000 */
+    EXPECT_EQ(r.mode[2], PCI_PAM_RE);                /* C8000 */
+    EXPECT_EQ(r.mode[3], PCI_PAM_RE | PCI_PAM_WE);   /* CC000 */
+    EXPECT_EQ(r.mode[11], PCI_PAM_RE | PCI_PAM_WE);  /* EC000 */
+    for (int i = 12; i < 16; i++) EXPECT_EQ(r.mode[i], PCI_PAM_RE);   /* F0000-FFFFF */
+
+    /* single nibble: PAM6 high nibble is EC000-EFFFF; WE alone */
+    r.calls = 0;
+    cfg_write(b, 0, 0, 0x5F, 0x23, 1);
+    EXPECT_EQ(r.calls, 1);
+    EXPECT_EQ(r.last_base, 0xEC000);
+    EXPECT_EQ(r.last_len, 0x4000);
+    EXPECT_EQ(r.mode[11], PCI_PAM_WE);
+    EXPECT_EQ(r.mode[10], PCI_PAM_RE | PCI_PAM_WE);  /* E8000 */
+
+    /* reserved bits read 0: PAM0 bits 3:0, bits 7 and 3 elsewhere; CE is kept */
+    cfg_write(b, 0, 0, 0x59, 0xFF, 1);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x59, 1), 0x70);
+    cfg_write(b, 0, 0, 0x5A, 0xFF, 1);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x5A, 1), 0x77);
+    EXPECT_EQ(r.mode[0], PCI_PAM_RE | PCI_PAM_WE);
+    EXPECT_EQ(r.mode[15], PCI_PAM_RE | PCI_PAM_WE);
+
+    /* the host bridge's command register is fixed */
     cfg_write(b, 0, 0, 0x04, 0, 2);
     EXPECT_EQ(cfg_read(b, 0, 0, 0x04, 2), 0x0006);
+
+    /* RESET#: PAM back to 0, and the handler hears it */
+    pci_reset(pci);
+    for (int i = 0; i < 16; i++) EXPECT_EQ(r.mode[i], 0);
+    EXPECT_EQ(cfg_read(b, 0, 0, 0x5C, 4), 0);
+    pci_free(pci);
+    bus_free(b);
+}
+
+/* The board's wiring (monitor/machine.c) on a small memory map: a 128 KiB
+ * ROM at E0000 over a hole, PAM routed into mem_set_pam. */
+static void pam_to_mem(void *opaque, uint32_t base, uint32_t len, unsigned mode)
+{
+    EXPECT_EQ(mem_set_pam(opaque, base, len, mode), 0);
+}
+
+static uint64_t watch_pa, watch_len;
+static int watch_calls;
+static void watch_written(void *opaque, uint64_t pa, uint64_t len)
+{
+    (void)opaque;
+    watch_calls++;
+    watch_pa = pa;
+    watch_len = len;
+}
+
+static void test_pam_memory(void)
+{
+    struct bus *b = bus_new();
+    struct pci *pci = pci_new(b);
+    struct mem *m = mem_new(2u << 20);
+    static uint8_t rom[128 * 1024];
+    for (size_t i = 0; i < sizeof rom; i++) rom[i] = (uint8_t)(i * 7 + 1);
+    mem_add_hole(m, 0xA0000, 0x60000);
+    EXPECT_EQ(mem_map_rom(m, 0xE0000, rom, sizeof rom), 0);
+    pci_set_pam_handler(pci, pam_to_mem, m);
+    uint8_t *ram = mem_ram(m);
+    const uint32_t f = 0xF0000, rf = 0x10000;        /* F0000 is rom[0x10000] */
+
+    /* reset state: reads see the ROM, writes go nowhere */
+    EXPECT_EQ(mem_read_phys(m, f, 1), rom[rf]);
+    mem_write_phys(m, f, 0x55, 1);
+    EXPECT_EQ(mem_read_phys(m, f, 1), rom[rf]);
+    EXPECT_EQ(ram[f], 0);
+    EXPECT_EQ(mem_write_bytes(m, f, "x", 1), -1);
+    const uint8_t *hp = mem_host_page(m, f, false);   /* mem's private ROM copy */
+    EXPECT(hp && hp != ram + f && hp[0] == rom[rf]);
+    EXPECT(mem_host_page(m, f, true) == NULL);
+
+    /* write-only (WE): reads still ROM, writes land in the RAM behind it */
+    cfg_write(b, 0, 0, 0x59, 0x20, 1);
+    mem_write_phys(m, f, 0x12345678u, 4);
+    EXPECT_EQ(mem_read_phys(m, f, 1), rom[rf]);
+    EXPECT_EQ(ram[f], 0x78);
+    EXPECT_EQ(ram[f + 3], 0x12);
+    EXPECT(mem_host_page(m, f, true) == ram + f);
+
+    /* RE|WE (make_bios_writable), a copy like SeaBIOS's memcpy from the top alias */
+    cfg_write(b, 0, 0, 0x59, 0x30, 1);
+    EXPECT_EQ(mem_read_phys(m, f, 4), 0x12345678u);
+    EXPECT_EQ(mem_write_bytes(m, f, rom + rf, 0x10000), 0);
+    EXPECT_EQ(mem_read_phys(m, 0xFFFF0, 1), rom[0x1FFF0]);
+    mem_write_phys(m, 0xF1000, 0xC3, 1);
+    EXPECT_EQ(mem_read_phys(m, 0xF1000, 1), 0xC3);
+    EXPECT(mem_host_page(m, f, false) == ram + f);
+
+    /* read-only (make_bios_readonly): RAM is read, writes are dropped */
+    cfg_write(b, 0, 0, 0x59, 0x10, 1);
+    mem_write_phys(m, 0xF1000, 0x90, 1);
+    EXPECT_EQ(mem_read_phys(m, 0xF1000, 1), 0xC3);
+    EXPECT_EQ(mem_write_bytes(m, 0xF1000, "x", 1), -1);
+    EXPECT(mem_host_page(m, 0xF1000, true) == NULL);
+    EXPECT_EQ(rom[rf + 0x1000], (uint8_t)((rf + 0x1000) * 7 + 1));   /* the ROM itself never changes */
+
+    /* 16 KiB granularity: PAM5 low nibble RE|WE covers E0000-E3FFF only */
+    cfg_write(b, 0, 0, 0x5E, 0x03, 1);
+    mem_write_phys(m, 0xE3FFF, 0xAB, 1);
+    mem_write_phys(m, 0xE4000, 0xAB, 1);
+    EXPECT_EQ(mem_read_phys(m, 0xE3FFF, 1), 0xAB);
+    EXPECT_EQ(mem_read_phys(m, 0xE4000, 1), rom[0x4000]);
+    EXPECT_EQ(ram[0xE4000], 0);
+    /* a dword straddling E3FFE-E4001: RAM half, ROM half */
+    EXPECT_EQ(mem_read_phys(m, 0xE3FFE, 4) & 0xFFFF0000u, (uint32_t)rom[0x4000] << 16 | (uint32_t)rom[0x4001] << 24);
+    /* C0000 (no ROM there): open bus until shadowed */
+    EXPECT_EQ(mem_read_phys(m, 0xC0000, 1), 0xFF);
+    cfg_write(b, 0, 0, 0x5A, 0x33, 1);
+    mem_write_phys(m, 0xC0000, 0x42, 1);
+    EXPECT_EQ(mem_read_phys(m, 0xC0000, 1), 0x42);
+
+    /* the code watch sees shadow RAM writes like any RAM write */
+    static uint8_t bits[(2u << 20) / 4096 / 8];
+    bits[0xF0 >> 3] |= 1u << (0xF0 & 7);
+    mem_set_code_watch(m, bits, watch_written, NULL);
+    cfg_write(b, 0, 0, 0x59, 0x30, 1);
+    EXPECT(mem_host_page(m, f, true) == NULL);       /* code page: no cached write pointer */
+    EXPECT(mem_host_page(m, f, false) == ram + f);
+    watch_calls = 0;
+    mem_write_phys(m, 0xF0010, 0x5A, 1);
+    EXPECT_EQ(watch_calls, 1);
+    EXPECT_EQ(watch_pa, 0xF0010);
+    EXPECT_EQ(watch_len, 1);
+    EXPECT_EQ(ram[0xF0010], 0x5A);
+    EXPECT_EQ(mem_write_bytes(m, 0xF0100, "ab", 2), 0);
+    EXPECT_EQ(watch_calls, 2);
+    EXPECT_EQ(watch_pa, 0xF0100);
+    cfg_write(b, 0, 0, 0x59, 0x10, 1);               /* a dropped write is not a write */
+    mem_write_phys(m, 0xF0010, 0x00, 1);
+    EXPECT_EQ(watch_calls, 2);
+    mem_set_code_watch(m, NULL, NULL, NULL);
+
+    /* reset: the ROM is back at F0000, the RAM behind it keeps its bytes */
+    pci_reset(pci);
+    EXPECT_EQ(mem_read_phys(m, 0xF1000, 1), rom[rf + 0x1000]);
+    EXPECT_EQ(ram[0xF1000], 0xC3);
+    EXPECT_EQ(mem_pam_mode(m, 0xC0000), 0);
+
+    /* bad ranges are refused */
+    EXPECT_EQ(mem_set_pam(m, 0xB0000, 0x4000, 3), -1);
+    EXPECT_EQ(mem_set_pam(m, 0xC2000, 0x4000, 3), -1);
+    EXPECT_EQ(mem_set_pam(m, 0xFC000, 0x8000, 3), -1);
+    EXPECT_EQ(mem_set_pam(m, 0xC0000, 0x4000, 4), -1);
+    mem_free(m);
     pci_free(pci);
     bus_free(b);
 }
@@ -347,7 +527,8 @@ int main(void)
     RUN(test_piix_functions);
     RUN(test_pirq_routing);
     RUN(test_reset_control);
-    RUN(test_host_bridge_hook);
+    RUN(test_pam_decode);
+    RUN(test_pam_memory);
     RUN(test_reset);
     return test_summary();
 }

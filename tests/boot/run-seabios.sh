@@ -1,0 +1,99 @@
+#!/bin/sh
+# tests/boot/run-seabios.sh - the alternative-firmware path: `--bios` with
+# Debian's SeaBIOS (/usr/share/seabios/bios.bin from the seabios package; a
+# test-time input only, never a runtime dependency) boots the same syslinux
+# MBR disk as run-syslinux.sh (built the same way, into its own file so the
+# two tests never share an image) to the guest's shell.
+# What SeaBIOS needs from the board is in docs/seabios.md: the i440FX PAM
+# shadow RAM (it copies itself to RAM and write-protects it), RAM size from
+# CMOS, and no fw_cfg device on QEMU's ports.
+# Checks, on SeaBIOS's debug console (port 0x402, --debugcon to stderr): its
+# banner, RAM size 128 MiB from CMOS, its init relocated into RAM, the boot
+# menu prompt and "Booting from Hard Disk"; on COM1: syslinux's banner,
+# the guest's init and shell; then `poweroff -f` ends bt86 with status 0.
+# SKIP lines when SeaBIOS, the syslinux packages or the guest are missing.
+cd "$(dirname "$0")/../.." || exit 1
+BT86=${BT86_BIN:-./bt86}
+export BT86
+SEABIOS=${SEABIOS_BIN:-/usr/share/seabios/bios.bin}
+export SEABIOS
+B=build/tests/boot
+D=build/deb
+K=build/guest/vmlinuz-686
+I=build/guest/initrd-686.gz
+mkdir -p "$B" "$D"
+if [ ! -f "$SEABIOS" ]; then
+    echo "SKIP boot_seabios: no $SEABIOS (apt-get install seabios to run this test)"; exit 0
+fi
+if [ ! -f "$K" ] || [ ! -f "$I" ]; then
+    echo "SKIP boot_seabios: no reference guest in build/guest (scripts/make-guest.sh)"; exit 0
+fi
+if [ ! -x "$D/root/usr/bin/syslinux" ]; then
+    (cd "$D" && apt-get download syslinux syslinux-common >/dev/null 2>&1)
+    for f in "$D"/syslinux*.deb; do [ -f "$f" ] && dpkg-deb -x "$f" "$D/root"; done
+fi
+SYSLINUX="$D/root/usr/bin/syslinux"
+MBR="$D/root/usr/lib/syslinux/mbr/mbr.bin"
+if [ ! -x "$SYSLINUX" ] || [ ! -f "$MBR" ] || ! command -v mkfs.vfat >/dev/null || ! command -v mcopy >/dev/null; then
+    echo "SKIP boot_seabios: needs syslinux (apt-get download), mkfs.vfat and mtools"; exit 0
+fi
+
+# the disk of run-syslinux.sh: syslinux's MBR, one active FAT16 partition at
+# sector 2048 with ldlinux.sys, the kernel, the initramfs and syslinux.cfg
+IMG="$B/seabios-syslinux.img"
+PART="$B/seabios-part.img"
+rm -f "$IMG" "$PART"
+truncate -s 63M "$PART"
+mkfs.vfat -F 16 -h 2048 -n BT86BOOT "$PART" >/dev/null || { echo "FAIL boot_seabios_image: mkfs.vfat"; exit 1; }
+cat > "$B/seabios-syslinux.cfg" <<CFG
+SERIAL 0 115200
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL /vmlinuz
+  INITRD /initrd.gz
+  APPEND console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet
+CFG
+MTOOLS_SKIP_CHECK=1 mcopy -i "$PART" "$K" ::/vmlinuz && MTOOLS_SKIP_CHECK=1 mcopy -i "$PART" "$I" ::/initrd.gz &&
+    MTOOLS_SKIP_CHECK=1 mcopy -i "$PART" "$B/seabios-syslinux.cfg" ::/syslinux.cfg || { echo "FAIL boot_seabios_image: mcopy"; exit 1; }
+"$SYSLINUX" --install "$PART" || { echo "FAIL boot_seabios_image: syslinux --install"; exit 1; }
+truncate -s 64M "$IMG"
+dd if="$MBR" of="$IMG" bs=440 count=1 conv=notrunc 2>/dev/null
+python3 - "$IMG" <<'PYEOF'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    start, count = 2048, 63 * 2048
+    entry = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x0E, b"\xfe\xff\xff", start, count)
+    f.seek(446); f.write(entry + b"\0" * 48)
+    f.seek(510); f.write(b"\x55\xaa")
+PYEOF
+dd if="$PART" of="$IMG" bs=1M seek=1 conv=notrunc 2>/dev/null
+rm -f "$PART"
+
+python3 - "$IMG" "$B" <<'PYEOF'
+import os, sys
+sys.path.insert(0, os.path.join(os.getcwd(), "tests/boot"))
+from bootlib import Console, boot_and_poweroff
+img, b = sys.argv[1:3]
+errf = os.path.join(b, "seabios-boot.stderr")
+con = Console([os.environ["BT86"], "--bios", os.environ["SEABIOS"], "-m", "128", "--hda", img, "-snapshot",
+               "--display", "none", "--serial", "stdio", "--debugcon"],
+              os.path.join(b, "seabios-boot.log"), errf)
+boot_and_poweroff(con, "boot_seabios", b"SYSLINUX", "boot_seabios_syslinux_started")
+dbg = open(errf, errors="replace").read()
+# SeaBIOS's own progress, in the order it prints it
+steps = [("boot_seabios_banner", "SeaBIOS (version"),
+         ("boot_seabios_ram_from_cmos", "RamSize: 0x08000000 [cmos]"),
+         ("boot_seabios_shadow_ram", "Relocating init from"),
+         ("boot_seabios_boot_menu", "Press ESC for boot menu."),
+         ("boot_seabios_hard_disk", "Booting from Hard Disk...")]
+pos = 0
+for name, text in steps:
+    i = dbg.find(text, pos)
+    if i >= 0:
+        pos = i
+        print("PASS " + name, flush=True)
+    else:
+        print("FAIL %s: %r not in %s after offset %d" % (name, text, errf, pos), flush=True)
+PYEOF
