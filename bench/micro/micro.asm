@@ -122,9 +122,12 @@ entry:
         mov     word [tss + 0x66], 0x68         ; no I/O bitmap
         mov     ax, TSSSEL
         ltr     ax
+        mov     dword [phase], ph_paging
         call    paging_init
         call    parse_cmdline
+        mov     dword [phase], ph_sep
         call    sep_init
+        mov     dword [phase], ph_cal
         call    calibrate
 
         PRINT   "micro start iters="
@@ -267,18 +270,28 @@ paging_init:                            ; identity map 0-8 MiB, 4 KiB pages, use
         and     dword [PTE_PF], ~1      ; the #PF test page starts not present
         mov     eax, PAGEDIR
         mov     cr3, eax
+        mov     dword [recover], .nopg  ; a CPU that refuses paging (e.g. KVM
+        mov     [recover_esp], esp      ; PVM: #GP) still runs the other tests
         mov     eax, cr0
         or      eax, 0x80000000
         mov     cr0, eax
         jmp     .flush
-.flush: ret
+.flush: mov     dword [recover], 0
+        mov     byte [have_paging], 1
+        ret
+.nopg:  PRINT   "micro note paging refused (vector="
+        xor     edx, edx
+        call    print_u64
+        PRINT   {"): cr3, pte and pf skipped", 10}
+        ret
 
 sep_init:                               ; SYSENTER MSRs when CPUID says SEP
         mov     eax, 1
         cpuid
         test    edx, 1 << 11
         jz      .none
-        mov     byte [have_sep], 1
+        mov     dword [recover], .none  ; WRMSR #GP: no SYSENTER test
+        mov     [recover_esp], esp
         mov     ecx, 0x174              ; IA32_SYSENTER_CS: SS = CS + 8,
         mov     eax, KCODE              ; SYSEXIT CS = CS + 16, SS = CS + 24 (| 3)
         xor     edx, edx
@@ -289,7 +302,9 @@ sep_init:                               ; SYSENTER MSRs when CPUID says SEP
         mov     ecx, 0x176              ; IA32_SYSENTER_EIP
         mov     eax, sysenter_handler
         wrmsr
-.none:  ret
+        mov     byte [have_sep], 1
+.none:  mov     dword [recover], 0
+        ret
 
 ; TSC frequency from PIT channel 2 in mode 0 (count CAL_LATCH, OUT2 rises at
 ; terminal count and is read back as port 0x61 bit 5). A PIT that never
@@ -413,7 +428,8 @@ parse_dec:                              ; ESI digits -> EAX (saturating)
 
 ; ---------------------------------------------------------------- harness
 ; test_table rows: body, unroll (operations per loop iteration), weight
-; (loop iterations = iters * weight), needs (1 = SYSENTER), then the name
+; (loop iterations = iters * weight), needs (1 = SYSENTER, 2 = paging), then
+; the name
 ; (0-terminated, 12 bytes)
 TEST_SIZE equ   28
 %macro  TEST 5
@@ -428,25 +444,34 @@ test_table:
         TEST    "cli",      body_cli,      4, 10, 0
         TEST    "in",       body_in,       1, 1, 0
         TEST    "out",      body_out,      1, 1, 0
-        TEST    "cr3",      body_cr3,      1, 1, 0
-        TEST    "pte",      body_pte,      1, 1, 0
-        TEST    "pf",       body_pf,       1, 1, 0
+        TEST    "cr3",      body_cr3,      1, 1, 2
+        TEST    "pte",      body_pte,      1, 1, 2
+        TEST    "pf",       body_pf,       1, 1, 2
         TEST    "de",       body_de,       1, 1, 0
         TEST    "int80",    body_int80,    1, 1, 0
         TEST    "sysenter", body_sysenter, 1, 1, 1
         dd      0
 
 run_test:                               ; ESI = table row (preserved)
+        lea     eax, [esi + 16]
+        mov     [phase], eax
         PRINT   "micro test="
         push    esi
         add     esi, 16
         call    puts
         pop     esi
-        cmp     dword [esi + 12], 1
-        jne     .can
+        test    dword [esi + 12], 1
+        jz      .sep_ok
         cmp     byte [have_sep], 0
-        jne     .can
+        jne     .sep_ok
         PRINT   {" skipped=no-sep", 10}
+        ret
+.sep_ok:
+        test    dword [esi + 12], 2
+        jz      .can
+        cmp     byte [have_paging], 0
+        jne     .can
+        PRINT   {" skipped=no-paging", 10}
         ret
 .can:   mov     eax, [iters]
         imul    eax, [esi + 8]
@@ -624,6 +649,8 @@ body_pte:                               ; rewrite a present PTE (toggle A) + INV
 body_pf:                                ; read a not-present page: #PF, the
         and     dword [PTE_PF], ~1      ; handler maps it, the read is retried;
         invlpg  [PFPAGE]                ; then unmap it again
+        lea     eax, [ecx * 2 + 2]      ; a fault budget: an engine that keeps
+        mov     [pf_budget], eax        ; faulting is reported, not waited for
 .l:     mov     eax, [PFPAGE]
         and     dword [PTE_PF], ~1
         invlpg  [PFPAGE]
@@ -695,6 +722,8 @@ pf_handler:                             ; [err][eip][cs][eflags]
         mov     eax, cr2
         cmp     eax, PFPAGE
         jne     .bad
+        dec     dword [pf_budget]
+        jz      .bad
         or      dword [PTE_PF], 1
         pop     eax
         add     esp, 4
@@ -740,7 +769,19 @@ fatal:                                  ; [vec][err][eip][cs][eflags]
         mov     ds, ax
         mov     es, ax
         mov     ss, ax
-        PRINT   "micro error vector="
+        mov     eax, [recover]          ; a probe that may fault: resume it
+        test    eax, eax                ; with EAX = vector
+        jz      .report
+        mov     dword [recover], 0
+        mov     edx, eax
+        mov     eax, [esp]
+        mov     esp, [recover_esp]
+        jmp     edx
+.report:
+        PRINT   {10, "micro error in="}
+        mov     esi, [phase]
+        call    puts
+        PRINT   " vector="
         mov     eax, [esp]
         xor     edx, edx
         call    print_u64
@@ -895,6 +936,10 @@ stub_table:
 %assign v v + 1
 %endrep
 
+ph_setup:   db  "setup", 0
+ph_paging:  db  "paging", 0
+ph_sep:     db  "sysenter-msrs", 0
+ph_cal:     db  "calibration", 0
 kw_quick:   db  "quick", 0
 kw_iters:   db  "iters=", 0
 kw_batches: db  "batches=", 0
@@ -911,8 +956,13 @@ tsc_khz:    dd  0                       ; calibrated TSC frequency, 0 = unknown
 cur_loops:  dd  0                       ; this test: loop iterations per batch
 cur_ops:    dd  0                       ; this test: operations per batch
 cur_body:   dd  0                       ; this test: body
+pf_budget:  dd  0                       ; #PF test: faults left before "error"
+phase:      dd  ph_setup                ; what runs now, for "micro error in="
 kesp:       dd  0                       ; kernel ESP to resume after ring 3
-have_sep:   db  0
+recover:    dd  0                       ; resume here after a fault, 0 = fatal
+recover_esp: dd 0
+have_sep:   db  0                       ; SYSENTER MSRs set
+have_paging: db 0                       ; CR0.PG is on
 numbuf:     times 25 db 0
 cmdline:    times 256 db 0
         align   16
