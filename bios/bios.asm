@@ -662,22 +662,24 @@ boot_failed:
 int18_handler:
         jmp     boot_failed
 
-; firmware configuration port (devices/fwcfg.h)
+; firmware configuration ports (devices/fwcfg.h; not QEMU's 510h/511h)
+FWCFG_SEL       equ     0x520
+FWCFG_DATA      equ     0x521
 fwcfg_select:                           ; AX = key
         push    dx
-        mov     dx, 0x510
+        mov     dx, FWCFG_SEL
         out     dx, ax
         pop     dx
         ret
 fwcfg_read16:
         push    dx
-        mov     dx, 0x511
+        mov     dx, FWCFG_DATA
         in      ax, dx
         pop     dx
         ret
 fwcfg_read32:
         push    dx
-        mov     dx, 0x511
+        mov     dx, FWCFG_DATA
         in      eax, dx
         pop     dx
         ret

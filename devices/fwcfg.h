@@ -2,9 +2,13 @@
  * what the emulator set up (RAM size, Linux direct boot, ...).
  *
  * Protocol (I/O ports, little endian):
- *   0x510  write 16 bits: select item KEY; the read offset goes back to 0.
- *   0x511  read 8/16/32 bits: the next bytes of the selected item (an
+ *   0x520  write 16 bits: select item KEY; the read offset goes back to 0.
+ *   0x521  read 8/16/32 bits: the next bytes of the selected item (an
  *          unknown item or reads past its end give zeros).
+ * The ports are deliberately not QEMU's fw_cfg ports (0x510/0x511): a
+ * firmware written for QEMU (SeaBIOS with --bios) probes those for "QEMU",
+ * finds nothing and sizes RAM from CMOS, so it never meets keys that mean
+ * something else here (docs/seabios.md).
  * Items (FWCFG_*): see below. The board fills them; the guest only reads.
  * Invariants: items are owned copies; reads never run past an item.
  */
@@ -14,9 +18,9 @@
 #include <stddef.h>
 #include "devices/bus.h"
 
-#define FWCFG_PORT_SEL   0x510
-#define FWCFG_PORT_DATA  0x511
-#define FWCFG_PORT_LEN   8       /* 0x510-0x517 claimed so wide reads at 0x511 fit */
+#define FWCFG_PORT_SEL   0x520
+#define FWCFG_PORT_DATA  0x521
+#define FWCFG_PORT_LEN   8       /* 0x520-0x527 claimed so wide reads at 0x521 fit */
 
 #define FWCFG_SIGNATURE  0x00   /* "BT86"                                      */
 #define FWCFG_VERSION    0x01   /* u32: 1                                       */

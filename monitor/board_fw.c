@@ -1,6 +1,6 @@
 /* monitor/board_fw.c - firmware-facing board extensions: the ACPI PM
  * registers (devices/acpi.c, ports 0x600-0x60B, SCI on IRQ 9), the firmware
- * configuration ports our BIOS reads (devices/fwcfg.c, 0x510-0x511) and the
+ * configuration ports our BIOS reads (devices/fwcfg.c, 0x520-0x521) and the
  * Linux direct-boot loader (layout in monitor/boot_linux.c).
  *
  * machine_boot_linux() finds this file's state with machine_fw_state().

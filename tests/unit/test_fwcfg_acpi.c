@@ -1,4 +1,5 @@
-/* tests/unit/test_fwcfg_acpi.c - the firmware-config ports, the ACPI PM
+/* tests/unit/test_fwcfg_acpi.c - the firmware-config ports (and that they
+ * stay off QEMU's fw_cfg ports, which SeaBIOS probes), the ACPI PM
  * registers (S5 power-off, SCI, PM timer) and the Linux boot-protocol
  * checks (monitor/boot_linux.c) on images built here. */
 #include "tests/unit/test.h"
@@ -32,6 +33,31 @@ static void test_fwcfg_items(void)
     bus_io_write(bus, FWCFG_PORT_SEL, 0x7777, 2);                /* no such key */
     EXPECT_EQ(bus_io_read(bus, FWCFG_PORT_DATA, 4), 0);
     EXPECT_EQ(fwcfg_set(fw, FWCFG_NKEYS, item, 2), -1);
+    fwcfg_free(fw);
+    bus_free(bus);
+}
+
+/* SeaBIOS's fw_cfg probe (src/fw/paravirt.c qemu_cfg_detect: a 16-bit
+ * select of key 0 at 0x510, then four byte reads at 0x511 compared with
+ * "QEMU") must find nothing, so it takes its no-fw_cfg path (RAM size from
+ * CMOS) instead of reading our items as QEMU keys; our BIOS's ports answer. */
+static void test_fwcfg_not_on_qemu_ports(void)
+{
+    struct bus *bus = bus_new();
+    struct fwcfg *fw = fwcfg_new(bus);
+    EXPECT(fw != NULL);
+    EXPECT(FWCFG_PORT_SEL + FWCFG_PORT_LEN <= 0x510 || FWCFG_PORT_SEL >= 0x51C);  /* QEMU's 0x510-0x51B */
+    bus_io_write(bus, 0x510, 0x0000, 2);
+    char sig[5] = { 0 };
+    for (int i = 0; i < 4; i++) sig[i] = (char)bus_io_read(bus, 0x511, 1);
+    EXPECT(strcmp(sig, "QEMU") != 0);
+    EXPECT_EQ((uint8_t)sig[0], 0xFF);                            /* open bus */
+    /* nor does a select through QEMU's port move ours */
+    bus_io_write(bus, FWCFG_PORT_SEL, FWCFG_SIGNATURE, 2);
+    EXPECT_EQ(bus_io_read(bus, FWCFG_PORT_DATA, 1), 'B');
+    bus_io_write(bus, 0x510, FWCFG_VERSION, 2);
+    EXPECT_EQ(bus_io_read(bus, FWCFG_PORT_DATA, 1), 'T');
+    EXPECT_EQ(fwcfg_port_read(fw, FWCFG_PORT_DATA, 2), 0x3638);   /* "86" */
     fwcfg_free(fw);
     bus_free(bus);
 }
@@ -152,6 +178,7 @@ static void test_linux_header_checks(void)
 int main(void)
 {
     RUN(test_fwcfg_items);
+    RUN(test_fwcfg_not_on_qemu_ports);
     RUN(test_acpi_s5_and_sci);
     RUN(test_linux_header_checks);
     return test_summary();
