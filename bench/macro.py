@@ -99,9 +99,18 @@ def command_line(prog, scale, names):
     return "%s %g %s" % (prog, scale, " ".join(names))
 
 
+def missing(prog, names, got):
+    """The workloads of names that prog's output lacks (a line lost or garbled on the console)."""
+    want = ["%s.%s" % (prog, n) for n in names] + (["cpumix.total"] if prog == "cpumix" else [])
+    return [w for w in want if w not in got]
+
+
 # --- native ---------------------------------------------------------------------------------------
-def run_native(bindir, parts, tests, scales, timeout):
-    """One native run: {workload: sample}, or raises RuntimeError."""
+def run_native(bindir, parts, tests, scales, timeout, cpu):
+    """One native run: {workload: sample}, or raises RuntimeError. cpu >= 0: pinned to that CPU
+    (the guest has one CPU: pinned, pipe ping-pong and fork wait for the other process as they
+    do in the guest, instead of running it on another core)."""
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu >= 0 else None
     out = {}
     for prog, names, scale in (("cpumix", parts, scales[0]), ("osbench", tests, scales[1])):
         if not names:
@@ -110,14 +119,15 @@ def run_native(bindir, parts, tests, scales, timeout):
         log("native: %s %s" % (prog, " ".join(argv[1:])))
         t0 = time.time()
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, preexec_fn=pin)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise RuntimeError("%s: %s" % (argv[0], e))
         if p.returncode != 0:
             raise RuntimeError("%s exited with status %d: %s" % (argv[0], p.returncode, p.stderr.strip()[-300:]))
         got = parse_output(p.stdout)
-        if not got:
-            raise RuntimeError("%s printed no results: %r" % (argv[0], p.stdout[-300:]))
+        if missing(prog, names, got):
+            raise RuntimeError("%s printed no result for %s: %r" % (argv[0], ", ".join(missing(prog, names, got)),
+                                                                   p.stdout[-300:]))
         for k, v in got.items():
             v["wall_s"] = time.time() - t0
         out.update(got)
@@ -184,12 +194,20 @@ def run_guest(target, a, run_no, boot, parts, tests, scales, workdir):
             if not st or st.group(1) != "0":
                 raise RuntimeError("%s: '%s' failed in the guest: %s" % (target, cmd, text.strip()[-400:]))
             got = parse_output(text)
-            if not got:
-                raise RuntimeError("%s: '%s' printed no results: %s" % (target, cmd, text.strip()[-300:]))
+            if missing(prog, names, got):
+                raise RuntimeError("%s: '%s' printed no result for %s: %s" % (
+                    target, cmd, ", ".join(missing(prog, names, got)), text.strip()[-300:]))
             for k, v in got.items():
                 v["wall_s"] = wall
             out.update(got)
-            log("%s run %d: %s done in %.1f s" % (target, run_no, prog, wall))
+            # the guest's clock against the host's: the programs' own times (which leave out
+            # start-up and warm-up) cannot exceed the host's wall time of the command
+            guest_s = sum(v.get("ms", 0) for k, v in got.items() if k != "cpumix.total") / 1e3
+            if guest_s > wall * 1.05 + 0.2:
+                log("%s run %d: WARNING: %s reports %.1f s of work in %.1f s of host time: the guest "
+                    "clock runs fast" % (target, run_no, prog, guest_s, wall))
+                out.setdefault("_warnings", []).append("%s: guest clock fast (%.1f s in %.1f s)" % (prog, guest_s, wall))
+            log("%s run %d: %s done in %.1f s (%.1f s by the guest's clock)" % (target, run_no, prog, wall, guest_s))
         rc = con.poweroff(60)
         if rc is None:
             log("%s run %d: did not power off within 60 s (killed)" % (target, run_no))
@@ -204,12 +222,12 @@ def summarize(samples):
     res = {}
     names = []
     for s in samples:
-        names += [k for k in s if k not in names]
+        names += [k for k in s if k not in names and not k.startswith("_")]
     for k in names:
         vals = [s[k]["value"] for s in samples if k in s]
         med = statistics.median(vals)
         spread = (max(vals) - min(vals)) / med if med > 0 and len(vals) > 1 else 0.0
-        e = {"median": med, "samples": vals, "spread": round(spread, 4), "noisy": spread > NOISY,
+        e = {"median": med, "min": min(vals), "samples": vals, "spread": round(spread, 4), "noisy": spread > NOISY,
              "unit": "s" if k == "boot" else "ms_scale1" if k.startswith("cpumix.") else "us_per_iter"}
         checks = sorted({s[k]["check"] for s in samples if k in s and s[k].get("check")})
         if checks:
@@ -299,6 +317,8 @@ def print_table(data, out=sys.stdout):
     for t, d in data["targets"].items():
         if d["status"] != "ok":
             print("%s: %s: %s" % (t, d["status"], d.get("reason", "")), file=out)
+        for w in sorted(set(d.get("warnings", []))):
+            print("%s: warning: %s" % (t, w), file=out)
     print("(ms@1: cpumix time of a full-scale run; ~ noisy: spread > %d%%; ! checksum differs from native)"
           % (NOISY * 100), file=out)
 
@@ -313,6 +333,8 @@ def main():
                     help="comma list: boot, cpumix, osbench, or single parts/tests (lz, getppid, ...)")
     ap.add_argument("--no-native", action="store_true", help="skip the native runs")
     ap.add_argument("--no-qemu", action="store_true", help="skip QEMU TCG even when installed")
+    ap.add_argument("--native-cpu", type=int, default=max(os.sched_getaffinity(0)),
+                    help="pin the native runs to this CPU (default: the highest; -1: do not pin)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every target's work by this")
     ap.add_argument("--flavour", default="686", choices=["686", "686-pae"], help="guest kernel (default 686)")
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench", "macro.json"), help="output file")
@@ -353,7 +375,8 @@ def main():
                      "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                      "runs": a.runs, "quick": a.quick, "flavour": a.flavour, "qemu": qemu_version(),
                      "cpumix_parts": parts, "osbench_tests": tests, "boot": boot,
-                     "noisy_threshold": NOISY, "load_avg": os.getloadavg()[0]},
+                     "noisy_threshold": NOISY, "load_avg": os.getloadavg()[0],
+                     "native_cpu": a.native_cpu, "host_cpus": os.cpu_count()},
             "targets": {}}
     workdir = tempfile.mkdtemp(prefix="bt86-macro-")
     try:
@@ -382,7 +405,7 @@ def main():
                 for r in range(1, a.runs + 1):
                     if t == "native":
                         log("native run %d/%d" % (r, a.runs))
-                        samples.append(run_native(bindir, parts, tests, scales, a.timeout))
+                        samples.append(run_native(bindir, parts, tests, scales, a.timeout, a.native_cpu))
                     else:
                         samples.append(run_guest(t, a, r, boot, parts, tests, scales, workdir))
             except Skip as e:
@@ -396,6 +419,9 @@ def main():
                     continue
                 entry["status"] = "partial"
             entry["results"] = summarize(samples)
+            warns = [w for s in samples for w in s.get("_warnings", [])]
+            if warns:
+                entry["warnings"] = warns
             entry["runs_done"] = len(samples)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -11,7 +11,7 @@ it is missing the report says so), and writes
 The PNG is written with the standard library only (zlib + struct) and a built-in 5x7 font.
 Usage: bench/report.py [--macro FILE] [--micro FILE] [--out FILE] [--png FILE]
 """
-import argparse, json, math, os, struct, sys, zlib
+import argparse, json, math, os, struct, sys, time, zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDER = (["boot"] + ["cpumix." + p for p in ("lz", "sort", "hash", "mem", "x87", "int", "total")] +
@@ -61,6 +61,8 @@ def macro_section(m):
         st = d.get("status", "?")
         if d.get("reason"):
             st += ": " + d["reason"].replace("|", "/").replace("\n", " ")
+        if d.get("warnings"):
+            st += " (warning: %s)" % "; ".join(sorted(set(d["warnings"])))
         out.append("| %s | %s | %g, %g |" % (t, st, sc.get("cpumix", 0), sc.get("osbench", 0)))
     out.append("")
     if not ok:
@@ -154,7 +156,7 @@ def micro_section(mj, why):
                    % (meta.get("commit", "?"), meta.get("time", "?"), meta.get("runs", "?"),
                       ", " + str(meta["append"]) if meta.get("append") else ""))
     if not table:
-        out.append("build/bench/micro.json holds no table this report understands; as written:\n")
+        out.append("The micro results hold no table this report understands; as written:\n")
         out.append("```\n" + json.dumps(mj, indent=1)[:4000] + "\n```\n")
     else:
         refs = [r for r in ("kvm", "qemu-kvm", "qemu-tcg") if r in engines]
@@ -319,7 +321,16 @@ def main():
     a = ap.parse_args()
     m, mwhy = load(a.macro, "the macro results")
     mj, uwhy = load(a.micro, "the micro results")
-    meta = (m or {}).get("meta", {})
+    if m is not None and not (isinstance(m, dict) and isinstance(m.get("targets"), dict)):
+        m, mwhy = None, "%s: not bench/macro.py's format (no \"targets\")" % os.path.relpath(a.macro, ROOT)
+    if mj is not None and not isinstance(mj, dict):
+        mj, uwhy = None, "%s: not bench/micro's format (not an object)" % os.path.relpath(a.micro, ROOT)
+    meta = dict((m or {}).get("meta", {}))
+    if m is None:   # describe this machine instead
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import macro
+        meta.update(commit=macro.git_commit(), host_cpu=macro.host_cpu(), host_kernel=os.uname().release,
+                    date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), qemu=macro.qemu_version())
     lines = ["# bt86 benchmark results (latest run)", "",
              "Written by bench/report.py from build/bench/macro.json and build/bench/micro.json "
              "(`make bench`); bench/RESULTS.md keeps the curated figures and their analysis.", "",
@@ -330,12 +341,23 @@ def main():
     if m is None:
         lines += ["## Linux-guest workloads (bench/macro.py)", "", "No results: %s." % mwhy, ""]
     else:
-        lines += macro_section(m)
-    lines += micro_section(mj, uwhy)
+        try:
+            lines += macro_section(m)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            lines += ["## Linux-guest workloads (bench/macro.py)", "",
+                      "%s is malformed (%s: %s)." % (os.path.relpath(a.macro, ROOT), type(e).__name__, e), ""]
+            m = None
+    try:
+        lines += micro_section(mj, uwhy)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        lines += ["%s is malformed (%s: %s)." % (os.path.relpath(a.micro, ROOT), type(e).__name__, e), ""]
     desc = None
     if m is not None:
         os.makedirs(os.path.dirname(os.path.abspath(a.png)), exist_ok=True)
-        desc = plot(m, a.png)
+        try:
+            desc = plot(m, a.png)
+        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as e:
+            print("report: no plot: %s is malformed (%s: %s)" % (a.macro, type(e).__name__, e), file=sys.stderr)
     lines.append("## Plot\n")
     if desc:
         lines.append("%s (%s): per workload, each target's time over native's, log scale "
@@ -355,10 +377,9 @@ def main():
         f.write("\n".join(lines))
     os.replace(a.out + ".tmp", a.out)
     print("report: wrote %s%s" % (os.path.relpath(a.out, ROOT), ", " + os.path.relpath(a.png, ROOT) if desc else ""))
-    if m is None:
-        print("report: " + mwhy, file=sys.stderr)
-    if mj is None:
-        print("report: " + uwhy, file=sys.stderr)
+    for why in (mwhy, uwhy):
+        if why:
+            print("report: " + why, file=sys.stderr)
     return 0
 
 
