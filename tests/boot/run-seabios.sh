@@ -9,8 +9,9 @@
 # CMOS, and no fw_cfg device on QEMU's ports.
 # Checks, on SeaBIOS's debug console (port 0x402, --debugcon to stderr): its
 # banner, RAM size 128 MiB from CMOS, its init relocated into RAM, the boot
-# menu prompt and "Booting from Hard Disk"; on COM1: syslinux's banner,
-# the guest's init and shell; then `poweroff -f` ends bt86 with status 0.
+# menu prompt and "Booting from Hard Disk", no warnings; on COM1: syslinux's
+# banner, the guest's init and shell, its RAM size; then `reboot -f` resets
+# the machine and SeaBIOS boots the disk again from its ROM (PAM reset).
 # SKIP lines when SeaBIOS, the syslinux packages or the guest are missing.
 cd "$(dirname "$0")/../.." || exit 1
 BT86=${BT86_BIN:-./bt86}
@@ -72,17 +73,44 @@ dd if="$PART" of="$IMG" bs=1M seek=1 conv=notrunc 2>/dev/null
 rm -f "$PART"
 
 python3 - "$IMG" "$B" <<'PYEOF'
-import os, sys
+import os, re, sys, time
 sys.path.insert(0, os.path.join(os.getcwd(), "tests/boot"))
-from bootlib import Console, boot_and_poweroff
+from bootlib import Console
 img, b = sys.argv[1:3]
 errf = os.path.join(b, "seabios-boot.stderr")
 con = Console([os.environ["BT86"], "--bios", os.environ["SEABIOS"], "-m", "128", "--hda", img, "-snapshot",
                "--display", "none", "--serial", "stdio", "--debugcon"],
               os.path.join(b, "seabios-boot.log"), errf)
-boot_and_poweroff(con, "boot_seabios", b"SYSLINUX", "boot_seabios_syslinux_started")
-dbg = open(errf, errors="replace").read()
-# SeaBIOS's own progress, in the order it prints it
+
+def check(name, ok, why=""):
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok or not why else ": " + why), flush=True)
+    return ok
+
+def debug_text():
+    return open(errf, errors="replace").read()
+
+t0 = time.time()
+ok = check("boot_seabios_syslinux_started", con.wait_for(b"SYSLINUX", 60), "no syslinux banner on COM1")
+ok = ok and con.wait_for(b"bt86-guest: init started", 400)
+check("boot_seabios_linux_init_started (%.0f s)" % (time.time() - t0), ok)
+ok = ok and con.wait_for(b"bt86-guest: shell on the console", 60)
+check("boot_seabios_shell", ok)
+# the RAM SeaBIOS reported (E820 from its CMOS sizing): 128 MiB less what
+# the kernel keeps
+if ok:
+    out = con.command("grep MemTotal /proc/meminfo") or ""
+    m = re.search(r"MemTotal:\s+(\d+) kB", out)
+    check("boot_seabios_memtotal", m and 100000 < int(m.group(1)) <= 131072, repr(out))
+    # a reboot: the reset puts PAM back to ROM, SeaBIOS runs its POST again
+    # from the ROM and boots the disk a second time
+    before = debug_text().count("Booting from Hard Disk...")
+    con.send("reboot -f\n")
+    ok = con.wait_for(b"SYSLINUX", 90)
+    check("boot_seabios_reboot", ok and debug_text().count("Booting from Hard Disk...") == before + 1,
+          "SeaBIOS did not boot the disk again after reboot -f")
+con.close()
+dbg = debug_text()
+# SeaBIOS's own progress on its debug console, in the order it prints it
 steps = [("boot_seabios_banner", "SeaBIOS (version"),
          ("boot_seabios_ram_from_cmos", "RamSize: 0x08000000 [cmos]"),
          ("boot_seabios_shadow_ram", "Relocating init from"),
@@ -91,9 +119,7 @@ steps = [("boot_seabios_banner", "SeaBIOS (version"),
 pos = 0
 for name, text in steps:
     i = dbg.find(text, pos)
-    if i >= 0:
+    if check(name, i >= 0, "%r not in %s after offset %d" % (text, errf, pos)):
         pos = i
-        print("PASS " + name, flush=True)
-    else:
-        print("FAIL %s: %r not in %s after offset %d" % (name, text, errf, pos), flush=True)
+check("boot_seabios_no_warnings", "WARNING" not in dbg, "SeaBIOS warned: see " + errf)
 PYEOF
