@@ -822,9 +822,14 @@ int kvm_engine_probe(char *buf, size_t n)
             if (level >= KVM_RUNS_PAGING)
                 snprintf(probe_text, sizeof probe_text, "%s runs real mode, protected mode and paging (probe %.1f ms)",
                          host_kvm_module(), ms);
+            else if (level == KVM_RUNS_PMODE)
+                snprintf(probe_text, sizeof probe_text, "%s runs real mode and 32-bit protected mode without paging "
+                         "but not paging (turning paging on: %.150s)", host_kvm_module(), why);
+            else if (level == KVM_RUNS_REAL)
+                snprintf(probe_text, sizeof probe_text, "%s runs only real mode (entering protected mode: %.150s)",
+                         host_kvm_module(), why);
             else
-                snprintf(probe_text, sizeof probe_text, "%s runs only %s: entering %s failed (%.150s)",
-                         host_kvm_module(), level_name(level), level_name(level + 1), why);
+                snprintf(probe_text, sizeof probe_text, "%s cannot run real-mode code (%.150s)", host_kvm_module(), why);
         }
         probe_done = true;
     }
@@ -995,7 +1000,7 @@ static int shutdown_verdict(struct kvm_engine *k)
     if (need <= k->probe_level) return EXIT_RESET;
     char why[200];
     kvm_engine_probe(why, sizeof why);
-    fprintf(stderr, "bt86: kvm: triple fault at %04x:%08x with CR0=%08x: this host's KVM cannot run %s (%s)\n",
+    fprintf(stderr, "bt86: kvm: triple fault at %04x:%08x (CR0=%08x) as the guest entered %s; %s\n",
             c->seg[SEG_CS].sel, c->eip, c->cr[0], level_name(need), why);
     return EXIT_UNIMPL;
 }
@@ -1044,7 +1049,7 @@ int kvm_engine_run(struct kvm_engine *k, uint64_t n)
     kick_arm(k->timer, slice);
     bool first = true;        /* ready_for_interrupt_injection is stale until the first exit */
     int rc = EXC_NONE;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), entries0 = k->st.entries;
     bool step_hlt = n == 1 && insn_is_hlt(k);
     for (;;) {
         /* a single step is interp_step: no interrupt is taken before it */
@@ -1067,7 +1072,9 @@ int kvm_engine_run(struct kvm_engine *k, uint64_t n)
             r->request_interrupt_window = 0;
         }
         /* a single step ends at its debug exit, not at the slice (bounded by 1 s) */
-        if (tls_expired && (!k->singlestep || now_ns() - t0 > 1000000000ull)) break;
+        /* at least two entries per run, so a slice that expired before the
+         * guest got in (a loaded host) still makes progress */
+        if (tls_expired && k->st.entries - entries0 >= 2 && (!k->singlestep || now_ns() - t0 > 1000000000ull)) break;
         k->st.entries++;
         int e = ioctl(k->vcpu_fd, KVM_RUN, 0);
         first = false;
@@ -1162,8 +1169,15 @@ int kvm_engine_run(struct kvm_engine *k, uint64_t n)
     }
     if (sr == 1) rc = EXIT_RESET;                 /* re-delivery of an interrupt shut down */
     if (rc == EXIT_RESET) rc = shutdown_verdict(k);
-    else if (rc == EXIT_UNIMPL && k->st.other)
-        fprintf(stderr, "bt86: kvm: %s at %04x:%08x (CR0=%08x)\n", why, c->seg[SEG_CS].sel, c->eip, c->cr[0]);
+    else if (rc == EXIT_UNIMPL && k->st.other) {
+        uint8_t b[8];
+        unsigned nb = peek_insn(k, b, 8);
+        char hex[40] = "";
+        for (unsigned i = 0; i < nb; i++) snprintf(hex + 3 * i, sizeof hex - 3 * i, " %02x", b[i]);
+        fprintf(stderr, "bt86: kvm: %s at %04x:%08x (bytes%s; CR0=%08x)%s\n", why, c->seg[SEG_CS].sel, c->eip,
+                hex, c->cr[0], k->probe_level < KVM_RUNS_PAGING ?
+                "; this host's KVM runs code with paging off in its instruction emulator" : "");
+    }
     return rc;
 }
 

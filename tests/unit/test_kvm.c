@@ -409,7 +409,7 @@ static void test_kvm_state_roundtrip(void)
     c->dr[0] = 0x1000; c->dr[7] = 0x400;
     if (!rig_kvm(&g)) { EXPECT(0); rig_free(&g); return; }
     struct cpu before = *c;
-    EXPECT_EQ(kvm_engine_run(g.k, 20000), EXIT_HLT);
+    EXPECT_EQ(kvm_until(&g, 100), EXIT_HLT);
     EXPECT_EQ(c->eip, before.eip + 1);
     for (int i = 0; i < 8; i++) EXPECT_EQ(c->r[i], before.r[i]);
     EXPECT_EQ(c->eflags, before.eflags);
@@ -438,7 +438,7 @@ static void test_kvm_state_roundtrip(void)
     c->eip = 0x7C00;
     c->r[R_EAX] = 0xABCDEF01u;
     c->seg[SEG_DS] = (struct seg){ 0x3000, 0x30000, 0xFFFF, 0x93 };
-    EXPECT_EQ(kvm_engine_run(g.k, 20000), EXIT_HLT);
+    EXPECT_EQ(kvm_until(&g, 100), EXIT_HLT);
     EXPECT_EQ(c->r[R_EAX], 0xABCDEF01u);
     EXPECT_EQ(c->seg[SEG_DS].base, 0x30000);
     rig_free(&g);
@@ -461,6 +461,56 @@ static void test_kvm_a20(void)
     EXPECT_EQ(kvm_until(&g, 100), EXIT_HLT);
     EXPECT_EQ(mem_ram(g.mem)[0], 0);
     EXPECT_EQ(mem_ram(g.mem)[0x100000], 0x5A);
+    rig_free(&g);
+}
+
+/* Real mode -> protected mode -> 32-bit paging (nasm source in the comments).
+ * Where the probe found paging (VT-x/AMD-V) the guest reads a word through a
+ * 4 KiB mapping; where it did not (kvm_pvm) the run must stop with EXIT_UNIMPL
+ * at the CR0 write, never loop on the triple fault. */
+static void test_kvm_paging(void)
+{
+    static const uint8_t p[] = {
+        /* cli; lgdt [gdtr]; mov eax,cr0; or al,1; mov cr0,eax; jmp dword 08h:pm */
+        0xfa, 0x0f, 0x01, 0x16, 0x60, 0x7c, 0x0f, 0x20, 0xc0, 0x0c, 0x01, 0x0f,
+        0x22, 0xc0, 0x66, 0xea, 0x16, 0x7c, 0x00, 0x00, 0x08, 0x00,
+        /* pm: mov ax,10h; mov ds/es/ss,ax; mov esp,7000h; mov al,2; out 80h,al */
+        0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0, 0xbc, 0x00, 0x70, 0x00,
+        0x00, 0xb0, 0x02, 0xe6, 0x80,
+        /* mov eax,2000h; mov cr3,eax; mov eax,cr0; or eax,80000000h; mov cr0,eax */
+        0xb8, 0x00, 0x20, 0x00, 0x00, 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xc0, 0x0d, 0x00, 0x00, 0x00,
+        0x80, 0x0f, 0x22, 0xc0,
+        /* mov al,3; out 80h,al; mov ebx,[400010h]; hlt; nop */
+        0xb0, 0x03, 0xe6, 0x80, 0x8b, 0x1d, 0x10, 0x00, 0x40, 0x00, 0xf4, 0x90,
+        /* gdt: null, flat code, flat data; gdtr: dw 23, dd gdt */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00,
+        0x00, 0x9a, 0xcf, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x92, 0xcf, 0x00,
+        0x17, 0x00, 0x48, 0x7c, 0x00, 0x00 };
+    struct rig g;
+    if (!rig_init(&g, p, sizeof p) || !rig_kvm(&g)) { EXPECT(0); rig_free(&g); return; }
+    uint8_t *ram = mem_ram(g.mem);
+    uint32_t e;
+    e = 0x3000 | 3; memcpy(ram + 0x2000, &e, 4);             /* PD[0] -> PT at 3000h: identity 1 MiB */
+    e = 0x4000 | 3; memcpy(ram + 0x2004, &e, 4);             /* PD[1] -> PT at 4000h */
+    for (uint32_t i = 0; i < 256; i++) { e = i << 12 | 3; memcpy(ram + 0x3000 + 4 * i, &e, 4); }
+    e = 0x6000 | 3; memcpy(ram + 0x4000, &e, 4);             /* linear 400000h -> physical 6000h */
+    memcpy(ram + 0x6010, "\x78\x56\x34\x12", 4);
+    int r = kvm_until(&g, 1000);
+    EXPECT(g.dev.nlog >= 1);
+    EXPECT_EQ(g.dev.log[0], 2);                              /* protected mode ran (both kinds of host) */
+    if (level >= KVM_RUNS_PAGING) {
+        EXPECT_EQ(r, EXIT_HLT);
+        EXPECT_EQ(g.dev.nlog, 2);
+        EXPECT_EQ(g.cpu.r[R_EBX], 0x12345678u);
+        EXPECT_EQ(g.cpu.cr[0] & 0x80000001u, 0x80000001u);
+        EXPECT_EQ(g.cpu.cpl, 0);
+        EXPECT_EQ(g.cpu.seg[SEG_CS].sel, 8);
+    } else {
+        EXPECT_EQ(r, EXIT_UNIMPL);                          /* one line on stderr, no reset loop */
+        EXPECT_EQ(g.dev.nlog, 1);
+        EXPECT_EQ(g.cpu.seg[SEG_CS].sel, 8);
+        EXPECT_EQ(g.cpu.cr[0] & 1, 1);
+    }
     rig_free(&g);
 }
 
@@ -543,6 +593,7 @@ int main(void)
         T(test_kvm_x87_vs_interp);
     T(test_kvm_state_roundtrip);
     T(test_kvm_a20);
+    T(test_kvm_paging);
     T(test_kvm_measure);
     return test_summary();
 }
