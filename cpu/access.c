@@ -45,6 +45,13 @@ void cpu_tlb_flush(struct cpu *c)
     for (int u = 0; u < 2; u++)
         for (int w = 0; w < 2; w++)
             for (int i = 0; i < TLB_SIZE; i++) c->tlb.tag[u][w][i] = TLB_INVALID;
+    if (c->tlb_flush_hook) c->tlb_flush_hook(c->tlb_hook_opaque, CPU_FLUSH_ALL, 0);
+}
+
+void cpu_tlb_drop_writes(struct cpu *c)
+{
+    for (int u = 0; u < 2; u++)
+        for (int i = 0; i < TLB_SIZE; i++) c->tlb.tag[u][1][i] = TLB_INVALID;
 }
 
 void cpu_tlb_flush_nonglobal(struct cpu *c)
@@ -53,6 +60,7 @@ void cpu_tlb_flush_nonglobal(struct cpu *c)
         for (int w = 0; w < 2; w++)
             for (int i = 0; i < TLB_SIZE; i++)
                 if (!c->tlb.global[u][w][i]) c->tlb.tag[u][w][i] = TLB_INVALID;
+    if (c->tlb_flush_hook) c->tlb_flush_hook(c->tlb_hook_opaque, CPU_FLUSH_NONGLOBAL, 0);
 }
 
 void cpu_tlb_flush_page(struct cpu *c, uint32_t lin)
@@ -60,6 +68,7 @@ void cpu_tlb_flush_page(struct cpu *c, uint32_t lin)
     unsigned i = (lin >> 12) % TLB_SIZE;
     for (int u = 0; u < 2; u++)
         for (int w = 0; w < 2; w++) c->tlb.tag[u][w][i] = TLB_INVALID;
+    if (c->tlb_flush_hook) c->tlb_flush_hook(c->tlb_hook_opaque, CPU_FLUSH_PAGE, lin);
 }
 
 void tlb_fill(struct cpu *c, uint32_t lin, uint64_t pa, bool write, bool user)

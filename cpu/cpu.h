@@ -112,11 +112,28 @@ struct cpu {
         uint8_t global[2][2][TLB_SIZE];   /* from a G=1 leaf with CR4.PGE  */
     } tlb;
     bool last_walk_global;     /* the last page walk ended in a global leaf   */
+    bool last_walk_dirty;      /* ... in a leaf with D set (after the walk)   */
+    bool last_walk_writable;   /* ... that allows writes at that privilege    */
+    /* Called after every architectural TLB flush (kind: CPU_FLUSH_ALL,
+     * _NONGLOBAL or _PAGE with `lin`), so an engine that caches
+     * translations elsewhere (the translator's shadow page tables) follows
+     * the same rules. NULL: none. */
+    void (*tlb_flush_hook)(void *opaque, int kind, uint32_t lin);
+    void *tlb_hook_opaque;
     /* decoded-instruction and block caches, validated by the code bytes */
     struct icache_entry *icache;
     struct iblock *bcache;
     uint32_t exec_page;        /* linear page of the running block (or 1)    */
     bool smc;                  /* a store hit exec_page: leave the block     */
+
+    /* the binary translator's run-time area, addressed by translated code
+     * (which keeps a pointer to this struct cpu in a host register) */
+    struct {
+        uint64_t host_rsp;     /* host stack pointer inside bt's entry stub  */
+        uint64_t exit_site;    /* patchable jump of the exit taken, 0: none  */
+        uint64_t poll;         /* address polled at every block entry        */
+        int32_t  exit_code;    /* why translated code returned (translator/) */
+    } btrt;
 
     /* interrupt controller hooks (the board wires them; NULL: none) */
     bool (*intr_pending)(void *opaque);  /* INTR line asserted?           */
@@ -136,6 +153,14 @@ void cpu_tlb_flush(struct cpu *cpu);    /* drop every cached translation */
 void cpu_tlb_flush_page(struct cpu *cpu, uint32_t lin);
 /* MOV CR3 with CR4.PGE: drop all but global translations (SDM vol. 3 sec. 4.10.4.1) */
 void cpu_tlb_flush_nonglobal(struct cpu *cpu);
+enum { CPU_FLUSH_ALL, CPU_FLUSH_NONGLOBAL, CPU_FLUSH_PAGE };
+/* Drop cached write translations only (not an architectural event: a page
+ * became translated code and writes to it must take the watched path). */
+void cpu_tlb_drop_writes(struct cpu *cpu);
+/* Execute the already-decoded instruction `in` at CS:EIP (an engine's
+ * fallback for what it does not translate): feature check, the handler,
+ * exception delivery and counting, as interp_step() does after decoding. */
+int interp_exec_decoded(struct cpu *cpu, const struct insn *in);
 
 /* Execute one instruction (interpreter). Returns EXC_NONE when it retired,
  * an exception vector (already delivered to the guest unless the caller

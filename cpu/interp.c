@@ -256,6 +256,14 @@ done:
     return retire(c, rc);
 }
 
+int interp_exec_decoded(struct cpu *c, const struct insn *in)
+{
+    c->insn_eip = c->eip;
+    c->exc_has_err = false;
+    c->intr_shadow = 0;
+    return retire(c, execute(c, in));
+}
+
 /* ---- the block cache ----
  * A block is a run of instructions decoded once: it starts at a linear
  * address, stays inside one page and the CS limit, and ends after an

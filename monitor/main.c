@@ -54,6 +54,7 @@ static void usage(FILE *f)
 "  --text-dump FILE     save the VGA text screen as ASCII when bt86 exits\n"
 "  --no-reboot          exit instead of resetting the machine\n"
 "  --stats              print engine statistics at exit\n"
+"  --time-limit SECONDS stop the machine after this much host time\n"
 "  --debugcon           show what the guest writes to port 0xE9 on stderr\n"
 "  --check              (bt) lockstep against the interpreter\n"
 "  -h, --help           this text\n"
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
         {"screenshot", required_argument, 0, 11}, {"no-reboot", no_argument, 0, 12},
         {"snapshot", no_argument, 0, 13},    {"stats", no_argument, 0, 14},
         {"check", no_argument, 0, 15},      {"debugcon", no_argument, 0, 16},
-        {"text-dump", required_argument, 0, 17},
+        {"text-dump", required_argument, 0, 17}, {"time-limit", required_argument, 0, 18},
         {0, 0, 0, 0}
     };
     struct machine_config cfg;
@@ -123,6 +124,13 @@ int main(int argc, char **argv)
         case 15: check = true; break;
         case 16: cfg.debugcon = true; break;
         case 17: cfg.text_dump = optarg; break;
+        case 18: {
+            char *end;
+            cfg.max_seconds = strtod(optarg, &end);
+            if (end == optarg || *end || cfg.max_seconds <= 0)
+                return cli_error("--time-limit: '%s' is not a number of seconds", optarg);
+            break;
+        }
         case '?':
             if (optopt) return cli_error("option -%c needs an argument or is unknown (see --help)", optopt);
             return cli_error("unknown option '%s' (see --help)", argv[optind - 1]);

@@ -1,14 +1,642 @@
-/* translator/bt.c - placeholder while the translator is written. */
-#include "translator/bt.h"
-#include "cpu/cpu.h"
-const char *bt_unavailable_reason(void) { return "the bt engine is not implemented yet"; }
-struct bt *bt_new(struct cpu *cpu, bool trap_mode, char *err, size_t errlen)
+/* translator/bt.c - the bt (and trap) engine: code cache, run loop, faults.
+ *
+ * Owns: the code buffer (stubs at its start, then blocks), block lookup by
+ * (linear EIP, physical address, CS base, mode key), chaining of direct
+ * exits within a page, invalidation of a physical page's blocks when it is
+ * written (shadow write fault, interpreter or DMA write through mem's code
+ * watch), the full flush when the buffer is full, the entry/exit/callout
+ * stubs, the SIGSEGV/SIGFPE handler that turns host faults in translated
+ * code into shadow fills or precise exits, and the timer that bounds how long
+ * translated code runs before the run loop sees timers and interrupts.
+ * What runs where: 32-bit protected-mode code (CS.D=1, flat 4 GiB CS) is
+ * translated; real mode, V86, 16-bit code, single-stepping (TF) and
+ * anything the translator cannot start runs in the interpreter.
+ * Signal handlers find the engine through a thread-local pointer set while
+ * bt_run() runs (the only non-struct state: signals carry no argument).
+ */
+#include "translator/bt_priv.h"
+#include "cpu/interp_priv.h"
+#include "mem/mem.h"
+#include "mem/shadow.h"
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/auxv.h>
+#include <ucontext.h>
+#include <asm/prctl.h>
+
+#define CODE_SIZE     (64u << 20)
+#define MAX_TBS       (256u << 10)
+#define MAP_ENTRIES   (4u << 20)
+#define MAX_CALLOUTS  (512u << 10)
+#define HASH_SIZE     (1u << 16)
+#define PAGE_HASH     (1u << 14)
+#define TIMER_NS      1000000L       /* control back to the run loop every 1 ms */
+
+struct bt {
+    struct cpu *cpu;
+    bool trap;                      /* trap mode: sensitive insns exit      */
+    struct shadow *sh;
+    uint8_t *code, *code_ptr, *code_end;
+    /* stubs at the start of the code buffer */
+    uint64_t (*enter)(struct cpu *c, void *code);
+    uint8_t *stub_exit_save, *stub_exit_nosave, *stub_callout, *blocks_start;
+    struct tb *tbs;                 /* block records, allocation order      */
+    uint32_t ntb;
+    struct tb_insn *maps;
+    uint32_t nmap;
+    struct bt_callout *callouts;
+    uint32_t ncallout;
+    struct tb *hash[HASH_SIZE];
+    struct tb *page_head[PAGE_HASH];
+    uint8_t *code_bits;             /* 1 bit per RAM page holding blocks    */
+    uint64_t ram_pages;
+    uint8_t *poll_page, *poll_guard;
+    int cur_window;                 /* window GS points at, -1: unknown     */
+    bool use_wrgsbase;
+    bool smc_hit;                   /* a page was invalidated in a callout  */
+    uint64_t generation;            /* bumped by every flush                */
+    timer_t timer;
+    bool timer_ok;
+    struct bt_stats st;
+};
+
+static __thread struct bt *tls_bt;      /* the engine running on this thread */
+static struct sigaction old_segv, old_fpe, old_bus;
+static bool handlers_installed;
+
+/* ---- services for translate.c ---- */
+bool bt_trap_mode(const struct bt *bt) { return bt->trap; }
+struct bt_stats *bt_stats(struct bt *bt) { return &bt->st; }
+void *bt_stub_exit_save(struct bt *bt) { return bt->stub_exit_save; }
+void *bt_stub_callout(struct bt *bt) { return bt->stub_callout; }
+
+uint8_t *bt_code_alloc_begin(struct bt *bt, struct cbuf *b)
 {
-    (void)cpu; (void)trap_mode;
-    snprintf(err, errlen, "%s", bt_unavailable_reason());
+    if (bt->code_end - bt->code_ptr < 65536) return NULL;
+    b->p = bt->code_ptr;
+    b->end = bt->code_end;
+    b->full = false;
+    return b->p;
+}
+
+struct tb *bt_tb_alloc(struct bt *bt, unsigned ninsn)
+{
+    if (bt->ntb >= MAX_TBS || bt->nmap + ninsn + 1 > MAP_ENTRIES) return NULL;
+    struct tb *tb = &bt->tbs[bt->ntb];
+    memset(tb, 0, sizeof *tb);
+    tb->map = &bt->maps[bt->nmap];
+    return tb;
+}
+
+struct bt_callout *bt_callout_alloc(struct bt *bt)
+{
+    if (bt->ncallout >= MAX_CALLOUTS) return NULL;
+    return &bt->callouts[bt->ncallout++];
+}
+
+/* ---- stubs ---- */
+#define OFF(f) ((int32_t)offsetof(struct cpu, f))
+#define ARITH_MASK 0x8D5u
+
+static void e_load_state(struct cbuf *b)
+{
+    e_load_cpu64(b, H_R14, OFF(btrt.poll));
+    e_load_cpu32(b, H_RAX, OFF(eflags));
+    e8(b, 0x25); e32(b, ARITH_MASK);                  /* and eax, OSZAPC */
+    e8(b, 0x50); e8(b, 0x9D);                         /* push rax; popfq  */
+    for (unsigned g = 0; g < 8; g++) e_load_cpu32(b, g == 4 ? H_R12 : g, OFF(r) + 4 * (int32_t)g);
+}
+
+static void e_save_state(struct cbuf *b)
+{
+    for (unsigned g = 0; g < 8; g++) e_store_cpu32(b, g == 4 ? H_R12 : g, OFF(r) + 4 * (int32_t)g);
+    e8(b, 0x9C); e8(b, 0x41); e8(b, 0x58);            /* pushfq; pop r8 */
+    e8(b, 0x41); e8(b, 0x81); e8(b, 0xE0); e32(b, ARITH_MASK);        /* and r8d, mask */
+    e_load_cpu32(b, H_R9, OFF(eflags));
+    e8(b, 0x41); e8(b, 0x81); e8(b, 0xE1); e32(b, ~ARITH_MASK);       /* and r9d, ~mask */
+    e8(b, 0x45); e8(b, 0x09); e8(b, 0xC1);                            /* or r9d, r8d */
+    e_store_cpu32(b, H_R9, OFF(eflags));
+}
+
+int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired);
+
+static void emit_stubs(struct bt *bt)
+{
+    struct cbuf b = { bt->code, bt->code_end, false };
+    /* enter(cpu, code) */
+    bt->enter = (uint64_t (*)(struct cpu *, void *))(void *)b.p;
+    e8(&b, 0x53); e8(&b, 0x55);                                   /* push rbx, rbp */
+    e8(&b, 0x41); e8(&b, 0x54); e8(&b, 0x41); e8(&b, 0x55);       /* push r12, r13 */
+    e8(&b, 0x41); e8(&b, 0x56); e8(&b, 0x41); e8(&b, 0x57);       /* push r14, r15 */
+    e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xEC); e8(&b, 0x08);       /* sub rsp, 8 */
+    e8(&b, 0x49); e8(&b, 0x89); e8(&b, 0xFD);                     /* mov r13, rdi */
+    e_store_cpu64(&b, H_RSP, OFF(btrt.host_rsp));
+    e8(&b, 0x49); e8(&b, 0x89); e8(&b, 0xF3);                     /* mov r11, rsi */
+    e8(&b, 0x45); e8(&b, 0x31); e8(&b, 0xFF);                     /* xor r15d, r15d */
+    e_load_state(&b);
+    e8(&b, 0x41); e8(&b, 0xFF); e8(&b, 0xE3);                     /* jmp r11 */
+    /* exit_save / exit_nosave */
+    b.p = (uint8_t *)(((uintptr_t)b.p + 15) & ~(uintptr_t)15);
+    bt->stub_exit_save = b.p;
+    e_save_state(&b);
+    bt->stub_exit_nosave = b.p;
+    e_load_cpu64(&b, H_RSP, OFF(btrt.host_rsp));
+    e8(&b, 0x4C); e8(&b, 0x89); e8(&b, 0xF8);                     /* mov rax, r15 */
+    e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xC4); e8(&b, 0x08);       /* add rsp, 8 */
+    e8(&b, 0x41); e8(&b, 0x5F); e8(&b, 0x41); e8(&b, 0x5E);       /* pop r15, r14 */
+    e8(&b, 0x41); e8(&b, 0x5D); e8(&b, 0x41); e8(&b, 0x5C);       /* pop r13, r12 */
+    e8(&b, 0x5D); e8(&b, 0x5B); e8(&b, 0xC3);                     /* pop rbp, rbx; ret */
+    /* callout: r11 = record */
+    b.p = (uint8_t *)(((uintptr_t)b.p + 15) & ~(uintptr_t)15);
+    bt->stub_callout = b.p;
+    e_save_state(&b);
+    e8(&b, 0x4C); e8(&b, 0x89); e8(&b, 0xEF);                     /* mov rdi, r13 */
+    e8(&b, 0x4C); e8(&b, 0x89); e8(&b, 0xDE);                     /* mov rsi, r11 */
+    e8(&b, 0x4C); e8(&b, 0x89); e8(&b, 0xFA);                     /* mov rdx, r15 */
+    e8(&b, 0x45); e8(&b, 0x31); e8(&b, 0xFF);                     /* xor r15d, r15d */
+    e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xEC); e8(&b, 0x08);       /* sub rsp, 8 */
+    e_mov64_imm(&b, H_RAX, (uint64_t)(uintptr_t)bt_helper);
+    e8(&b, 0xFF); e8(&b, 0xD0);                                   /* call rax */
+    e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xC4); e8(&b, 0x08);       /* add rsp, 8 */
+    e8(&b, 0x85); e8(&b, 0xC0);                                   /* test eax, eax */
+    e8(&b, 0x0F); e8(&b, 0x85);                                   /* jnz exit_nosave */
+    e32(&b, (uint32_t)(bt->stub_exit_nosave - (b.p + 4)));
+    e_load_state(&b);
+    e8(&b, 0xC3);                                                 /* ret */
+    bt->blocks_start = (uint8_t *)(((uintptr_t)b.p + 63) & ~(uintptr_t)63);
+}
+
+/* ---- the callout helper (called from translated code) ---- */
+int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
+{
+    struct bt *bt = tls_bt;
+    c->icount += retired;
+    c->tsc += retired;
+    c->eip = rec->eip;
+    bt->smc_hit = false;
+    bt->st.callouts[rec->kind]++;
+    int rc = interp_exec_decoded(c, &rec->in);
+    if (rc != EXC_NONE) {
+        c->btrt.exit_code = rc >= 256 ? rc : BT_EXIT_NONE;
+        return 1;
+    }
+    if (rec->ends_block || c->eip != rec->next_eip || bt->smc_hit) return 1;
+    return 0;
+}
+
+/* ---- code pages and invalidation ---- */
+static inline bool code_bit(const struct bt *bt, uint64_t pfn)
+{
+    return pfn < bt->ram_pages && ((bt->code_bits[pfn >> 3] >> (pfn & 7)) & 1);
+}
+
+static inline uint32_t hash_key(uint32_t lin, uint32_t mode) { return (lin ^ (lin >> 12) ^ (mode * 0x9E3779B1u)) & (HASH_SIZE - 1); }
+
+static void hash_remove(struct bt *bt, struct tb *tb)
+{
+    struct tb **pp = &bt->hash[hash_key(tb->lin, tb->mode)];
+    for (; *pp; pp = &(*pp)->hnext)
+        if (*pp == tb) { *pp = tb->hnext; return; }
+}
+
+static void invalidate_pfn(struct bt *bt, uint64_t pfn)
+{
+    if (!code_bit(bt, pfn)) return;
+    bt->code_bits[pfn >> 3] &= (uint8_t)~(1u << (pfn & 7));
+    struct tb **pp = &bt->page_head[pfn & (PAGE_HASH - 1)];
+    while (*pp) {
+        struct tb *tb = *pp;
+        if ((tb->phys >> 12) != pfn) { pp = &tb->pnext; continue; }
+        *pp = tb->pnext;
+        tb->valid = false;
+        hash_remove(bt, tb);
+        /* entry -> its invalidation stub (chained jumps into it now exit) */
+        uint8_t *stub = tb->host + tb->map[tb->ninsn].host_off;
+        tb->host[0] = 0xE9;
+        e_patch32(tb->host + 1, stub);
+    }
+    bt->smc_hit = true;
+    bt->st.smc_invalidations++;
+}
+
+static void ram_written(void *opaque, uint64_t pa, uint64_t len)
+{
+    struct bt *bt = opaque;
+    for (uint64_t p = pa >> 12; p <= (pa + len - 1) >> 12; p++) invalidate_pfn(bt, p);
+}
+
+void bt_ram_written(struct bt *bt, uint64_t pa, uint64_t len)
+{
+    if (len) ram_written(bt, pa, len);
+}
+
+static void flush_all(struct bt *bt)
+{
+    memset(bt->hash, 0, sizeof bt->hash);
+    memset(bt->page_head, 0, sizeof bt->page_head);
+    memset(bt->code_bits, 0, (bt->ram_pages + 7) / 8);
+    bt->ntb = 0; bt->nmap = 0; bt->ncallout = 0;
+    bt->code_ptr = bt->blocks_start;
+    bt->generation++;
+    bt->st.flushes++;
+}
+
+/* the guest flushed its TLB: the shadow follows */
+static void tlb_hook(void *opaque, int kind, uint32_t lin)
+{
+    struct bt *bt = opaque;
+    if (kind == CPU_FLUSH_PAGE) shadow_zap_page(bt->sh, lin);
+    else shadow_zap_all(bt->sh);
+}
+
+/* ---- modes ---- */
+static unsigned seg_class(const struct seg *s)
+{
+    if ((s->ar & 0x9E) != 0x92 || s->limit != 0xFFFFFFFFu) return SEGC_OTHER;   /* present writable expand-up data */
+    return s->base == 0 ? SEGC_FLAT : SEGC_BASED;
+}
+
+static bool mode_key(const struct cpu *c, uint32_t *mode)
+{
+    if (!(c->cr[0] & CR0_PE) || (c->eflags & (FL_VM | FL_TF)) || c->intr_shadow) return false;
+    const struct seg *cs = &c->seg[SEG_CS];
+    if (!(cs->ar & AR_DB) || cs->limit != 0xFFFFFFFFu) return false;
+    if ((c->cr[0] & CR0_AM) && (c->eflags & FL_AC) && c->cpl == 3) return false;
+    if (c->dr[7] & 0xFF) return false;
+    uint32_t m = (uint32_t)c->cpl;
+    static const int segs[5] = { SEG_ES, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+    for (int i = 0; i < 5; i++) m |= seg_class(&c->seg[segs[i]]) << (2 + 2 * segs[i]);
+    if (c->seg[SEG_SS].ar & AR_DB) m |= MODE_SS32;
+    *mode = m;
+    return true;
+}
+
+/* ---- lookup and translation ---- */
+static struct tb *lookup(struct bt *bt, uint32_t lin, uint64_t phys, uint32_t cs_base, uint32_t mode)
+{
+    for (struct tb *tb = bt->hash[hash_key(lin, mode)]; tb; tb = tb->hnext)
+        if (tb->lin == lin && tb->mode == mode && tb->phys == phys && tb->cs_base == cs_base) return tb;
     return NULL;
 }
-void bt_free(struct bt *bt) { (void)bt; }
-int bt_run(struct bt *bt, uint64_t n) { (void)bt; (void)n; return EXIT_UNIMPL; }
-void bt_ram_written(struct bt *bt, uint64_t pa, uint64_t len) { (void)bt; (void)pa; (void)len; }
-void bt_print_stats(struct bt *bt, FILE *f) { (void)bt; (void)f; }
+
+static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
+                            unsigned avail, uint32_t mode)
+{
+    bool no_space;
+    struct tb *tb = tr_block(bt, c, lin, phys, code, avail, mode, &no_space);
+    if (!tb && no_space) {
+        flush_all(bt);
+        tb = tr_block(bt, c, lin, phys, code, avail, mode, &no_space);
+    }
+    if (!tb) return NULL;
+    bt->code_ptr = (uint8_t *)(((uintptr_t)tb->host + tb->host_len + 15) & ~(uintptr_t)15);
+    bt->ntb++;
+    bt->nmap += tb->ninsn + 1u;
+    tb->valid = true;
+    uint32_t h = hash_key(lin, mode);
+    tb->hnext = bt->hash[h];
+    bt->hash[h] = tb;
+    uint64_t pfn = phys >> 12;
+    tb->pnext = bt->page_head[pfn & (PAGE_HASH - 1)];
+    bt->page_head[pfn & (PAGE_HASH - 1)] = tb;
+    if (!code_bit(bt, pfn)) {
+        bt->code_bits[pfn >> 3] |= (uint8_t)(1u << (pfn & 7));
+        shadow_protect_pfn(bt->sh, pfn);
+        cpu_tlb_drop_writes(c);
+    }
+    bt->st.blocks++;
+    bt->st.insns_translated += tb->ninsn;
+    return tb;
+}
+
+/* The block at CS:EIP, translated if needed; NULL: interpret. */
+static struct tb *find_block(struct bt *bt, struct cpu *c, uint32_t mode)
+{
+    uint32_t lin = c->seg[SEG_CS].base + c->eip;
+    bool user = c->cpl == 3;
+    uint8_t *h = tlb_hit(c, lin, false, user);
+    if (!h) return NULL;                          /* the interpreter fills the TLB */
+    uint8_t *ram = mem_ram(c->mem);
+    if (h < ram || h >= ram + mem_ram_size(c->mem)) return NULL;   /* ROM: interpret */
+    uint64_t phys = (uint64_t)(h - ram);
+    if (!mem_host_page(c->mem, phys, false)) return NULL;
+    bt->st.lookups++;
+    struct tb *tb = lookup(bt, lin, phys, c->seg[SEG_CS].base, mode);
+    if (tb) return tb;
+    bt->st.lookup_misses++;
+    return translate(bt, c, lin, phys, h, 4096 - (lin & 0xFFF), mode);
+}
+
+/* ---- host faults in translated code ---- */
+static struct tb *tb_of_pc(struct bt *bt, uintptr_t pc)
+{
+    uint32_t lo = 0, hi = bt->ntb;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if ((uintptr_t)bt->tbs[mid].host <= pc) lo = mid + 1; else hi = mid;
+    }
+    if (!lo) return NULL;
+    struct tb *tb = &bt->tbs[lo - 1];
+    return pc < (uintptr_t)tb->host + tb->host_len ? tb : NULL;
+}
+
+static unsigned insn_of_pc(const struct tb *tb, uintptr_t pc)
+{
+    uint32_t off = (uint32_t)(pc - (uintptr_t)tb->host);
+    unsigned k = 0;
+    while (k + 1 < tb->ninsn && tb->map[k + 1].host_off <= off) k++;
+    return k;
+}
+
+/* Map the page a translated access faulted on, if the guest allows it. */
+static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
+{
+    struct cpu *c = bt->cpu;
+    bool user = w == SHADOW_USER;
+    uint64_t pa;
+    bool writable = true;
+    if (c->cr[0] & CR0_PG) {
+        if (paging_walk(c, lin, write ? ACC_WRITE : ACC_READ, user, &pa, true) != EXC_NONE) {
+            bt->st.faults_guest++;
+            return false;
+        }
+        writable = c->last_walk_writable && c->last_walk_dirty;
+    } else {
+        pa = lin;
+    }
+    if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
+    uint64_t page = pa & ~0xFFFull;
+    uint8_t *h = mem_host_page(c->mem, page, false);
+    if (!h || h != mem_ram(c->mem) + page) { bt->st.faults_mmio++; return false; }
+    if (code_bit(bt, page >> 12)) {
+        if (write) { invalidate_pfn(bt, page >> 12); bt->st.faults_smc++; return false; }
+        writable = false;
+    }
+    if (write && !writable) return false;
+    if (shadow_map(bt->sh, w, lin & ~0xFFFu, page, writable) != 0) return false;
+    bt->st.faults_fill++;
+    return true;
+}
+
+static void exit_at(struct bt *bt, ucontext_t *uc, struct tb *tb, unsigned k, int code)
+{
+    uc->uc_mcontext.gregs[REG_R15] += tb->map[k].pending;
+    bt->cpu->eip = tb->map[k].eip;
+    bt->cpu->btrt.exit_code = code;
+    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)bt->stub_exit_save;
+}
+
+static void chain_old(int sig, siginfo_t *si, void *uctx)
+{
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : sig == SIGFPE ? &old_fpe : &old_bus;
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) { old->sa_sigaction(sig, si, uctx); return; }
+    if (old->sa_handler != SIG_IGN && old->sa_handler != SIG_DFL && old->sa_handler) { old->sa_handler(sig); return; }
+    signal(sig, SIG_DFL);                          /* re-fault and die with the real cause */
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+    ucontext_t *uc = uctx;
+    struct bt *bt = tls_bt;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (!bt || pc < (uintptr_t)bt->blocks_start || pc >= (uintptr_t)bt->code_end) { chain_old(sig, si, uctx); return; }
+    struct tb *tb = tb_of_pc(bt, pc);
+    if (!tb) { chain_old(sig, si, uctx); return; }
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    if (sig == SIGSEGV && addr >= (uintptr_t)bt->poll_guard && addr < (uintptr_t)bt->poll_guard + 4096) {
+        bt->st.exits_poll++;
+        exit_at(bt, uc, tb, 0, BT_EXIT_POLL);
+        return;
+    }
+    unsigned k = insn_of_pc(tb, pc);
+    if (sig == SIGSEGV) {
+        uint64_t off;
+        int w = shadow_window_of(bt->sh, addr, &off);
+        if (w >= 0 && off < (1ull << 32)) {
+            bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+            if (shadow_fill(bt, w, (uint32_t)off, write)) return;        /* retry */
+        }
+    } else if (sig == SIGFPE) {
+        bt->st.faults_de++;
+    }
+    exit_at(bt, uc, tb, k, BT_EXIT_SLOW);
+}
+
+static void on_timer(int sig, siginfo_t *si, void *uctx)
+{
+    (void)sig; (void)si;
+    struct bt *bt = tls_bt;
+    if (!bt) return;
+    ucontext_t *uc = uctx;
+    bt->cpu->btrt.poll = (uint64_t)(uintptr_t)bt->poll_guard;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (pc >= (uintptr_t)bt->code && pc < (uintptr_t)bt->code_end)
+        uc->uc_mcontext.gregs[REG_R14] = (greg_t)(uintptr_t)bt->poll_guard;
+}
+
+static int install_handlers(char *err, size_t errlen)
+{
+    if (handlers_installed) return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &old_segv) || sigaction(SIGFPE, &sa, &old_fpe) || sigaction(SIGBUS, &sa, &old_bus)) {
+        snprintf(err, errlen, "cannot install the translator's fault handlers: %s", strerror(errno));
+        return -1;
+    }
+    sa.sa_sigaction = on_timer;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    if (sigaction(SIGRTMIN + 2, &sa, NULL)) {
+        snprintf(err, errlen, "cannot install the translator's timer handler: %s", strerror(errno));
+        return -1;
+    }
+    handlers_installed = true;
+    return 0;
+}
+
+/* ---- engine ---- */
+const char *bt_unavailable_reason(void)
+{
+#if defined(__x86_64__) && defined(__linux__)
+    return NULL;
+#else
+    return "the bt engine translates to x86-64 code and needs an x86-64 Linux host";
+#endif
+}
+
+struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
+{
+    const char *why = bt_unavailable_reason();
+    if (why) { snprintf(err, errlen, "%s", why); return NULL; }
+    struct bt *bt = calloc(1, sizeof *bt);
+    if (!bt) { snprintf(err, errlen, "out of memory"); return NULL; }
+    bt->cpu = c;
+    bt->trap = trap_mode;
+    bt->cur_window = -1;
+    bt->ram_pages = mem_ram_size(c->mem) >> 12;
+    bt->sh = shadow_new(c->mem, err, errlen);
+    if (!bt->sh) { free(bt); return NULL; }
+    bt->code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    bt->poll_page = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bt->tbs = calloc(MAX_TBS, sizeof *bt->tbs);
+    bt->maps = calloc(MAP_ENTRIES, sizeof *bt->maps);
+    bt->callouts = calloc(MAX_CALLOUTS, sizeof *bt->callouts);
+    bt->code_bits = calloc((bt->ram_pages + 7) / 8 + 1, 1);
+    if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits) {
+        snprintf(err, errlen, "cannot allocate the translator's code cache: %s", strerror(errno));
+        if (bt->code == MAP_FAILED) bt->code = NULL;
+        if (bt->poll_page == MAP_FAILED) bt->poll_page = NULL;
+        bt_free(bt);
+        return NULL;
+    }
+    bt->poll_guard = bt->poll_page + 4096;
+    if (mprotect(bt->poll_guard, 4096, PROT_NONE)) { snprintf(err, errlen, "mprotect: %s", strerror(errno)); bt_free(bt); return NULL; }
+    bt->code_end = bt->code + CODE_SIZE;
+    emit_stubs(bt);
+    bt->code_ptr = bt->blocks_start;
+    tr_init_tables();
+    if (install_handlers(err, errlen)) { bt_free(bt); return NULL; }
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGRTMIN + 2;
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    if (timer_create(CLOCK_MONOTONIC, &sev, &bt->timer) == 0) {
+        bt->timer_ok = true;
+        struct itimerspec its = { { 0, TIMER_NS }, { 0, TIMER_NS } };
+        timer_settime(bt->timer, 0, &its, NULL);
+    }
+    bt->use_wrgsbase = (getauxval(AT_HWCAP2) & 2) != 0;
+    c->tlb_flush_hook = tlb_hook;
+    c->tlb_hook_opaque = bt;
+    mem_set_code_watch(c->mem, bt->code_bits, ram_written, bt);
+    return bt;
+}
+
+void bt_free(struct bt *bt)
+{
+    if (!bt) return;
+    if (bt->timer_ok) timer_delete(bt->timer);
+    if (bt->cpu && bt->cpu->tlb_hook_opaque == bt) { bt->cpu->tlb_flush_hook = NULL; bt->cpu->tlb_hook_opaque = NULL; }
+    if (bt->cpu && bt->code_bits) mem_set_code_watch(bt->cpu->mem, NULL, NULL, NULL);
+    if (tls_bt == bt) tls_bt = NULL;
+    shadow_free(bt->sh);
+    if (bt->code) munmap(bt->code, CODE_SIZE);
+    if (bt->poll_page) munmap(bt->poll_page, 8192);
+    free(bt->tbs); free(bt->maps); free(bt->callouts); free(bt->code_bits);
+    free(bt);
+}
+
+static void set_window(struct bt *bt, int w)
+{
+    if (w == bt->cur_window) return;
+    uintptr_t base = (uintptr_t)shadow_window(bt->sh, w);
+    if (bt->use_wrgsbase) __asm__ volatile("wrgsbase %0" :: "r"(base) : "memory");
+    else syscall(SYS_arch_prctl, ARCH_SET_GS, base);
+    bt->cur_window = w;
+}
+
+static inline bool take_interrupt(struct cpu *c, int *rc)
+{
+    if (c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque)) {
+        int vec = c->intr_ack(c->intr_opaque);
+        c->halted = false;
+        int dr = cpu_deliver(c, vec, false, 0, false, c->eip);
+        if (dr >= 256) { *rc = dr; return true; }
+    }
+    return false;
+}
+
+int bt_run(struct bt *bt, uint64_t n)
+{
+    struct cpu *c = bt->cpu;
+    struct bt *prev = tls_bt;
+    tls_bt = bt;
+    uint64_t start = c->icount;
+    int rc = EXC_NONE;
+    c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
+    uint8_t *chain_site = NULL;
+    uint64_t chain_gen = 0;
+    uint32_t chain_mode = 0;
+    while (c->icount - start < n) {
+        if (take_interrupt(c, &rc)) break;
+        if (c->halted) { rc = EXIT_HLT; break; }
+        uint32_t mode;
+        struct tb *tb = mode_key(c, &mode) ? find_block(bt, c, mode) : NULL;
+        if (!tb) {
+            chain_site = NULL;
+            bt->st.interp_steps++;
+            rc = interp_step(c);
+            if (rc >= 256) break;
+            rc = EXC_NONE;
+            continue;
+        }
+        if (chain_site && chain_gen == bt->generation && chain_mode == mode) {
+            e_patch32(chain_site + 1, tb->host);
+            bt->st.chains++;
+        }
+        chain_site = NULL;
+        if (c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page) break;     /* the timer fired */
+        set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
+        c->btrt.exit_site = 0;
+        c->btrt.exit_code = BT_EXIT_NONE;
+        uint64_t gen = bt->generation;
+        uint64_t retired = bt->enter(c, tb->host);
+        c->icount += retired;
+        c->tsc += retired;
+        int code = c->btrt.exit_code;
+        if (code == BT_EXIT_NONE) {
+            if (c->btrt.exit_site) {
+                chain_site = (uint8_t *)(uintptr_t)c->btrt.exit_site;
+                chain_gen = gen;
+                chain_mode = mode;
+                bt->st.exits_direct++;
+            } else bt->st.exits_indirect++;
+        } else if (code == BT_EXIT_POLL) {
+            break;
+        } else if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP) {
+            if (code == BT_EXIT_SLOW) bt->st.exits_slow++; else bt->st.exits_trap++;
+            bt->st.interp_insns++;
+            rc = interp_step(c);
+            if (rc >= 256) break;
+            rc = EXC_NONE;
+        } else {
+            rc = code;                              /* EXIT_HLT, EXIT_RESET, ... */
+            break;
+        }
+    }
+    c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
+    tls_bt = prev;
+    return rc;
+}
+
+void bt_print_stats(struct bt *bt, FILE *f)
+{
+    const struct bt_stats *s = &bt->st;
+    const struct shadow_stats *sh = shadow_get_stats(bt->sh);
+    fprintf(f, "bt86: %s: blocks translated %llu (%llu insns), lookups %llu (misses %llu), flushes %llu\n",
+            bt->trap ? "trap" : "bt", (unsigned long long)s->blocks, (unsigned long long)s->insns_translated,
+            (unsigned long long)s->lookups, (unsigned long long)s->lookup_misses, (unsigned long long)s->flushes);
+    fprintf(f, "bt86: exits: direct %llu (chained %llu), indirect %llu, timer %llu, slow-path %llu, trap %llu; interpreted steps %llu\n",
+            (unsigned long long)s->exits_direct, (unsigned long long)s->chains, (unsigned long long)s->exits_indirect,
+            (unsigned long long)s->exits_poll, (unsigned long long)s->exits_slow, (unsigned long long)s->exits_trap,
+            (unsigned long long)s->interp_steps);
+    fprintf(f, "bt86: callouts: system %llu, io %llu, string %llu, fpu %llu, stack %llu, other %llu\n",
+            (unsigned long long)s->callouts[CO_SYSTEM], (unsigned long long)s->callouts[CO_IO],
+            (unsigned long long)s->callouts[CO_STRING], (unsigned long long)s->callouts[CO_FPU],
+            (unsigned long long)s->callouts[CO_STACK], (unsigned long long)s->callouts[CO_OTHER]);
+    fprintf(f, "bt86: shadow: fills %llu, zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
+               "faults: guest #PF %llu, mmio/rom %llu, smc %llu, #DE %llu; smc invalidations %llu\n",
+            (unsigned long long)sh->fills, (unsigned long long)sh->zaps_all, (unsigned long long)sh->zaps_page,
+            (unsigned long long)sh->overflow_zaps, (unsigned long long)sh->protects,
+            (unsigned long long)s->faults_guest, (unsigned long long)s->faults_mmio, (unsigned long long)s->faults_smc,
+            (unsigned long long)s->faults_de, (unsigned long long)s->smc_invalidations);
+}

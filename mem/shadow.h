@@ -1,0 +1,51 @@
+/* mem/shadow.h - shadow page tables for translated code: host windows.
+ *
+ * Owns: two host address windows of 4 GiB (+ guard) each, one for guest
+ * supervisor accesses and one for user accesses, in which a host page at
+ * window + lin maps the guest RAM page that guest linear address `lin`
+ * translates to (the RAM memfd mapped MAP_SHARED). The host MMU then does
+ * the guest's translation and its U/S and R/W checks. Pages are mapped on
+ * demand by the translator's fault handler (which walks the guest page
+ * tables) and zapped when the guest flushes its TLB. A reverse map finds
+ * every mapping of a physical page so pages holding translated code can be
+ * made read-only everywhere. The number of host mappings is bounded (Linux's
+ * vm.max_map_count): past the bound everything is zapped.
+ * Invariant: a mapping is never more permissive than the guest's page
+ * tables and TLB allow at the time it was made.
+ */
+#ifndef BT86_SHADOW_H
+#define BT86_SHADOW_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mem;
+struct shadow;
+
+#define SHADOW_SUP  0
+#define SHADOW_USER 1
+
+struct shadow_stats {
+    uint64_t fills;            /* pages mapped                                */
+    uint64_t zaps_all;         /* whole-window zaps                           */
+    uint64_t zaps_page;        /* single-page zaps (INVLPG)                   */
+    uint64_t protects;         /* mappings made read-only for code            */
+    uint64_t overflow_zaps;    /* zaps forced by the mapping bound            */
+};
+
+struct shadow *shadow_new(struct mem *mem, char *err, size_t errlen);
+void shadow_free(struct shadow *s);
+uint8_t *shadow_window(struct shadow *s, int w);
+/* Which window holds host address `addr`; *off = addr - window base
+ * (may be >= 4 GiB: the guard). -1 if none. */
+int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off);
+/* Map guest page `lin` (page-aligned) of window w to RAM page `pa`.
+ * Returns 0, or -1 if pa is not RAM or the host refused. */
+int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable);
+void shadow_zap_all(struct shadow *s);
+void shadow_zap_page(struct shadow *s, uint32_t lin);
+/* Make every mapping of RAM page pfn read-only (it now holds code). */
+void shadow_protect_pfn(struct shadow *s, uint64_t pfn);
+const struct shadow_stats *shadow_get_stats(const struct shadow *s);
+
+#endif

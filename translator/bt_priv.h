@@ -1,0 +1,103 @@
+/* translator/bt_priv.h - what the translator's files share.
+ *
+ * Run-time conventions of translated code (x86-64 host):
+ *   guest EAX ECX EDX EBX EBP ESI EDI  in host rax rcx rdx rbx rbp rsi rdi
+ *   guest ESP                          in host r12 (host rsp stays the host stack)
+ *   r13 = struct cpu *   r14 = poll address   r15 = retired-instruction counter
+ *   r8-r11 scratch; guest OSZAPC in host RFLAGS (DF is always 0 on the host:
+ *   guest DF lives in cpu->eflags, read by the string helpers).
+ * Upper halves of the guest registers' host registers are always zero.
+ * Guest memory is reached as gs:[32-bit address] in the shadow window of the
+ * current privilege (mem/shadow.h).
+ * A block is a run of guest instructions inside one guest page with one
+ * mode key (CPL, segment classes, SS.B) and CS base. It starts with a poll
+ * load from [r14] (the timer points r14 at a guard page to get control
+ * back) and ends with exits: a patchable `jmp rel32` per direct target
+ * (chained to the target block when it is in the same page) or an indirect
+ * exit through the run loop.
+ */
+#ifndef BT86_BT_PRIV_H
+#define BT86_BT_PRIV_H
+#include "translator/bt.h"
+#include "translator/emit.h"
+#include "cpu/cpu.h"
+#include "cpu/decode.h"
+
+/* why translated code returned to bt_run (cpu->btrt.exit_code; EXIT_* of
+ * cpu.h pass through unchanged) */
+enum {
+    BT_EXIT_NONE = 0,     /* a block exit: continue at cpu->eip            */
+    BT_EXIT_POLL = 1,     /* the timer asked for control                   */
+    BT_EXIT_SLOW = 2,     /* run the instruction at cpu->eip in the interpreter
+                             (guest fault, MMIO, SMC on the running page)  */
+    BT_EXIT_TRAP = 3,     /* trap mode: a sensitive instruction at cpu->eip */
+};
+
+/* segment classes in the mode key */
+enum { SEGC_OTHER = 0, SEGC_FLAT = 1, SEGC_BASED = 2 };
+#define MODE_CPL(m)       ((m) & 3)
+#define MODE_SEGC(m, s)   (((m) >> (2 + 2 * (s))) & 3)    /* s = SEG_* (CS unused) */
+#define MODE_SS32         (1u << 14)
+
+struct tb_insn {
+    uint32_t host_off;     /* offset of its host code from the block entry  */
+    uint32_t eip;          /* guest EIP                                     */
+    uint16_t pending;      /* retired instructions of the block not yet in r15 */
+};
+
+struct tb {
+    uint32_t eip, lin;     /* guest EIP and linear address of the first insn */
+    uint64_t phys;         /* physical address of the first byte            */
+    uint32_t cs_base, mode;
+    uint8_t *host;         /* entry point                                   */
+    uint32_t host_len;
+    uint16_t ninsn;
+    uint16_t nbytes;
+    bool valid;
+    bool sensitive;        /* calls out for I/O or system state (--check skips) */
+    uint32_t undef_flags;  /* flags left undefined at the end (--check masks) */
+    struct tb *hnext;      /* lookup hash chain                             */
+    struct tb *pnext;      /* blocks of the same physical page              */
+    struct tb_insn *map;   /* ninsn + 1 entries (the last: the end)         */
+};
+
+/* a callout to the interpreter: translated code passes this record */
+struct bt_callout {
+    struct insn in;
+    uint32_t eip, next_eip;
+    uint8_t ends_block;    /* return to the run loop afterwards             */
+    uint8_t kind;          /* statistics bucket                             */
+};
+
+enum { CO_SYSTEM, CO_IO, CO_STRING, CO_FPU, CO_STACK, CO_OTHER, CO_KINDS };
+
+struct bt_stats {
+    uint64_t blocks, insns_translated, lookups, lookup_misses, chains, flushes;
+    uint64_t exits_poll, exits_slow, exits_trap, exits_indirect, exits_direct;
+    uint64_t callouts[CO_KINDS];
+    uint64_t faults_fill, faults_guest, faults_mmio, faults_smc, faults_de;
+    uint64_t smc_invalidations, interp_steps, interp_insns;
+};
+
+struct bt;
+
+/* translator/translate.c */
+struct tr_result {
+    struct tb *tb;         /* NULL: nothing translatable at this address    */
+};
+void tr_init_tables(void);
+/* Translate the block at cpu's CS:EIP (linear `lin`, physical `phys`, host
+ * pointer `code` valid to the end of the page). */
+struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
+                    unsigned avail, uint32_t mode, bool *no_space);
+
+/* translator/bt.c: services for translate.c */
+uint8_t *bt_code_alloc_begin(struct bt *bt, struct cbuf *b);
+struct tb *bt_tb_alloc(struct bt *bt, unsigned ninsn);
+struct bt_callout *bt_callout_alloc(struct bt *bt);
+void *bt_stub_exit_save(struct bt *bt);
+void *bt_stub_callout(struct bt *bt);
+bool bt_trap_mode(const struct bt *bt);
+struct bt_stats *bt_stats(struct bt *bt);
+
+#endif

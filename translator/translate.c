@@ -1,0 +1,501 @@
+/* translator/translate.c - guest instructions to host code, one block.
+ *
+ * Owns: choosing, per decoded guest instruction, a native translation or a
+ * callout, and emitting it (conventions in translator/bt_priv.h).
+ *  - "ident": most integer instructions are re-encoded almost unchanged:
+ *    the same opcode and ModRM with guest ESP renamed to r12, guest memory
+ *    operands as gs: + address-size-32 (a non-zero segment base is added
+ *    with LEA into r8/r9, flag-free), segment prefixes dropped, and
+ *    encodings that mean something else in 64-bit mode rewritten (INC/DEC
+ *    40-4F, opcode 82, moffs MOV, [disp32] which would be RIP-relative).
+ *  - stack, call/ret, jumps, Jcc, LOOP/JECXZ, LEAVE get short host sequences
+ *    that commit guest state only after their last access that can fault.
+ *  - everything else calls the interpreter's handler through the callout
+ *    stub (sensitive and privileged instructions end the block there; in
+ *    trap mode they end the block before themselves and exit instead).
+ * A translation that cannot be encoded (e.g. AH with a REX prefix) rewinds
+ * and becomes a callout, so every instruction runs from the start.
+ */
+#include "translator/bt_priv.h"
+#include <stddef.h>
+#include <string.h>
+
+enum trk {
+    TK_CALLOUT = 0, TK_IDENT, TK_NOP, TK_LEA, TK_INCDEC_Z, TK_PUSH, TK_POP,
+    TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP,
+};
+static uint8_t tk[OP_COUNT];
+
+static bool in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++) if (!strcmp(s, *list)) return true;
+    return false;
+}
+
+static bool ident_type(unsigned t)
+{
+    switch (t) {
+    case OT___: case OT_Eb: case OT_Ew: case OT_Ed: case OT_Ev: case OT_Gb: case OT_Gw: case OT_Gd:
+    case OT_Gv: case OT_Ib: case OT_Ibs: case OT_Iz: case OT_Iv: case OT_Iw: case OT_AL: case OT_CL:
+    case OT_AX: case OT_rAX: case OT_eAX: case OT_ONE: case OT_Zb: case OT_Zv: case OT_Ob: case OT_Ov:
+    case OT_Mq:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void tr_init_tables(void)
+{
+    static const char *const ident[] = {
+        "add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test", "inc", "dec", "neg", "not",
+        "mov", "movzx", "movsx", "imul", "mul", "imul1", "div", "idiv", "xchg", "cmpxchg",
+        "cmpxchg8b", "xadd", "bswap", "setcc", "cmovcc", "bt", "bts", "btr", "btc", "shld", "shrd",
+        "cbw", "cwd", "lahf", "sahf", "clc", "stc", "cmc", "bsf", "bsr",
+        "rol", "ror", "rcl", "rcr", "shl", "shr", "sar", NULL };
+    for (int op = 0; op < OP_COUNT; op++) {
+        const struct opinfo *oi = &optab[op];
+        const char *h = oi->handler;
+        uint8_t k = TK_CALLOUT;
+        bool types_ok = ident_type(oi->ot[0]) && ident_type(oi->ot[1]) && ident_type(oi->ot[2]);
+        if (oi->attrs & A_FEATURES) k = TK_CALLOUT;
+        else if (!strcmp(h, "nop")) k = TK_NOP;
+        else if (!strcmp(h, "lea")) k = TK_LEA;
+        else if (!strcmp(h, "jcc")) k = TK_JCC;
+        else if (!strcmp(h, "jmp")) k = (oi->ot[0] == OT_Ev) ? TK_JMP_EV : TK_JMP;
+        else if (!strcmp(h, "call")) k = (oi->ot[0] == OT_Ev) ? TK_CALL_EV : TK_CALL;
+        else if (!strcmp(h, "ret")) k = TK_RET;
+        else if (!strcmp(h, "leave")) k = TK_LEAVE;
+        else if (in_list(h, (const char *const[]){ "loop", "loope", "loopne", "jcxz", NULL })) k = TK_LOOP;
+        else if (!strcmp(h, "push") && (oi->ot[0] == OT_Zv || oi->ot[0] == OT_Iz || oi->ot[0] == OT_Ibs ||
+                                        oi->ot[0] == OT_Ev)) k = TK_PUSH;
+        else if (!strcmp(h, "pop") && oi->ot[0] == OT_Zv) k = TK_POP;
+        else if ((!strcmp(h, "inc") || !strcmp(h, "dec")) && oi->ot[0] == OT_Zv) k = TK_INCDEC_Z;
+        else if (in_list(h, ident) && types_ok && oi->map <= 1) k = TK_IDENT;
+        tk[op] = k;
+    }
+}
+
+/* ---- translation state of one block ---- */
+struct tr {
+    struct bt *bt;
+    struct cpu *c;
+    struct cbuf *b;
+    struct tb *tb;
+    uint32_t mode;
+    uint32_t page;         /* linear page of the block                       */
+    unsigned k;            /* index of the instruction being translated      */
+    unsigned sync;         /* instructions before this index are in r15      */
+    uint32_t eip, next;    /* guest EIP of this instruction and the next     */
+};
+
+static inline unsigned hreg(unsigned g) { return g == 4 ? H_R12 : g; }
+/* host register number of a guest GPR operand (byte registers keep their
+ * ModRM encoding: AL..BH are 0..7 when no REX prefix is present) */
+static inline unsigned hopnd(const struct insn_opnd *o) { return o->size == 1 ? o->reg : hreg(o->reg); }
+
+#define OFF_R(i)     ((int32_t)(offsetof(struct cpu, r) + 4 * (i)))
+#define OFF_EIP      ((int32_t)offsetof(struct cpu, eip))
+#define OFF_SEGBASE(s) ((int32_t)(offsetof(struct cpu, seg) + (s) * sizeof(struct seg) + offsetof(struct seg, base)))
+#define OFF_EXIT_SITE ((int32_t)offsetof(struct cpu, btrt.exit_site))
+#define OFF_EXIT_CODE ((int32_t)offsetof(struct cpu, btrt.exit_code))
+
+/* ---- exits ---- */
+static void exit_direct(struct tr *t, uint32_t target, unsigned retired)
+{
+    struct cbuf *b = t->b;
+    e_count(b, retired);
+    bool chain = ((t->c->seg[SEG_CS].base + target) & ~0xFFFu) == t->page;
+    uint8_t *site = b->p;
+    e_jmp(b, b->p + 5);                           /* patched when chained */
+    e_store_cpu_imm32(b, OFF_EIP, target);
+    if (chain) {
+        /* lea r11, [rip + site]; mov [r13 + exit_site], r11 */
+        e8(b, 0x4C); e8(b, 0x8D); e8(b, 0x1D);
+        e32(b, (uint32_t)(site - (b->p + 4)));
+        e_store_cpu64(b, H_R11, OFF_EXIT_SITE);
+    }
+    e_jmp(b, bt_stub_exit_save(t->bt));
+}
+
+static void exit_indirect(struct tr *t, unsigned reg, unsigned retired)
+{
+    e_count(t->b, retired);
+    e_store_cpu32(t->b, reg, OFF_EIP);
+    e_jmp(t->b, bt_stub_exit_save(t->bt));
+}
+
+/* ---- memory operands ---- */
+struct memop { int base, index; unsigned scale; int32_t disp; };
+
+/* Prepare guest memory operand addressing; may emit the LEA/load of a
+ * based segment. false: not translatable natively. */
+static bool prep_mem(struct tr *t, const struct insn *in, struct memop *m, bool no_seg)
+{
+    if (in->addrsize != 4) return false;
+    m->base = in->base == REG_NONE ? -1 : (int)hreg(in->base);
+    m->index = in->index == REG_NONE ? -1 : (int)hreg(in->index);
+    m->scale = in->scale;
+    m->disp = in->disp;
+    if (no_seg) return true;
+    unsigned cls = MODE_SEGC(t->mode, in->seg);
+    if (in->seg == SEG_CS || cls == SEGC_OTHER) return false;
+    if (cls == SEGC_BASED) {
+        /* lea r8d, [ea]; mov r9d, [r13 + seg base]; operand = [r8 + r9] */
+        e8(t->b, 0x67);
+        e_rex(t->b, false, H_R8, m->index < 0 ? 0 : (unsigned)m->index, m->base < 0 ? 0 : (unsigned)m->base);
+        e8(t->b, 0x8D);
+        e_ea(t->b, H_R8, m->base, m->index, m->scale, m->disp);
+        e_load_cpu32(t->b, H_R9, OFF_SEGBASE(in->seg));
+        m->base = H_R8; m->index = H_R9; m->scale = 0; m->disp = 0;
+    }
+    return true;
+}
+
+static inline unsigned mem_rex_x(const struct memop *m) { return m->index < 0 ? 0 : (unsigned)m->index; }
+static inline unsigned mem_rex_b(const struct memop *m) { return m->base < 0 ? 0 : (unsigned)m->base; }
+
+/* [66] 65 67 REX opcode modrm: a host instruction on a guest memory operand
+ * with host register `reg` in the ModRM reg field. */
+static void e_mem_op(struct cbuf *b, bool o16, unsigned opc0, int opc1, unsigned reg, const struct memop *m)
+{
+    if (o16) e8(b, 0x66);
+    e8(b, 0x65); e8(b, 0x67);
+    e_rex(b, false, reg, mem_rex_x(m), mem_rex_b(m));
+    e8(b, opc0);
+    if (opc1 >= 0) e8(b, (unsigned)opc1);
+    e_ea(b, reg, m->base, m->index, m->scale, m->disp);
+}
+
+/* ---- ident ---- */
+static bool is_g(unsigned ot) { return ot == OT_Gb || ot == OT_Gw || ot == OT_Gd || ot == OT_Gv; }
+static bool is_e(unsigned ot) { return ot == OT_Eb || ot == OT_Ew || ot == OT_Ed || ot == OT_Ev; }
+
+static bool tr_ident(struct tr *t, const struct insn *in, bool lea)
+{
+    const struct opinfo *oi = &optab[in->op];
+    int memk = -1, regk = -1, rmk = -1, zk = -1;
+    bool high = false, moffs = false;
+    for (int i = 0; i < in->nopnd; i++) {
+        const struct insn_opnd *o = &in->opnd[i];
+        unsigned ot = oi->ot[i];
+        if (o->kind == OPND_MEM) { memk = i; if (ot == OT_Ob || ot == OT_Ov) moffs = true; }
+        bool explicit_reg = is_g(ot) || is_e(ot) || ot == OT_Zb || ot == OT_Zv;
+        if (o->kind == OPND_GPR && o->size == 1 && o->reg >= 4 && explicit_reg) high = true;
+        if (o->kind == OPND_GPR && is_g(ot)) regk = i;
+        if (o->kind == OPND_GPR && is_e(ot)) rmk = i;
+        if (o->kind == OPND_GPR && (ot == OT_Zb || ot == OT_Zv)) zk = i;
+    }
+    /* 16-bit SHLD/SHRD with counts above 16 are undefined: leave them to
+     * the interpreter's P6 behaviour; BTx with a register bit offset on
+     * memory addresses outside the operand */
+    const char *h = oi->handler;
+    if (!strcmp(h, "shld") || !strcmp(h, "shrd")) { if (in->opsize == 2) return false; }
+    if ((h[0] == 'b' && h[1] == 't') && memk >= 0 && in->opnd[1].kind == OPND_GPR) return false;
+    unsigned reg_host = regk >= 0 ? hopnd(&in->opnd[regk]) : (moffs ? 0 : in->regf);
+    if (!strcmp(h, "test") && (in->opc & 0xFE) == 0xF6) reg_host = 0;   /* F6/F7 /1 alias: use /0 */
+    bool rex_r = reg_host >= 8;
+    bool rex_b = (rmk >= 0 && hopnd(&in->opnd[rmk]) >= 8) || (zk >= 0 && hopnd(&in->opnd[zk]) >= 8);
+    struct memop m = { -1, -1, 0, 0 };
+    if (memk >= 0) {
+        unsigned cls = MODE_SEGC(t->mode, in->seg);
+        bool based = !lea && cls == SEGC_BASED;
+        bool esp_base = in->base == 4;
+        if (high && (based || esp_base || rex_r)) return false;
+        if (!prep_mem(t, in, &m, lea)) return false;
+    } else if (high && (rex_r || rex_b)) {
+        return false;
+    }
+    struct cbuf *b = t->b;
+    if (in->pfx66) e8(b, 0x66);
+    if (in->lock) e8(b, 0xF0);
+    if (memk >= 0) { if (!lea) e8(b, 0x65); e8(b, 0x67); }
+    unsigned rm_host = rmk >= 0 ? hopnd(&in->opnd[rmk]) : 0;
+    unsigned z_host = zk >= 0 ? hopnd(&in->opnd[zk]) : 0;
+    e_rex(b, false, reg_host, memk >= 0 ? mem_rex_x(&m) : 0,
+          memk >= 0 ? mem_rex_b(&m) : (rmk >= 0 ? rm_host : z_host));
+    if (oi->map == 1) e8(b, 0x0F);
+    unsigned opc = in->opc;
+    if (oi->map == 0 && opc == 0x82) opc = 0x80;             /* 82 is #UD in 64-bit mode */
+    if (moffs) opc = (opc == 0xA0) ? 0x8A : (opc == 0xA1) ? 0x8B : (opc == 0xA2) ? 0x88 : 0x89;
+    if (zk >= 0) opc = (opc & ~7u) | (z_host & 7);
+    e8(b, opc);
+    if (in->has_modrm || moffs) {
+        if (memk >= 0) e_ea(b, reg_host, m.base, m.index, m.scale, m.disp);
+        else e8(b, 0xC0 | (reg_host & 7) << 3 | (rm_host & 7));
+    }
+    e_imm(b, in->imm, in->imm_size);
+    e_imm(b, in->imm2, in->imm2_size);
+    return true;
+}
+
+/* ---- stack ---- */
+static bool stack_ok(const struct tr *t)
+{
+    return MODE_SEGC(t->mode, SEG_SS) == SEGC_FLAT && (t->mode & MODE_SS32);
+}
+
+/* lea r8d, [r12 - size]; (store emitted by caller); mov r12d, r8d */
+static void push_begin(struct cbuf *b, unsigned size) { e_lea32(b, H_R8, H_R12, -(int32_t)size); }
+static void push_commit(struct cbuf *b) { e_mov32(b, H_R12, H_R8); }
+static const struct memop at_r8 = { H_R8, -1, 0, 0 };
+static const struct memop at_r12 = { H_R12, -1, 0, 0 };
+
+static void push_imm32(struct cbuf *b, uint32_t v)
+{
+    push_begin(b, 4);
+    e_mem_op(b, false, 0xC7, -1, 0, &at_r8);
+    e32(b, v);
+    push_commit(b);
+}
+
+static bool tr_push(struct tr *t, const struct insn *in)
+{
+    if (!stack_ok(t)) return false;
+    struct cbuf *b = t->b;
+    unsigned size = in->opsize;
+    const struct insn_opnd *o = &in->opnd[0];
+    bool o16 = size == 2;
+    if (o->kind == OPND_IMM) {
+        push_begin(b, size);
+        e_mem_op(b, o16, 0xC7, -1, 0, &at_r8);
+        e_imm(b, in->imm, size);
+        push_commit(b);
+        return true;
+    }
+    unsigned src;
+    if (o->kind == OPND_GPR) src = hreg(o->reg);
+    else if (o->kind == OPND_MEM) {
+        struct memop m;
+        if (!prep_mem(t, in, &m, false)) return false;
+        e_mem_op(b, o16, 0x8B, -1, H_R9, &m);                 /* mov r9, [mem] */
+        src = H_R9;
+    } else return false;
+    push_begin(b, size);
+    e_mem_op(b, o16, 0x89, -1, src, &at_r8);
+    push_commit(b);
+    return true;
+}
+
+static bool tr_pop(struct tr *t, const struct insn *in)
+{
+    if (!stack_ok(t)) return false;
+    struct cbuf *b = t->b;
+    unsigned size = in->opsize, dst = hreg(in->opnd[0].reg);
+    e_mem_op(b, size == 2, 0x8B, -1, H_R8, &at_r12);          /* mov r8, [r12] */
+    e_lea32(b, H_R12, H_R12, (int32_t)size);
+    if (size == 2) e8(b, 0x66);
+    e_mov32(b, dst, H_R8);
+    return true;
+}
+
+/* ---- control transfer ---- */
+static unsigned retired_here(const struct tr *t) { return t->k + 1 - t->sync; }
+
+static bool tr_branch(struct tr *t, const struct insn *in, enum trk kind)
+{
+    struct cbuf *b = t->b;
+    uint32_t target = t->next + in->imm;             /* REL: imm is the signed displacement */
+    if (in->opsize != 4) return false;               /* 16-bit IP wrap: interpreter */
+    switch (kind) {
+    case TK_JMP:
+        exit_direct(t, target, retired_here(t));
+        return true;
+    case TK_JCC: {
+        uint8_t *taken = e_jcc_fwd(b, in->opc & 0xF);
+        exit_direct(t, t->next, retired_here(t));
+        e_patch32(taken, b->p);
+        exit_direct(t, target, retired_here(t));
+        return true;
+    }
+    case TK_LOOP: {
+        if (in->addrsize != 4) return false;         /* CX-based: interpreter */
+        static const uint8_t loop_opc[4] = { 0xE0, 0xE1, 0xE2, 0xE3 };
+        e8(b, 0x67); e8(b, loop_opc[in->opc - 0xE0]); e8(b, 0x02);   /* taken: skip the short jmp */
+        e8(b, 0xEB); e8(b, 0x05);                                     /* not taken: skip the jmp */
+        uint8_t *taken = b->p + 1;
+        e_jmp(b, b->p + 5);
+        exit_direct(t, t->next, retired_here(t));
+        e_patch32(taken, b->p);
+        exit_direct(t, target, retired_here(t));
+        return true;
+    }
+    case TK_CALL:
+        if (!stack_ok(t)) return false;
+        push_imm32(b, t->next);
+        exit_direct(t, target, retired_here(t));
+        return true;
+    case TK_RET: {
+        if (!stack_ok(t)) return false;
+        uint32_t extra = in->imm_size ? (in->imm & 0xFFFF) : 0;
+        e_mem_op(b, false, 0x8B, -1, H_R8, &at_r12);          /* mov r8d, [r12] */
+        e_lea32(b, H_R12, H_R12, (int32_t)(4 + extra));
+        exit_indirect(t, H_R8, retired_here(t));
+        return true;
+    }
+    case TK_JMP_EV: case TK_CALL_EV: {
+        if (kind == TK_CALL_EV && !stack_ok(t)) return false;
+        const struct insn_opnd *o = &in->opnd[0];
+        if (o->kind == OPND_GPR) e_mov32(b, H_R9, hreg(o->reg));
+        else {
+            struct memop m;
+            if (!prep_mem(t, in, &m, false)) return false;
+            e_mem_op(b, false, 0x8B, -1, H_R9, &m);
+        }
+        if (kind == TK_CALL_EV) push_imm32(b, t->next);
+        exit_indirect(t, H_R9, retired_here(t));
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool tr_leave(struct tr *t, const struct insn *in)
+{
+    if (!stack_ok(t) || in->opsize != 4) return false;
+    static const struct memop at_rbp = { H_RBP, -1, 0, 0 };
+    e_mem_op(t->b, false, 0x8B, -1, H_R8, &at_rbp);   /* mov r8d, [ebp] */
+    e_lea32(t->b, H_R12, H_RBP, 4);                   /* esp = ebp + 4 */
+    e_mov32(t->b, H_RBP, H_R8);
+    return true;
+}
+
+static bool tr_incdec_z(struct tr *t, const struct insn *in)
+{
+    unsigned r = hreg(in->opnd[0].reg);
+    if (in->pfx66) e8(t->b, 0x66);
+    e_rex(t->b, false, 0, 0, r);
+    e8(t->b, 0xFF);
+    e8(t->b, 0xC0 | (in->opc >= 0x48 ? 1u : 0u) << 3 | (r & 7));
+    return true;
+}
+
+/* ---- callouts ---- */
+static unsigned callout_kind(const struct insn *in)
+{
+    uint32_t a = optab[in->op].attrs;
+    if (a & A_IO) return CO_IO;
+    if (a & (A_PRIV | A_SENS)) return CO_SYSTEM;
+    if (a & A_FPU) return CO_FPU;
+    if (a & A_REP) return CO_STRING;
+    if (a & A_STACK) return CO_STACK;
+    return CO_OTHER;
+}
+
+static bool callout_ends_block(const struct insn *in)
+{
+    return (optab[in->op].attrs & (A_BRANCH | A_ENDTB | A_PRIV | A_SENS | A_IO)) != 0;
+}
+
+static bool tr_callout(struct tr *t, const struct insn *in)
+{
+    struct bt_callout *rec = bt_callout_alloc(t->bt);
+    if (!rec) { t->b->full = true; return false; }
+    rec->in = *in;
+    rec->eip = t->eip;
+    rec->next_eip = t->next;
+    rec->ends_block = callout_ends_block(in);
+    rec->kind = (uint8_t)callout_kind(in);
+    if (rec->ends_block || rec->kind == CO_IO || rec->kind == CO_SYSTEM) t->tb->sensitive = true;
+    e_count(t->b, t->k - t->sync);
+    e_mov64_imm(t->b, H_R11, (uint64_t)(uintptr_t)rec);
+    e_call(t->b, bt_stub_callout(t->bt));
+    t->sync = t->k + 1;
+    if (rec->ends_block) e8(t->b, 0xCC);              /* never reached: the stub exits */
+    return rec->ends_block;
+}
+
+/* exit before instruction k (trap mode: the monitor emulates it) */
+static void exit_trap(struct tr *t)
+{
+    e_count(t->b, t->k - t->sync);
+    e_store_cpu_imm32(t->b, OFF_EIP, t->eip);
+    e_store_cpu_imm32(t->b, OFF_EXIT_CODE, BT_EXIT_TRAP);
+    e_jmp(t->b, bt_stub_exit_save(t->bt));
+}
+
+#define MAX_BLOCK_INSNS 48
+
+struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
+                    unsigned avail, uint32_t mode, bool *no_space)
+{
+    *no_space = false;
+    struct insn insns[MAX_BLOCK_INSNS];
+    unsigned n = 0, off = 0;
+    unsigned dmode = DECODE_32;
+    /* decode first: the block's extent and instruction count */
+    while (n < MAX_BLOCK_INSNS && off < avail) {
+        if (decode(&insns[n], code + off, avail - off, dmode) != DECODE_OK) break;
+        uint32_t attrs = optab[insns[n].op].attrs;
+        off += insns[n].len;
+        n++;
+        if (attrs & (A_BRANCH | A_ENDTB)) break;
+    }
+    if (n == 0) return NULL;
+    struct tb *tb = bt_tb_alloc(bt, n);
+    struct cbuf cb;
+    uint8_t *start = tb ? bt_code_alloc_begin(bt, &cb) : NULL;
+    if (!start) { *no_space = true; return NULL; }
+    struct tr t = { bt, c, &cb, tb, mode, lin & ~0xFFFu, 0, 0, 0, 0 };
+    tb->eip = c->eip; tb->lin = lin; tb->phys = phys;
+    tb->cs_base = c->seg[SEG_CS].base; tb->mode = mode;
+    tb->host = start;
+    tb->sensitive = false;
+    tb->undef_flags = 0;
+    /* poll: mov r11d, [r14 + 0] (disp32 form: 7 bytes, room for a jmp patch) */
+    e8(&cb, 0x45); e8(&cb, 0x8B); e8(&cb, 0x9E); e32(&cb, 0);
+    uint32_t eip = c->eip;
+    bool ended = false;
+    unsigned k;
+    for (k = 0; k < n && !ended; k++) {
+        const struct insn *in = &insns[k];
+        t.k = k;
+        t.eip = eip;
+        t.next = eip + in->len;
+        tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, (uint16_t)(k - t.sync) };
+        const struct opinfo *oi = &optab[in->op];
+        uint32_t attrs = oi->attrs;
+        tb->undef_flags = (tb->undef_flags & ~oi->fw) | oi->fu;
+        if (bt_trap_mode(bt) && (attrs & (A_SENS | A_PRIV | A_IO))) {
+            tb->sensitive = true;
+            exit_trap(&t);
+            ended = true;
+            break;
+        }
+        uint8_t *mark = cb.p;
+        bool ok;
+        switch (tk[in->op]) {
+        case TK_IDENT: ok = tr_ident(&t, in, false); break;
+        case TK_LEA: ok = in->opnd[1].kind == OPND_MEM && tr_ident(&t, in, true); break;
+        case TK_NOP: ok = true; break;
+        case TK_INCDEC_Z: ok = tr_incdec_z(&t, in); break;
+        case TK_PUSH: ok = tr_push(&t, in); break;
+        case TK_POP: ok = tr_pop(&t, in); break;
+        case TK_LEAVE: ok = tr_leave(&t, in); break;
+        case TK_JMP: case TK_JCC: case TK_CALL: case TK_RET: case TK_JMP_EV: case TK_CALL_EV: case TK_LOOP:
+            ok = tr_branch(&t, in, (enum trk)tk[in->op]);
+            if (ok) ended = true;
+            break;
+        default: ok = false; break;
+        }
+        if (!ok) {
+            cb.p = mark;
+            ended = tr_callout(&t, in) || (attrs & (A_BRANCH | A_ENDTB));
+        }
+        eip = t.next;
+    }
+    if (!ended) {                                   /* fell off the end */
+        t.k = k - 1;
+        exit_direct(&t, eip, k - t.sync);
+    }
+    tb->ninsn = (uint16_t)k;
+    tb->nbytes = (uint16_t)(eip - c->eip);
+    tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, 0 };
+    /* invalidation stub: the entry is patched to jump here */
+    e_store_cpu_imm32(&cb, OFF_EIP, c->eip);
+    e_jmp(&cb, bt_stub_exit_save(bt));
+    if (cb.full) { *no_space = true; return NULL; }
+    tb->host_len = (uint32_t)(cb.p - start);
+    return tb;
+}
