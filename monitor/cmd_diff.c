@@ -259,12 +259,19 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
             continue;
         }
         if (c->eip == end) { o->exc = EXC_NONE; break; }
-        if (rc == EXIT_UNIMPL) { o->exc = rc; o->eip_off = c->eip - x->code_base; break; }
-        /* the engine stopped on a fault whose delivery failed: the state is
-         * the one before the faulting instruction (engine.h invariant);
-         * the vector is learned by dispatching it undelivered */
+        /* the engine stopped on a fault whose delivery failed (EXIT_RESET,
+         * or EXIT_UNIMPL from an engine that reports a triple fault so):
+         * the state is the one before the faulting instruction (engine.h
+         * invariant); the vector is learned by dispatching it undelivered */
+        int stop = rc;
         c->cpl = 3;
         rc = diff_execute(sd);
+        if (rc == EXC_NONE && stop == EXIT_UNIMPL) {
+            /* no fault there: the engine really cannot run the instruction */
+            o->exc = EXIT_UNIMPL;
+            o->eip_off = c->insn_eip - x->code_base;
+            break;
+        }
         if (rc == EXC_NONE) continue;
         o->exc = rc;
         o->eip_off = c->eip - x->code_base;
@@ -413,18 +420,40 @@ static int run_case(struct diff_ctx *x, const struct fuzz_case *fc, char lines[]
     return compare(x, fc, lines, max);
 }
 
-/* Shrink *fc while it still diverges. */
+/* The class of a first difference: the text before its first ':' or '['
+ * ("eax", "eflags", "exception", "mem"). */
+static void diff_class(const char *line, char *out, size_t n)
+{
+    size_t k = strcspn(line, ":[");
+    snprintf(out, n, "%.*s", (int)k, line);
+}
+
+/* Does candidate t diverge like the case being shrunk (same class of first
+ * difference, and no side stopping because it cannot run something)? */
+static bool still_diverges(struct diff_ctx *x, const struct fuzz_case *t, const char *cls)
+{
+    char l[1][160], c2[64];
+    if (!run_case(x, t, l, 1)) return false;
+    if (x->a.exc == EXIT_UNIMPL || x->b.exc == EXIT_UNIMPL || x->a.exc == DIFF_NO_END || x->b.exc == DIFF_NO_END)
+        return false;
+    diff_class(l[0], c2, sizeof c2);
+    return !strcmp(cls, c2);
+}
+
+/* Shrink *fc while it still diverges the same way. */
 static void shrink(struct diff_ctx *x, struct fuzz_case *fc)
 {
-    char l[1][160];
+    char l[1][160], cls[64];
     struct fuzz_case t;
     bool progress = true;
+    if (!run_case(x, fc, l, 1)) return;
+    diff_class(l[0], cls, sizeof cls);
     while (progress) {
         progress = false;
         for (int k = fc->ngroups - 1; k >= 0 && fc->ngroups > 1; k--) {
             t = *fc;
             fuzzgen_drop_group(&t, k);
-            if (run_case(x, &t, l, 1)) { *fc = t; progress = true; }
+            if (still_diverges(x, &t, cls)) { *fc = t; progress = true; }
         }
     }
     static const uint32_t simple[] = { 0, 1, 0xFFFFFFFFu };
@@ -434,22 +463,22 @@ static void shrink(struct diff_ctx *x, struct fuzz_case *fc)
             if (fc->r[i] == simple[s]) break;
             t = *fc;
             t.r[i] = simple[s];
-            if (run_case(x, &t, l, 1)) { *fc = t; break; }
+            if (still_diverges(x, &t, cls)) { *fc = t; break; }
         }
     }
     if (fc->eflags != 2) {
         t = *fc; t.eflags = 2;
-        if (run_case(x, &t, l, 1)) *fc = t;
+        if (still_diverges(x, &t, cls)) *fc = t;
         else for (int bit = 0; bit < 22; bit++) {
             if (!(fc->eflags & (1u << bit)) || bit == 1) continue;
             t = *fc; t.eflags &= ~(1u << bit);
-            if (run_case(x, &t, l, 1)) *fc = t;
+            if (still_diverges(x, &t, cls)) *fc = t;
         }
     }
     uint8_t save[DIFF_DATA_SIZE];
     memcpy(save, x->data0, sizeof save);
     memset(x->data0, 0, sizeof x->data0);
-    if (!run_case(x, fc, l, 1)) memcpy(x->data0, save, sizeof save);
+    if (!still_diverges(x, fc, cls)) memcpy(x->data0, save, sizeof save);
 }
 
 static void hexdump_code(const uint8_t *code, size_t len, char *out, size_t n)
