@@ -120,6 +120,7 @@ struct kvm_engine {
     bool msr_ok[NMSR];            /* this KVM accepts that MSR              */
     bool need_complete;           /* the last exit was I/O or MMIO          */
     bool singlestep;              /* KVM_GUESTDBG_SINGLESTEP is on          */
+    bool was_shutdown;            /* the last run ended in a triple fault   */
     int probe_level;              /* KVM_RUNS_* from the process probe      */
     timer_t timer;                /* kicks KVM_RUN out after a slice        */
     pid_t timer_tid;              /* thread the timer signals (0: none yet) */
@@ -1021,6 +1022,14 @@ int kvm_engine_run(struct kvm_engine *k, uint64_t n)
         if (!(can_intr && c->intr_pending && c->intr_pending(c->intr_opaque))) return EXIT_HLT;
         c->halted = false;
     }
+    if (k->was_shutdown) {
+        /* after a shutdown the machine reset struct cpu: make the vCPU runnable
+         * again as a RESET would (QEMU does the same on a system reset) */
+        struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
+        (void)ioctl(k->vcpu_fd, KVM_SET_MP_STATE, &mp);
+        k->was_shutdown = false;
+        k->snap_valid = false;
+    }
     if (state_load(k, why, sizeof why) < 0) {
         fprintf(stderr, "bt86: kvm: %s\n", why);
         return EXIT_UNIMPL;
@@ -1131,6 +1140,7 @@ int kvm_engine_run(struct kvm_engine *k, uint64_t n)
             break;
         case KVM_EXIT_SHUTDOWN:
             k->st.shutdown++;
+            k->was_shutdown = true;
             rc = EXIT_RESET;
             stop = true;
             break;

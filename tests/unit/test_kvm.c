@@ -464,6 +464,31 @@ static void test_kvm_a20(void)
     rig_free(&g);
 }
 
+/* lidt with limit 0; int 20h: #GP, #DF, shutdown (SDM vol. 3 sec. 20.1.4) ->
+ * EXIT_RESET; after the board's reset the same vCPU runs again. */
+static void test_kvm_triple_fault_reset(void)
+{
+    static const uint8_t p[] = { 0x0F, 0x01, 0x1E, 0x20, 0x7C, 0xCD, 0x20, 0xF4 };
+    struct rig g;
+    if (!rig_init(&g, p, sizeof p) || !rig_kvm(&g)) { EXPECT(0); rig_free(&g); return; }
+    memset(mem_ram(g.mem) + 0x7C20, 0, 6);
+    EXPECT_EQ(kvm_until(&g, 100), EXIT_RESET);
+    /* the machine's reset: power-on state, then our entry point again */
+    cpu_reset(&g.cpu);
+    g.cpu.seg[SEG_CS].sel = 0;
+    g.cpu.seg[SEG_CS].base = 0;
+    g.cpu.eip = 0x7D00;
+    g.cpu.r[R_ESP] = 0x7000;
+    static const uint8_t q[] = { 0xB0, 0x77, 0xE6, 0x80, 0xF4 };   /* mov al,77h; out 80h,al; hlt */
+    memcpy(mem_ram(g.mem) + 0x7D00, q, sizeof q);
+    EXPECT_EQ(kvm_until(&g, 100), EXIT_HLT);
+    EXPECT_EQ(g.dev.nlog, 1);
+    EXPECT_EQ(g.dev.log[0], 0x77);
+    EXPECT_EQ(g.cpu.eip, 0x7D05);
+    EXPECT_EQ(g.cpu.idtr.limit, 0xFFFF);                     /* the reset's IDTR reached the vCPU */
+    rig_free(&g);
+}
+
 /* Real mode -> protected mode -> 32-bit paging (nasm source in the comments).
  * Where the probe found paging (VT-x/AMD-V) the guest reads a word through a
  * 4 KiB mapping; where it did not (kvm_pvm) the run must stop with EXIT_UNIMPL
@@ -510,6 +535,18 @@ static void test_kvm_paging(void)
         EXPECT_EQ(g.dev.nlog, 1);
         EXPECT_EQ(g.cpu.seg[SEG_CS].sel, 8);
         EXPECT_EQ(g.cpu.cr[0] & 1, 1);
+        /* the vCPU is usable again after the board resets it (KVM_SET_MP_STATE) */
+        cpu_reset(&g.cpu);
+        g.cpu.seg[SEG_CS].sel = 0;
+        g.cpu.seg[SEG_CS].base = 0;
+        g.cpu.eip = 0x7D00;
+        g.cpu.r[R_ESP] = 0x7000;
+        static const uint8_t q[] = { 0xB0, 0x77, 0xE6, 0x80, 0xF4 };   /* mov al,77h; out 80h,al; hlt */
+        memcpy(ram + 0x7D00, q, sizeof q);
+        EXPECT_EQ(kvm_until(&g, 100), EXIT_HLT);
+        EXPECT_EQ(g.dev.nlog, 2);
+        EXPECT_EQ(g.dev.log[1], 0x77);
+        EXPECT_EQ(g.cpu.cr[0], 0x60000010u);
     }
     rig_free(&g);
 }
@@ -526,6 +563,13 @@ static void test_kvm_measure(void)
     double t0 = now_s();
     EXPECT_EQ(kvm_until(&g, 100000), EXIT_HLT);
     double out_us = (now_s() - t0) / NOUT * 1e6;
+    rig_free(&g);
+    /* the same loop under the interpreter, for scale */
+    if (!rig_init(&g, p_out, sizeof p_out)) { EXPECT(0); rig_free(&g); return; }
+    t0 = now_s();
+    EXPECT_EQ(interp_until_hlt(&g.cpu), EXIT_HLT);
+    double out_interp_us = (now_s() - t0) / NOUT * 1e6;
+    EXPECT_EQ(g.cpu.r[R_ECX] & 0xFFFF, 0);
     rig_free(&g);
 
     /* sti; l: hlt; jmp l  with the handler an IRET: one HLT exit + one injection per round */
@@ -554,8 +598,8 @@ static void test_kvm_measure(void)
     EXPECT_EQ(kvm_until(&g, 1000000), EXIT_HLT);
     double dt = now_s() - t0;
     EXPECT_EQ(g.cpu.r[R_ECX], 0);
-    printf("info kvm: OUT exit round trip %.2f us, HLT + interrupt round trip %.2f us, "
-           "real-mode loop %.1f M instructions/s\n", out_us, hlt_us, 4.0 * nloop / dt / 1e6);
+    printf("info kvm: OUT exit round trip %.2f us (interpreter: %.3f us), HLT + interrupt round trip %.2f us, "
+           "real-mode loop %.1f M instructions/s\n", out_us, out_interp_us, hlt_us, 4.0 * nloop / dt / 1e6);
     kvm_engine_print_stats(g.k, stdout);
     rig_free(&g);
 }
@@ -593,6 +637,10 @@ int main(void)
         T(test_kvm_x87_vs_interp);
     T(test_kvm_state_roundtrip);
     T(test_kvm_a20);
+    if (level >= KVM_RUNS_REAL && level < KVM_RUNS_PAGING)
+        SKIP(test_kvm_triple_fault_reset, "this KVM emulates real mode in software and its emulator ignores the IVT limit (no triple fault)");
+    else
+        T(test_kvm_triple_fault_reset);
     T(test_kvm_paging);
     T(test_kvm_measure);
     return test_summary();
