@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,15 @@ def first_message(text):
     return "no message"
 
 
+def status_text(rc):
+    if rc < 0:
+        try:
+            return "killed by %s" % signal.Signals(-rc).name
+        except ValueError:
+            return "killed by signal %d" % -rc
+    return "exit status %d" % rc
+
+
 def run_once(engine, kernel, append, bt86, timeout):
     """-> ("ok", tests) | ("skip", reason) | ("fail", reason, tests)"""
     cmd = command(engine, kernel, append, bt86)
@@ -115,13 +125,13 @@ def run_once(engine, kernel, append, bt86, timeout):
         # stops before "micro start" too. Anything else is a failure.
         if r.returncode == 2 or engine in ("kvm", "qemu-kvm"):
             return ("skip", first_message(r.stderr + r.stdout))
-        return ("fail", "the guest did not start, exit status %d (%s)"
-                % (r.returncode, first_message(r.stderr + r.stdout)), tests)
+        return ("fail", "the guest did not start, %s (%s)"
+                % (status_text(r.returncode), first_message(r.stderr + r.stdout)), tests)
     if error:
         return ("fail", error, tests)
     if not done or r.returncode != 1:
-        return ("fail", "exit status %d%s (%s)" % (r.returncode, "" if done else ", no 'micro done'",
-                                                   first_message(r.stderr)), tests)
+        return ("fail", "%s%s (%s)" % (status_text(r.returncode), "" if done else ", no 'micro done'",
+                                       first_message(r.stderr)), tests)
     return ("ok", tests)
 
 
