@@ -53,6 +53,7 @@ QUICK_BATCHES equ 5
 MAX_ITERS   equ 1000000
 MAX_BATCHES equ 15
 CAL_LATCH   equ 23864                   ; 20 ms of the 1.193182 MHz PIT clock
+CAL_REPS    equ 5                       ; calibrations, the median is taken
 CAL_NUM     equ 1193182                 ; kHz = ticks * CAL_NUM / (LATCH * 1000)
 
 KCODE   equ     0x08
@@ -307,9 +308,30 @@ sep_init:                               ; SYSENTER MSRs when CPUID says SEP
         ret
 
 ; TSC frequency from PIT channel 2 in mode 0 (count CAL_LATCH, OUT2 rises at
-; terminal count and is read back as port 0x61 bit 5). A PIT that never
-; counts leaves tsc_khz = 0 after a bounded number of polls.
+; terminal count and is read back as port 0x61 bit 5), the median of CAL_REPS
+; measurements: a host that deschedules the vCPU for a moment (QEMU, load on
+; the host) spoils one, not the figure. A PIT that never counts leaves
+; tsc_khz = 0 after a bounded number of polls.
 calibrate:
+        xor     ebx, ebx
+.rep:   call    cal_once
+        jc      .fail
+        call    sorted_insert
+        inc     ebx
+        cmp     ebx, CAL_REPS
+        jb      .rep
+        mov     eax, [samples + (CAL_REPS / 2) * 8]
+        mov     edx, [samples + (CAL_REPS / 2) * 8 + 4]
+        mov     ecx, CAL_NUM
+        call    mul64_32
+        mov     ecx, CAL_LATCH * 1000
+        call    div64_32
+        mov     [tsc_khz], eax
+        ret
+.fail:  mov     dword [tsc_khz], 0
+        ret
+
+cal_once:                               ; -> EDX:EAX TSC ticks, CF=1: no PIT
         in      al, 0x61
         and     al, ~0x02               ; speaker data off
         or      al, 0x01                ; gate 2 high
@@ -329,16 +351,12 @@ calibrate:
         jnz     .done
         dec     ecx
         jnz     .wait
-        mov     dword [tsc_khz], 0
+        stc
         ret
 .done:  rdtsc
         sub     eax, [t0]
         sbb     edx, [t0 + 4]
-        mov     ecx, CAL_NUM
-        call    mul64_32
-        mov     ecx, CAL_LATCH * 1000
-        call    div64_32
-        mov     [tsc_khz], eax
+        clc
         ret
 
 ; tokens: quick, iters=N, batches=B
@@ -488,23 +506,7 @@ run_test:                               ; ESI = table row (preserved)
         pop     ebx
         mov     eax, [t1]
         mov     edx, [t1 + 4]
-        ; insertion sort into samples[0..ebx]
-        mov     edi, ebx
-.ins:   test    edi, edi
-        jz      .put
-        cmp     edx, [samples + edi * 8 - 4]
-        ja      .put
-        jb      .shift
-        cmp     eax, [samples + edi * 8 - 8]
-        jae     .put
-.shift: mov     ecx, [samples + edi * 8 - 8]
-        mov     [samples + edi * 8], ecx
-        mov     ecx, [samples + edi * 8 - 4]
-        mov     [samples + edi * 8 + 4], ecx
-        dec     edi
-        jmp     .ins
-.put:   mov     [samples + edi * 8], eax
-        mov     [samples + edi * 8 + 4], edx
+        call    sorted_insert
         inc     ebx
         cmp     ebx, [batches]
         jb      .b
@@ -539,6 +541,29 @@ run_test:                               ; ESI = table row (preserved)
         PRINT   " median_cycles_per_iter="
         call    print_cycles
         PRINT   10
+        ret
+
+sorted_insert:                          ; EDX:EAX into samples[0..EBX], kept sorted
+        push    ecx
+        push    edi
+        mov     edi, ebx
+.ins:   test    edi, edi
+        jz      .put
+        cmp     edx, [samples + edi * 8 - 4]
+        ja      .put
+        jb      .shift
+        cmp     eax, [samples + edi * 8 - 8]
+        jae     .put
+.shift: mov     ecx, [samples + edi * 8 - 8]
+        mov     [samples + edi * 8], ecx
+        mov     ecx, [samples + edi * 8 - 4]
+        mov     [samples + edi * 8 + 4], ecx
+        dec     edi
+        jmp     .ins
+.put:   mov     [samples + edi * 8], eax
+        mov     [samples + edi * 8 + 4], edx
+        pop     edi
+        pop     ecx
         ret
 
 per_op_x1e5:                            ; EDX:EAX cycles of a batch -> per op x 1e5
