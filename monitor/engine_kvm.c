@@ -120,6 +120,7 @@ struct kvm_engine {
     bool msr_ok[NMSR];            /* this KVM accepts that MSR              */
     bool need_complete;           /* the last exit was I/O or MMIO          */
     bool singlestep;              /* KVM_GUESTDBG_SINGLESTEP is on          */
+    bool ro_slots;                /* KVM_CAP_READONLY_MEM: ROM slots are read-only */
     bool was_shutdown;            /* the last run ended in a triple fault   */
     int probe_level;              /* KVM_RUNS_* from the process probe      */
     timer_t timer;                /* kicks KVM_RUN out after a slice        */
@@ -551,8 +552,6 @@ static int state_save(struct kvm_engine *k, char *why, size_t n)
     seg_from_kvm(&sr.tr, &c->tr);
     c->gdtr.base = (uint32_t)sr.gdt.base; c->gdtr.limit = sr.gdt.limit;
     c->idtr.base = (uint32_t)sr.idt.base; c->idtr.limit = sr.idt.limit;
-    bool paging_changed = ((uint32_t)sr.cr0 ^ c->cr[0]) & (CR0_PG_BIT | CR0_PE_BIT | 0x10000u) ||
-                          (uint32_t)sr.cr3 != c->cr[3] || (uint32_t)sr.cr4 != c->cr[4];
     c->cr[0] = (uint32_t)sr.cr0; c->cr[2] = (uint32_t)sr.cr2;
     c->cr[3] = (uint32_t)sr.cr3; c->cr[4] = (uint32_t)sr.cr4;
     c->msr_apic_base = sr.apic_base;
@@ -591,7 +590,9 @@ static int state_save(struct kvm_engine *k, char *why, size_t n)
         }
     }
     c->intr_shadow = ev.interrupt.shadow ? 1 : 0;
-    if (paging_changed) cpu_tlb_flush(c);
+    /* the guest may have rewritten page tables (and INVLPGed) under KVM: the
+     * interpreter's software TLB must not outlive the run */
+    cpu_tlb_flush(c);
     snap_take(c, &k->snap);
     k->snap_valid = true;
 
@@ -637,7 +638,9 @@ static int add_slot(struct kvm_engine *k, uint64_t gpa, uint64_t len, int kind, 
             }
         s->host = p;
     }
-    if (set_slot(k->vm_fd, (uint32_t)k->nslot, gpa, len, s->host, s->rom) < 0) {
+    /* without KVM_CAP_READONLY_MEM (Linux < 3.16) the ROM copy is writable:
+     * guest writes to ROM stick in the copy instead of being dropped */
+    if (set_slot(k->vm_fd, (uint32_t)k->nslot, gpa, len, s->host, s->rom && k->ro_slots) < 0) {
         snprintf(why, n, "kvm: KVM_SET_USER_MEMORY_REGION %#llx+%#llx: %s", (unsigned long long)gpa,
                  (unsigned long long)len, strerror(errno));
         if (s->rom) munmap(s->host, len);
@@ -865,6 +868,7 @@ struct kvm_engine *kvm_engine_new(struct cpu *cpu, char *err, size_t errlen)
     k->kvm_fd = kvm_open(err, errlen);
     if (k->kvm_fd < 0) { free(k); return NULL; }
     if (vm_create(k->kvm_fd, cpu, &k->vm_fd, &k->vcpu_fd, &k->run, &k->run_size, err, errlen) < 0) goto fail;
+    k->ro_slots = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
     if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &k->sregs_tmpl) < 0) {
         snprintf(err, errlen, "kvm: KVM_GET_SREGS: %s", strerror(errno));
         goto fail;

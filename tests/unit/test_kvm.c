@@ -257,6 +257,26 @@ static void test_kvm_mmio(void)
     rig_free(&g);
 }
 
+static void test_kvm_rom(void)
+{
+    /* ROM at F0000: readable through its read-only slot, writes dropped.
+     * mov ax,0F000h; mov ds,ax; mov al,[10h]; mov byte [10h],55h; mov bl,[10h]; hlt */
+    static const uint8_t p[] = { 0xB8, 0x00, 0xF0, 0x8E, 0xD8, 0xA0, 0x10, 0x00,
+                                 0xC6, 0x06, 0x10, 0x00, 0x55, 0x8A, 0x1E, 0x10, 0x00, 0xF4 };
+    struct rig g;
+    if (!rig_init(&g, p, sizeof p)) { EXPECT(0); rig_free(&g); return; }
+    static uint8_t rom[0x10000];
+    memset(rom, 0xC3, sizeof rom);
+    rom[0x10] = 0xA7;
+    EXPECT_EQ(mem_map_rom(g.mem, 0xF0000, rom, sizeof rom), 0);
+    if (!rig_kvm(&g)) { EXPECT(0); rig_free(&g); return; }
+    EXPECT_EQ(kvm_until(&g, 100), EXIT_HLT);
+    EXPECT_EQ(g.cpu.r[R_EAX] & 0xFF, 0xA7);
+    EXPECT_EQ(g.cpu.r[R_EBX] & 0xFF, 0xA7);
+    EXPECT_EQ(mem_read_phys(g.mem, 0xF0010, 1), 0xA7);
+    rig_free(&g);
+}
+
 static void test_kvm_interrupt(void)
 {
     /* IVT[20h] -> 0000:7D00: inc byte [0500h]; iret.
@@ -623,6 +643,7 @@ int main(void)
     T(test_kvm_io_exact_on_return);
     T(test_kvm_singlestep);
     T(test_kvm_mmio);
+    T(test_kvm_rom);
     T(test_kvm_interrupt);
     T(test_kvm_spin_returns);
     T(test_kvm_vs_interp);
