@@ -109,12 +109,12 @@ def run_once(engine, kernel, append, bt86, timeout):
     """-> ("ok", tests) | ("skip", reason) | ("fail", reason, tests)"""
     cmd = command(engine, kernel, append, bt86)
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout,
                            stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         tests, _, _ = parse(out)
-        return ("fail", "timed out after %d s" % timeout, tests)
+        return ("fail", "timed out after %g s" % timeout, tests)
     except OSError as e:
         return ("skip", "%s: %s" % (cmd[0], e.strerror))
     tests, done, error = parse(r.stdout)
