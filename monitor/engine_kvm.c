@@ -121,6 +121,8 @@ struct kvm_engine {
     bool need_complete;           /* the last exit was I/O or MMIO          */
     bool singlestep;              /* KVM_GUESTDBG_SINGLESTEP is on          */
     bool ro_slots;                /* KVM_CAP_READONLY_MEM: ROM slots are read-only */
+    bool sync;                    /* KVM_CAP_SYNC_REGS: regs, sregs and events
+                                     travel in kvm_run (no ioctl each way)  */
     bool was_shutdown;            /* the last run ended in a triple fault   */
     int probe_level;              /* KVM_RUNS_* from the process probe      */
     timer_t timer;                /* kicks KVM_RUN out after a slice        */
@@ -356,6 +358,8 @@ static void snap_take(const struct cpu *c, struct kvm_snap *s)
     s->intr_shadow = c->intr_shadow ? 1 : 0;
 }
 
+#define SYNC_ALL (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
+
 static int load_regs(struct kvm_engine *k, const struct kvm_snap *s)
 {
     struct kvm_regs r;
@@ -365,6 +369,11 @@ static int load_regs(struct kvm_engine *k, const struct kvm_snap *s)
     r.rip = s->eip;
     r.rflags = s->eflags | EFLAGS_FIXED1;
     k->st.loads_regs++;
+    if (k->sync) {                       /* applied by the next KVM_RUN */
+        k->run->s.regs.regs = r;
+        k->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+        return 0;
+    }
     return ioctl(k->vcpu_fd, KVM_SET_REGS, &r);
 }
 
@@ -384,6 +393,11 @@ static int load_sregs(struct kvm_engine *k, const struct kvm_snap *s)
     sr.apic_base = s->apic_base;
     memset(sr.interrupt_bitmap, 0, sizeof sr.interrupt_bitmap);   /* nothing queued */
     k->st.loads_sregs++;
+    if (k->sync) {
+        k->run->s.regs.sregs = sr;
+        k->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+        return 0;
+    }
     return ioctl(k->vcpu_fd, KVM_SET_SREGS, &sr);
 }
 
@@ -459,6 +473,11 @@ static int load_events(struct kvm_engine *k, const struct kvm_snap *s)
     if (s->intr_shadow) ev.interrupt.shadow = (s->eflags & FL_IF) ? KVM_X86_SHADOW_INT_STI : KVM_X86_SHADOW_INT_MOV_SS;
     ev.flags = KVM_VCPUEVENT_VALID_SHADOW;
     k->st.loads_events++;
+    if (k->sync) {
+        k->run->s.regs.events = ev;
+        k->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+        return 0;
+    }
     return ioctl(k->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev);
 }
 
@@ -497,6 +516,27 @@ static int state_load(struct kvm_engine *k, char *why, size_t n)
 static void do_io(struct kvm_engine *k);
 static void do_mmio(struct kvm_engine *k);
 
+/* KVM_RUN, asking for regs/sregs/events back in kvm_run when syncing. A
+ * KVM_RUN that returned before applying dirty groups (a signal at entry on
+ * some kernels) has overwritten them with the vCPU's values: write ours
+ * again, from the snapshot, for the next entry. */
+static int vcpu_run(struct kvm_engine *k)
+{
+    struct kvm_run *r = k->run;
+    if (k->sync) r->kvm_valid_regs = SYNC_ALL;
+    int e = ioctl(k->vcpu_fd, KVM_RUN, 0);
+    if (k->sync && r->kvm_dirty_regs) {
+        int saved = errno;
+        unsigned d = r->kvm_dirty_regs;
+        r->kvm_dirty_regs = 0;
+        if (d & KVM_SYNC_X86_REGS) (void)load_regs(k, &k->snap);
+        if (d & KVM_SYNC_X86_SREGS) (void)load_sregs(k, &k->snap);
+        if (d & KVM_SYNC_X86_EVENTS) (void)load_events(k, &k->snap);
+        errno = saved;
+    }
+    return e;
+}
+
 /* Finish a pending I/O or MMIO instruction inside KVM: it completes at the
  * next KVM_RUN, which immediate_exit makes return before entering the guest.
  * Completing may need more accesses (string I/O chunks, MOVS between MMIO
@@ -505,7 +545,7 @@ static void complete_pending(struct kvm_engine *k)
 {
     for (int i = 0; k->need_complete && i < 4096; i++) {
         k->run->immediate_exit = 1;
-        int e = ioctl(k->vcpu_fd, KVM_RUN, 0);
+        int e = vcpu_run(k);
         k->run->immediate_exit = 0;
         k->need_complete = false;
         k->st.completions++;
@@ -524,11 +564,17 @@ static int state_save(struct kvm_engine *k, char *why, size_t n)
     struct kvm_fpu f;
     struct kvm_debugregs d;
     struct kvm_vcpu_events ev;
-    if (ioctl(k->vcpu_fd, KVM_GET_REGS, &r) < 0) { snprintf(why, n, "KVM_GET_REGS: %s", strerror(errno)); return -1; }
-    if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &sr) < 0) { snprintf(why, n, "KVM_GET_SREGS: %s", strerror(errno)); return -1; }
+    /* groups still dirty were never applied: the vCPU did not run, struct
+     * cpu holds them already, and the next entry applies them */
+    unsigned pend = k->sync ? k->run->kvm_dirty_regs : 0;
+    if (k->sync && !(pend & KVM_SYNC_X86_REGS)) r = k->run->s.regs.regs;
+    else if (!k->sync && ioctl(k->vcpu_fd, KVM_GET_REGS, &r) < 0) { snprintf(why, n, "KVM_GET_REGS: %s", strerror(errno)); return -1; }
+    if (k->sync && !(pend & KVM_SYNC_X86_SREGS)) sr = k->run->s.regs.sregs;
+    else if (!k->sync && ioctl(k->vcpu_fd, KVM_GET_SREGS, &sr) < 0) { snprintf(why, n, "KVM_GET_SREGS: %s", strerror(errno)); return -1; }
     if (ioctl(k->vcpu_fd, KVM_GET_FPU, &f) < 0) { snprintf(why, n, "KVM_GET_FPU: %s", strerror(errno)); return -1; }
     if (ioctl(k->vcpu_fd, KVM_GET_DEBUGREGS, &d) < 0) { snprintf(why, n, "KVM_GET_DEBUGREGS: %s", strerror(errno)); return -1; }
-    if (ioctl(k->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0) { snprintf(why, n, "KVM_GET_VCPU_EVENTS: %s", strerror(errno)); return -1; }
+    if (k->sync && !(pend & KVM_SYNC_X86_EVENTS)) ev = k->run->s.regs.events;
+    else if (!k->sync && ioctl(k->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0) { snprintf(why, n, "KVM_GET_VCPU_EVENTS: %s", strerror(errno)); return -1; }
     struct { struct kvm_msrs h; struct kvm_msr_entry e[NMSR]; } m;
     memset(&m, 0, sizeof m);
     int slot_of[NMSR];
@@ -541,11 +587,14 @@ static int state_save(struct kvm_engine *k, char *why, size_t n)
     int got = ioctl(k->vcpu_fd, KVM_GET_MSRS, &m);
     if (got < 0) { snprintf(why, n, "KVM_GET_MSRS: %s", strerror(errno)); return -1; }
 
+    if (!(pend & KVM_SYNC_X86_REGS)) {
     c->r[R_EAX] = (uint32_t)r.rax; c->r[R_ECX] = (uint32_t)r.rcx; c->r[R_EDX] = (uint32_t)r.rdx;
     c->r[R_EBX] = (uint32_t)r.rbx; c->r[R_ESP] = (uint32_t)r.rsp; c->r[R_EBP] = (uint32_t)r.rbp;
     c->r[R_ESI] = (uint32_t)r.rsi; c->r[R_EDI] = (uint32_t)r.rdi;
     c->eip = (uint32_t)r.rip;
     c->eflags = ((uint32_t)r.rflags & EFLAGS_MASK) | EFLAGS_FIXED1;
+    }
+    if (!(pend & KVM_SYNC_X86_SREGS)) {
     const struct kvm_segment *src[6] = { &sr.es, &sr.cs, &sr.ss, &sr.ds, &sr.fs, &sr.gs };
     for (int i = 0; i < 6; i++) seg_from_kvm(src[i], &c->seg[i]);
     seg_from_kvm(&sr.ldt, &c->ldtr);
@@ -557,6 +606,7 @@ static int state_save(struct kvm_engine *k, char *why, size_t n)
     c->msr_apic_base = sr.apic_base;
     /* CPL is SS.DPL (VMX keeps it there); 3 in V86 mode, 0 in real mode */
     c->cpl = !(c->cr[0] & CR0_PE_BIT) ? 0 : (c->eflags & FL_VM) ? 3 : sr.ss.dpl;
+    }
     uint8_t img[512];
     memset(img, 0, sizeof img);
     memcpy(img + 0, &f.fcw, 2);
@@ -589,7 +639,8 @@ static int state_save(struct kvm_engine *k, char *why, size_t n)
             else c->mtrr_var[i - 16] = v;
         }
     }
-    c->intr_shadow = ev.interrupt.shadow ? 1 : 0;
+    if (pend & KVM_SYNC_X86_EVENTS) memset(&ev, 0, sizeof ev);     /* ours, not applied yet */
+    else c->intr_shadow = ev.interrupt.shadow ? 1 : 0;
     /* the guest may have rewritten page tables (and INVLPGed) under KVM: the
      * interpreter's software TLB must not outlive the run */
     cpu_tlb_flush(c);
@@ -869,6 +920,8 @@ struct kvm_engine *kvm_engine_new(struct cpu *cpu, char *err, size_t errlen)
     if (k->kvm_fd < 0) { free(k); return NULL; }
     if (vm_create(k->kvm_fd, cpu, &k->vm_fd, &k->vcpu_fd, &k->run, &k->run_size, err, errlen) < 0) goto fail;
     k->ro_slots = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+    int sync = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+    k->sync = sync > 0 && (sync & SYNC_ALL) == SYNC_ALL && !getenv("BT86_KVM_NO_SYNC");
     if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &k->sregs_tmpl) < 0) {
         snprintf(err, errlen, "kvm: KVM_GET_SREGS: %s", strerror(errno));
         goto fail;
@@ -1089,7 +1142,7 @@ int kvm_engine_run(struct kvm_engine *k, uint64_t n)
          * guest got in (a loaded host) still makes progress */
         if (tls_expired && k->st.entries - entries0 >= 2 && (!k->singlestep || now_ns() - t0 > 1000000000ull)) break;
         k->st.entries++;
-        int e = ioctl(k->vcpu_fd, KVM_RUN, 0);
+        int e = vcpu_run(k);
         first = false;
         k->need_complete = false;
         if (e < 0) {

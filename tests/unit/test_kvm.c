@@ -571,6 +571,19 @@ static void test_kvm_paging(void)
     rig_free(&g);
 }
 
+/* The same state and interrupt paths with regs/sregs/events moved by ioctls
+ * instead of KVM_CAP_SYNC_REGS (hosts without it; BT86_KVM_NO_SYNC forces it) */
+static void test_kvm_no_sync_regs(void)
+{
+    setenv("BT86_KVM_NO_SYNC", "1", 1);
+    int f0 = test_failures_;
+    test_kvm_state_roundtrip();
+    test_kvm_interrupt();
+    test_kvm_io_exact_on_return();
+    unsetenv("BT86_KVM_NO_SYNC");
+    EXPECT(test_failures_ == f0);
+}
+
 /* Figures for docs/kvm.md: OUT round trip, HLT + interrupt round trip and
  * real-mode instructions per second under kvm on this host. */
 static void test_kvm_measure(void)
@@ -663,6 +676,7 @@ int main(void)
     else
         T(test_kvm_triple_fault_reset);
     T(test_kvm_paging);
+    T(test_kvm_no_sync_regs);
     T(test_kvm_measure);
     return test_summary();
 }
