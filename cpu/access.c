@@ -141,9 +141,18 @@ int lin_write(struct cpu *c, uint32_t lin, unsigned size, uint64_t v, bool user)
     }
     int r = xlate(c, lin, ACC_WRITE, user, &pa);
     if (r != EXC_NONE) return r;
-    if (first >= size) { tlb_fill(c, lin, pa, true, user); mem_write_phys(c->mem, pa, v, size); return EXC_NONE; }
+    if (first >= size) {
+        if (c->write_watch) c->write_watch(c->write_watch_opaque, pa, size);
+        else tlb_fill(c, lin, pa, true, user);
+        mem_write_phys(c->mem, pa, v, size);
+        return EXC_NONE;
+    }
     r = xlate(c, lin + first, ACC_WRITE, user, &pa2);
     if (r != EXC_NONE) return r;
+    if (c->write_watch) {
+        c->write_watch(c->write_watch_opaque, pa, first);
+        c->write_watch(c->write_watch_opaque, pa2, size - first);
+    }
     for (unsigned i = 0; i < size; i++) {
         uint8_t b = (uint8_t)(v >> (8 * i));
         if (i < first) mem_write_phys(c->mem, pa + i, b, 1);

@@ -37,6 +37,7 @@ enum {
     EXIT_HLT = 256,      /* HLT executed: wait for an interrupt            */
     EXIT_RESET,          /* triple fault or reset line                     */
     EXIT_UNIMPL,         /* instruction not implemented by this engine     */
+    EXIT_CHECK_FAILED,   /* --check: bt and the interpreter diverged       */
 };
 
 /* A segment register with its descriptor cache (SDM vol. 3 sec. 3.4.3). */
@@ -120,6 +121,11 @@ struct cpu {
      * the same rules. NULL: none. */
     void (*tlb_flush_hook)(void *opaque, int kind, uint32_t lin);
     void *tlb_hook_opaque;
+    /* Called before every guest store the interpreter makes (physical
+     * address and size) while set; stores then bypass the write TLB. Used
+     * by the translator's --check mode to undo the interpreter's run. */
+    void (*write_watch)(void *opaque, uint64_t pa, unsigned size);
+    void *write_watch_opaque;
     /* decoded-instruction and block caches, validated by the code bytes */
     struct icache_entry *icache;
     struct iblock *bcache;

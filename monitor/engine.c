@@ -88,6 +88,11 @@ int engine_step(struct engine *e)
     return interp_step(e->cpu);
 }
 
+void engine_set_check(struct engine *e, bool on)
+{
+    if (e->bt) bt_set_check(e->bt, on);
+}
+
 void engine_ram_written(struct engine *e, uint64_t pa, uint64_t len)
 {
     if (e->bt) bt_ram_written(e->bt, pa, len);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdbool.h>
 
 struct cpu;
 struct engine;
@@ -40,6 +41,8 @@ int engine_run(struct engine *e, uint64_t n);
 /* Execute exactly one instruction (interp_step semantics) with this engine,
  * used by single-step test harnesses. */
 int engine_step(struct engine *e);
+/* --check (bt, trap): lockstep against the interpreter, block by block. */
+void engine_set_check(struct engine *e, bool on);
 /* The machine tells the engine that guest RAM at [pa, pa+len) was written
  * behind its back (DMA, loaders): translated code there is stale. */
 void engine_ram_written(struct engine *e, uint64_t pa, uint64_t len);

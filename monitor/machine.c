@@ -91,7 +91,7 @@ void machine_config_defaults(struct machine_config *cfg)
 const char *machine_stop_name(enum machine_stop s)
 {
     static const char *const n[] = { "exit port", "power-off", "halted", "reset", "quit",
-                                     "unimplemented", "limit" };
+                                     "unimplemented", "limit", "check failed" };
     return (unsigned)s < sizeof n / sizeof *n ? n[s] : "?";
 }
 
@@ -334,6 +334,7 @@ struct machine *machine_new(const struct machine_config *cfg, char *err, size_t 
     if (board_fw_init(m, &m->fw, err, errlen) != 0) goto fail;
     m->eng = engine_new(cfg->engine, &m->cpu, err, errlen);
     if (!m->eng) goto fail;
+    if (cfg->check) engine_set_check(m->eng, true);
     return m;
 fail:
     machine_free(m);
@@ -478,6 +479,8 @@ enum machine_stop machine_run(struct machine *m)
                 return STOP_RESET;
             }
             machine_reset(m);
+        } else if (rc == EXIT_CHECK_FAILED) {
+            return STOP_CHECK_FAILED;              /* the engine printed the report */
         } else if (rc == EXIT_UNIMPL) {
             fprintf(stderr, "bt86: the %s engine cannot execute the instruction at %04x:%08x yet\n",
                     m->cfg.engine, c->seg[SEG_CS].sel, c->eip);

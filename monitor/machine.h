@@ -41,6 +41,7 @@ enum machine_stop {
     STOP_QUIT,           /* the user asked (Ctrl-A x, window closed)       */
     STOP_UNIMPL,         /* the engine met something it cannot run         */
     STOP_LIMIT,          /* max_insns or max_seconds reached               */
+    STOP_CHECK_FAILED,   /* --check found bt and the interpreter diverging  */
 };
 
 struct machine;

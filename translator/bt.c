@@ -29,6 +29,7 @@
 #include <sys/auxv.h>
 #include <ucontext.h>
 #include <asm/prctl.h>
+#include <capstone/capstone.h>
 
 #define CODE_SIZE     (64u << 20)
 #define MAX_TBS       (256u << 10)
@@ -63,6 +64,11 @@ struct bt {
     uint64_t generation;            /* bumped by every flush                */
     timer_t timer;
     bool timer_ok;
+    bool check;                     /* --check: lockstep with the interpreter */
+    struct wlog { uint64_t pa; uint64_t old, now; uint8_t size; bool ram; } *wlog;
+    uint32_t nwlog, wlog_cap;
+    bool wlog_overflow;
+    uint64_t checked_blocks;
     struct bt_stats st;
 };
 
@@ -397,6 +403,11 @@ static void chain_old(int sig, siginfo_t *si, void *uctx)
     struct sigaction *old = sig == SIGSEGV ? &old_segv : sig == SIGFPE ? &old_fpe : &old_bus;
     if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) { old->sa_sigaction(sig, si, uctx); return; }
     if (old->sa_handler != SIG_IGN && old->sa_handler != SIG_DFL && old->sa_handler) { old->sa_handler(sig); return; }
+    ucontext_t *uc = uctx;
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "bt86: fatal host signal %d at pc %llx, address %p (not a translated guest access)\n",
+                     sig, (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], si->si_addr);
+    if (n > 0) { ssize_t w = write(2, msg, (size_t)n); (void)w; }
     signal(sig, SIG_DFL);                          /* re-fault and die with the real cause */
 }
 
@@ -436,7 +447,8 @@ static void on_timer(int sig, siginfo_t *si, void *uctx)
     ucontext_t *uc = uctx;
     bt->cpu->btrt.poll = (uint64_t)(uintptr_t)bt->poll_guard;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    if (pc >= (uintptr_t)bt->code && pc < (uintptr_t)bt->code_end)
+    /* only inside blocks: in the stubs r14 may already hold the host's value */
+    if (pc >= (uintptr_t)bt->blocks_start && pc < (uintptr_t)bt->code_end)
         uc->uc_mcontext.gregs[REG_R14] = (greg_t)(uintptr_t)bt->poll_guard;
 }
 
@@ -531,6 +543,7 @@ void bt_free(struct bt *bt)
     shadow_free(bt->sh);
     if (bt->code) munmap(bt->code, CODE_SIZE);
     if (bt->poll_page) munmap(bt->poll_page, 8192);
+    free(bt->wlog);
     free(bt->tbs); free(bt->maps); free(bt->callouts); free(bt->code_bits);
     free(bt);
 }
@@ -542,6 +555,140 @@ static void set_window(struct bt *bt, int w)
     if (bt->use_wrgsbase) __asm__ volatile("wrgsbase %0" :: "r"(base) : "memory");
     else syscall(SYS_arch_prctl, ARCH_SET_GS, base);
     bt->cur_window = w;
+}
+
+/* ---- --check: lockstep against the interpreter ---- */
+void bt_set_check(struct bt *bt, bool on) { bt->check = on; }
+
+static void wlog_add(void *opaque, uint64_t pa, unsigned size)
+{
+    struct bt *bt = opaque;
+    if (bt->nwlog == bt->wlog_cap) {
+        uint32_t cap = bt->wlog_cap ? 2 * bt->wlog_cap : 256;
+        struct wlog *w = realloc(bt->wlog, cap * sizeof *w);
+        if (!w) { bt->wlog_overflow = true; return; }
+        bt->wlog = w; bt->wlog_cap = cap;
+    }
+    struct cpu *c = bt->cpu;
+    uint8_t *h = mem_host_page(c->mem, pa, false);
+    bool ram = h && h == mem_ram(c->mem) + (pa & ~0xFFFull) && (pa & 0xFFF) + size <= 4096;
+    uint64_t old = 0;
+    if (ram) memcpy(&old, h + (pa & 0xFFF), size);
+    bt->wlog[bt->nwlog++] = (struct wlog){ pa, old, 0, (uint8_t)size, ram };
+}
+
+static void report_block(struct bt *bt, const struct tb *tb, const struct cpu *s0)
+{
+    struct cpu *c = bt->cpu;
+    uint8_t *h = mem_host_page(c->mem, tb->phys, false);
+    fprintf(stderr, "bt86: --check: bt and the interpreter diverge in the block at %04x:%08x "
+                    "(linear %08x, physical %08llx, %u instructions, CPL %d)\n",
+            s0->seg[SEG_CS].sel, tb->eip, tb->lin, (unsigned long long)tb->phys, tb->ninsn, s0->cpl);
+    csh cs;
+    if (h && cs_open(CS_ARCH_X86, CS_MODE_32, &cs) == CS_ERR_OK) {
+        cs_insn *ins;
+        size_t n = cs_disasm(cs, h + (tb->phys & 0xFFF), tb->nbytes, tb->eip, 0, &ins);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(stderr, "  %08llx  ", (unsigned long long)ins[i].address);
+            for (int j = 0; j < 10; j++) fprintf(stderr, j < ins[i].size ? "%02x" : "  ", ins[i].bytes[j]);
+            fprintf(stderr, "  %s %s\n", ins[i].mnemonic, ins[i].op_str);
+        }
+        if (n) cs_free(ins, n);
+        cs_close(&cs);
+    }
+    static const char *const rn[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
+    fprintf(stderr, "  before:");
+    for (int i = 0; i < 8; i++) fprintf(stderr, " %s=%08x", rn[i], s0->r[i]);
+    fprintf(stderr, " eflags=%08x\n", s0->eflags);
+}
+
+static bool check_compare(struct bt *bt, const struct tb *tb, const struct cpu *s0, const struct cpu *ci)
+{
+    struct cpu *c = bt->cpu;
+    static const char *const rn[8] = { "eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi" };
+    char buf[4096];
+    size_t n = 0;
+#define DIFF(...) (n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__))
+    for (int i = 0; i < 8; i++)
+        if (c->r[i] != ci->r[i]) DIFF("  %s: bt %08x, interp %08x\n", rn[i], c->r[i], ci->r[i]);
+    if (c->eip != ci->eip) DIFF("  eip: bt %08x, interp %08x\n", c->eip, ci->eip);
+    uint32_t mask = ~tb->undef_flags & EFLAGS_MASK;
+    if ((c->eflags ^ ci->eflags) & mask)
+        DIFF("  eflags: bt %08x, interp %08x (undefined %08x masked)\n", c->eflags, ci->eflags, tb->undef_flags);
+    for (int s = 0; s < 6; s++)
+        if (c->seg[s].sel != ci->seg[s].sel || c->seg[s].base != ci->seg[s].base)
+            DIFF("  seg %d: bt %04x/%08x, interp %04x/%08x\n", s, c->seg[s].sel, c->seg[s].base, ci->seg[s].sel, ci->seg[s].base);
+    for (int i = 0; i < 5; i++)
+        if (c->cr[i] != ci->cr[i]) DIFF("  cr%d: bt %08x, interp %08x\n", i, c->cr[i], ci->cr[i]);
+    if (c->cpl != ci->cpl) DIFF("  cpl: bt %d, interp %d\n", c->cpl, ci->cpl);
+    for (uint32_t i = 0; i < bt->nwlog; i++) {
+        const struct wlog *w = &bt->wlog[i];
+        if (!w->ram) continue;
+        uint64_t v = 0;
+        memcpy(&v, mem_ram(c->mem) + w->pa, w->size);
+        if (v != w->now) DIFF("  memory %08llx (%u bytes): bt %llx, interp %llx\n", (unsigned long long)w->pa,
+                              w->size, (unsigned long long)v, (unsigned long long)w->now);
+    }
+#undef DIFF
+    if (!n) return true;
+    report_block(bt, tb, s0);
+    fprintf(stderr, "  differences after the block:\n%s", buf);
+    return false;
+}
+
+/* Run `tb` under the interpreter, undo its stores, run it under bt from the
+ * same state and compare. Returns EXIT_CHECK_FAILED, or EXC_NONE / an EXIT_*
+ * of the run, with the state after the block in *c. */
+static int check_block(struct bt *bt, struct tb *tb, bool *done)
+{
+    struct cpu *c = bt->cpu;
+    *done = false;
+    if (tb->sensitive) return EXC_NONE;                  /* device I/O must not run twice */
+    static __thread struct cpu s0, ci;
+    s0 = *c;
+    uint64_t ic0 = c->icount;
+    bt->nwlog = 0;
+    bt->wlog_overflow = false;
+    bt->smc_hit = false;
+    c->write_watch = wlog_add;
+    c->write_watch_opaque = bt;
+    cpu_tlb_drop_writes(c);
+    int rc = EXC_NONE;
+    for (unsigned i = 0; i < tb->ninsn && rc == EXC_NONE; i++) {
+        uint32_t before = c->eip;
+        rc = interp_step(c);
+        if (c->eip == before) break;     /* a REP chunk: bt's callout also returns here */
+    }
+    c->write_watch = NULL;
+    uint64_t ri = c->icount - ic0;
+    if (bt->smc_hit || bt->wlog_overflow || rc >= 256 || !tb->valid) { *done = true; return rc >= 256 ? rc : EXC_NONE; }
+    for (uint32_t i = 0; i < bt->nwlog; i++) {
+        struct wlog *w = &bt->wlog[i];
+        if (w->ram) memcpy(&w->now, mem_ram(c->mem) + w->pa, w->size);
+    }
+    for (uint32_t i = bt->nwlog; i-- > 0;) {
+        struct wlog *w = &bt->wlog[i];
+        if (w->ram) memcpy(mem_ram(c->mem) + w->pa, &w->old, w->size);
+    }
+    ci = *c;
+    *c = s0;
+    c->btrt.exit_site = 0;
+    c->btrt.exit_code = BT_EXIT_NONE;
+    set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
+    uint64_t retired = bt->enter(c, tb->host);
+    c->icount += retired;
+    c->tsc += retired;
+    int code = c->btrt.exit_code;
+    rc = EXC_NONE;
+    if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP || code == BT_EXIT_POLL) {
+        do {                   /* the instruction bt stopped at, then the rest the interpreter ran */
+            rc = interp_step(c);
+        } while (rc == EXC_NONE && c->icount - ic0 < ri);
+    } else if (code >= 256) rc = code;
+    bt->checked_blocks++;
+    *done = true;
+    if (!check_compare(bt, tb, &s0, &ci)) return EXIT_CHECK_FAILED;
+    return rc >= 256 ? rc : EXC_NONE;
 }
 
 static inline bool take_interrupt(struct cpu *c, int *rc)
@@ -585,6 +732,12 @@ int bt_run(struct bt *bt, uint64_t n)
         }
         chain_site = NULL;
         if (c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page) break;     /* the timer fired */
+        if (bt->check) {
+            bool done;
+            rc = check_block(bt, tb, &done);
+            if (rc >= 256) break;
+            if (done) continue;
+        }
         set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
         c->btrt.exit_site = 0;
         c->btrt.exit_code = BT_EXIT_NONE;
@@ -594,7 +747,7 @@ int bt_run(struct bt *bt, uint64_t n)
         c->tsc += retired;
         int code = c->btrt.exit_code;
         if (code == BT_EXIT_NONE) {
-            if (c->btrt.exit_site) {
+            if (c->btrt.exit_site && !bt->check) {
                 chain_site = (uint8_t *)(uintptr_t)c->btrt.exit_site;
                 chain_gen = gen;
                 chain_mode = mode;
@@ -622,6 +775,8 @@ void bt_print_stats(struct bt *bt, FILE *f)
 {
     const struct bt_stats *s = &bt->st;
     const struct shadow_stats *sh = shadow_get_stats(bt->sh);
+    if (bt->check) fprintf(f, "bt86: --check: %llu blocks compared with the interpreter, no divergence\n",
+                           (unsigned long long)bt->checked_blocks);
     fprintf(f, "bt86: %s: blocks translated %llu (%llu insns), lookups %llu (misses %llu), flushes %llu\n",
             bt->trap ? "trap" : "bt", (unsigned long long)s->blocks, (unsigned long long)s->insns_translated,
             (unsigned long long)s->lookups, (unsigned long long)s->lookup_misses, (unsigned long long)s->flushes);
