@@ -3,7 +3,8 @@
  * configuration ports our BIOS reads (devices/fwcfg.c, 0x520-0x521) and the
  * Linux direct-boot loader (layout in monitor/boot_linux.c).
  *
- * machine_boot_linux() finds this file's state with machine_fw_state().
+ * machine_boot_linux() finds this file's state with machine_fw_state(); it
+ * refuses when --bios replaced our BIOS, which alone does the handover.
  * After a reset the kernel, initrd and command line are loaded again,
  * because the previous run overwrote them.
  */
@@ -173,6 +174,13 @@ int machine_boot_linux(struct machine *m, const char *kernel, const char *initrd
 {
     struct board_fw *fw = fw_of(m);
     if (!fw) { snprintf(err, errlen, "internal error: the machine has no firmware state"); return -1; }
+    /* the handover after POST is our BIOS's (fwcfg item FWCFG_LINUX); another
+     * ROM would boot from its disks and leave the kernel unused */
+    if (machine_config(m)->bios) {
+        snprintf(err, errlen, "--kernel %s: Linux direct boot needs our BIOS, not --bios %s "
+                 "(boot the kernel from a disk with that firmware)", kernel, machine_config(m)->bios);
+        return -1;
+    }
     free(fw->kernel); free(fw->initrd); free(fw->cmdline);
     fw->kernel = strdup(kernel);
     fw->initrd = initrd ? strdup(initrd) : NULL;

@@ -8,6 +8,7 @@
 #include "devices/bus.h"
 #include "devices/vclock.h"
 #include "monitor/boot_linux.h"
+#include "monitor/machine.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,25 @@ static void test_fwcfg_not_on_qemu_ports(void)
     EXPECT_EQ(fwcfg_port_read(fw, FWCFG_PORT_DATA, 2), 0x3638);   /* "86" */
     fwcfg_free(fw);
     bus_free(bus);
+}
+
+/* --kernel with --bios: the foreign ROM would never hand over to the
+ * kernel, so machine_boot_linux refuses with a message naming both files
+ * (bt86 never ignores an option silently). */
+static void test_linux_boot_refused_with_foreign_bios(void)
+{
+    struct machine_config cfg;
+    machine_config_defaults(&cfg);
+    cfg.serial = "none";
+    cfg.display = "none";
+    cfg.bios = "seabios.bin";
+    char err[512] = "";
+    struct machine *m = machine_new(&cfg, err, sizeof err);
+    EXPECT(m != NULL);
+    if (!m) { printf("  machine_new: %s\n", err); return; }
+    EXPECT_EQ(machine_boot_linux(m, "vmlinuz", NULL, NULL, err, sizeof err), -1);
+    EXPECT(strstr(err, "vmlinuz") && strstr(err, "seabios.bin") && strstr(err, "needs our BIOS"));
+    machine_free(m);
 }
 
 struct sink { int level, poweroffs; };
@@ -179,6 +199,7 @@ int main(void)
 {
     RUN(test_fwcfg_items);
     RUN(test_fwcfg_not_on_qemu_ports);
+    RUN(test_linux_boot_refused_with_foreign_bios);
     RUN(test_acpi_s5_and_sci);
     RUN(test_linux_header_checks);
     return test_summary();
