@@ -963,7 +963,7 @@ static void do_io(struct kvm_engine *k)
         if (r->io.direction == KVM_EXIT_IO_OUT) {
             uint32_t v = 0;
             memcpy(&v, data, size);
-            bus_io_write(k->cpu->bus, r->io.port, v, size);
+            if (k->cpu->bus) bus_io_write(k->cpu->bus, r->io.port, v, size);
         } else {
             uint32_t v = k->cpu->bus ? bus_io_read(k->cpu->bus, r->io.port, size) : 0xFFFFFFFFu;
             memcpy(data, &v, size);
@@ -1124,7 +1124,13 @@ int kvm_engine_run(struct kvm_engine *k, uint64_t n)
             if (ready) {
                 int vec = c->intr_ack(c->intr_opaque);
                 struct kvm_interrupt irq = { .irq = (uint32_t)vec };
-                if (ioctl(k->vcpu_fd, KVM_INTERRUPT, &irq) < 0) {
+                if (k->sync && (r->kvm_dirty_regs & KVM_SYNC_X86_EVENTS)) {
+                    /* events go in at the next KVM_RUN and would clear a queued
+                     * KVM_INTERRUPT: put the interrupt in them instead */
+                    r->s.regs.events.interrupt.injected = 1;
+                    r->s.regs.events.interrupt.nr = (uint8_t)vec;
+                    r->s.regs.events.interrupt.soft = 0;
+                } else if (ioctl(k->vcpu_fd, KVM_INTERRUPT, &irq) < 0) {
                     fprintf(stderr, "bt86: kvm: KVM_INTERRUPT %d: %s\n", vec, strerror(errno));
                     rc = EXIT_UNIMPL;
                     break;

@@ -315,6 +315,29 @@ static void test_kvm_interrupt(void)
     rig_free(&g);
 }
 
+static void test_kvm_interrupt_first_entry(void)
+{
+    /* INTR already asserted when a fresh vCPU is first loaded (every state
+     * group written at that entry): the interrupt is delivered before the
+     * first instruction and not lost. Handler: mov al,99h; out 80h,al; iret */
+    static const uint8_t p[] = { 0x90, 0xF4 };
+    struct rig g;
+    if (!rig_init(&g, p, sizeof p) || !rig_kvm(&g)) { EXPECT(0); rig_free(&g); return; }
+    uint8_t *ram = mem_ram(g.mem);
+    ram[0x80] = 0x00; ram[0x81] = 0x7D; ram[0x82] = 0; ram[0x83] = 0;
+    static const uint8_t h[] = { 0xB0, 0x99, 0xE6, 0x80, 0xCF };
+    memcpy(ram + 0x7D00, h, sizeof h);
+    g.cpu.eflags |= FL_IF;
+    g.dev.pending = true;
+    EXPECT_EQ(kvm_until(&g, 100), EXIT_HLT);
+    EXPECT_EQ(g.dev.acks, 1);
+    EXPECT_EQ(g.dev.nlog, 1);
+    EXPECT_EQ(g.dev.log[0], 0x99);
+    EXPECT_EQ(g.cpu.eip, 0x7C02);
+    EXPECT_EQ(g.cpu.r[R_ESP] & 0xFFFF, 0x7000);
+    rig_free(&g);
+}
+
 static void test_kvm_spin_returns(void)
 {
     /* jmp $ : a spinning guest gives control back within the time slice */
@@ -579,6 +602,7 @@ static void test_kvm_no_sync_regs(void)
     int f0 = test_failures_;
     test_kvm_state_roundtrip();
     test_kvm_interrupt();
+    test_kvm_interrupt_first_entry();
     test_kvm_io_exact_on_return();
     unsetenv("BT86_KVM_NO_SYNC");
     EXPECT(test_failures_ == f0);
@@ -660,6 +684,7 @@ int main(void)
     T(test_kvm_mmio);
     T(test_kvm_rom);
     T(test_kvm_interrupt);
+    T(test_kvm_interrupt_first_entry);
     T(test_kvm_spin_returns);
     T(test_kvm_vs_interp);
     if (level >= KVM_RUNS_REAL && level < KVM_RUNS_PAGING)
