@@ -107,10 +107,10 @@ def missing(prog, names, got):
 
 # --- native ---------------------------------------------------------------------------------------
 def run_native(bindir, parts, tests, scales, timeout, cpu):
-    """One native run: {workload: sample}, or raises RuntimeError. cpu >= 0: pinned to that CPU
-    (the guest has one CPU: pinned, pipe ping-pong and fork wait for the other process as they
-    do in the guest, instead of running it on another core)."""
-    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu >= 0 else None
+    """One native run: {workload: sample}, or raises RuntimeError. cpu >= 0: osbench is pinned
+    to that CPU (the guest has one CPU: pinned, pipe ping-pong and fork wait for the other
+    process as they do in the guest, instead of running it on another core); cpumix, one
+    process, is left to the scheduler (on a shared machine a fixed CPU may be the busy one)."""
     out = {}
     for prog, names, scale in (("cpumix", parts, scales[0]), ("osbench", tests, scales[1])):
         if not names:
@@ -119,6 +119,7 @@ def run_native(bindir, parts, tests, scales, timeout, cpu):
         log("native: %s %s" % (prog, " ".join(argv[1:])))
         t0 = time.time()
         try:
+            pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu >= 0 and prog == "osbench" else None
             p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, preexec_fn=pin)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise RuntimeError("%s: %s" % (argv[0], e))
@@ -211,6 +212,8 @@ def run_guest(target, a, run_no, boot, parts, tests, scales, workdir):
         rc = con.poweroff(60)
         if rc is None:
             log("%s run %d: did not power off within 60 s (killed)" % (target, run_no))
+        elif rc != 0:
+            log("%s run %d: WARNING: exit status %d after poweroff -f" % (target, run_no, rc))
     finally:
         con.close()
     return out
@@ -333,8 +336,8 @@ def main():
                     help="comma list: boot, cpumix, osbench, or single parts/tests (lz, getppid, ...)")
     ap.add_argument("--no-native", action="store_true", help="skip the native runs")
     ap.add_argument("--no-qemu", action="store_true", help="skip QEMU TCG even when installed")
-    ap.add_argument("--native-cpu", type=int, default=max(os.sched_getaffinity(0)),
-                    help="pin the native runs to this CPU (default: the highest; -1: do not pin)")
+    ap.add_argument("--native-cpu", type=int, default=min(os.sched_getaffinity(0)),
+                    help="pin the native osbench runs to this CPU (default: the lowest; -1: do not pin)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every target's work by this")
     ap.add_argument("--flavour", default="686", choices=["686", "686-pae"], help="guest kernel (default 686)")
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench", "macro.json"), help="output file")

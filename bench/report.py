@@ -87,7 +87,8 @@ def macro_section(m):
                 unit = r.get("unit")
                 c = fmt(r["median"])
                 if r.get("noisy"):
-                    c += " (noisy %d%%)" % round(100 * r.get("spread", 0))
+                    c += " (noisy %d%%%s)" % (round(100 * r.get("spread", 0)),
+                                              ", min " + fmt(r["min"]) if r.get("min") is not None else "")
                 if r.get("check_ok") is False:
                     c += " **CHECK MISMATCH**"
                 cells.append(c)
