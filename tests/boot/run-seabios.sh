@@ -3,7 +3,8 @@
 # Debian's SeaBIOS (/usr/share/seabios/bios.bin from the seabios package; a
 # test-time input only, never a runtime dependency) boots the same syslinux
 # MBR disk as run-syslinux.sh (built the same way, into its own file so the
-# two tests never share an image) to the guest's shell.
+# two tests never share an image) to the guest's shell, and the isolinux CD
+# of run-cdrom.sh to the guest's init.
 # What SeaBIOS needs from the board is in docs/seabios.md: the i440FX PAM
 # shadow RAM (it copies itself to RAM and write-protects it), RAM size from
 # CMOS, and no fw_cfg device on QEMU's ports.
@@ -122,4 +123,40 @@ for name, text in steps:
     if check(name, i >= 0, "%r not in %s after offset %d" % (text, errf, pos)):
         pos = i
 check("boot_seabios_no_warnings", "WARNING" not in dbg, "SeaBIOS warned: see " + errf)
+PYEOF
+
+# the isolinux CD of run-cdrom.sh: SeaBIOS's ATAPI driver and El Torito on
+# our IDE controller, up to the guest's init
+ISOBIN="$D/root/usr/lib/ISOLINUX/isolinux.bin"
+LDL="$D/root/usr/lib/syslinux/modules/bios/ldlinux.c32"
+if [ ! -f "$ISOBIN" ] || [ ! -f "$LDL" ]; then
+    (cd "$D" && apt-get download isolinux syslinux-common >/dev/null 2>&1)
+    for f in "$D"/isolinux*.deb "$D"/syslinux-common*.deb; do [ -f "$f" ] && dpkg-deb -x "$f" "$D/root"; done
+fi
+if [ ! -f "$ISOBIN" ] || [ ! -f "$LDL" ]; then
+    echo "SKIP boot_seabios_cdrom: needs isolinux and syslinux-common (apt-get download)"; exit 0
+fi
+W="$B/seabios-iso"
+rm -rf "$W"; mkdir -p "$W"
+cp "$ISOBIN" "$W/isolinux.bin"; cp "$LDL" "$W/ldlinux.c32"; cp "$K" "$W/vmlinuz"; cp "$I" "$W/initrd.gz"
+cp "$B/seabios-syslinux.cfg" "$W/isolinux.cfg"
+if ! python3 tests/boot/mkiso.py "$B/seabios.iso" "$W/isolinux.bin" --boot-info-table \
+        "$W/ldlinux.c32" "$W/isolinux.cfg" "$W/vmlinuz" "$W/initrd.gz"; then
+    echo "FAIL boot_seabios_cdrom: mkiso.py"; exit 1
+fi
+rm -rf "$W"
+python3 - "$B/seabios.iso" "$B" <<'PYEOF'
+import os, sys, time
+sys.path.insert(0, os.path.join(os.getcwd(), "tests/boot"))
+from bootlib import Console
+iso, b = sys.argv[1:3]
+errf = os.path.join(b, "seabios-cdrom.stderr")
+con = Console([os.environ["BT86"], "--bios", os.environ["SEABIOS"], "-m", "128", "--cdrom", iso,
+               "--display", "none", "--serial", "stdio", "--debugcon"],
+              os.path.join(b, "seabios-cdrom.log"), errf)
+t0 = time.time()
+ok = con.wait_for(b"ISOLINUX", 60) and "Booting from DVD/CD..." in open(errf, errors="replace").read()
+ok = ok and con.wait_for(b"bt86-guest: init started", 400)
+print(("PASS" if ok else "FAIL") + " boot_seabios_cdrom_linux_init_started (%.0f s)" % (time.time() - t0), flush=True)
+con.close()
 PYEOF
