@@ -16,7 +16,13 @@
  * - `snap` is what the vCPU holds as far as struct cpu is concerned; a load
  *   writes only the groups (regs, sregs, fpu, msrs, debug regs, events)
  *   whose struct cpu fields differ from it, so a run that nobody touched in
- *   between costs no state ioctls on entry.
+ *   between costs no state ioctls on entry. With KVM_CAP_SYNC_REGS, regs,
+ *   sregs and events travel in kvm_run (kvm_dirty_regs/kvm_valid_regs); an
+ *   interrupt injected at an entry that rewrites the events goes in them,
+ *   since applying them would clear a queued KVM_INTERRUPT.
+ * - A single step (n == 1) is interp_step: no interrupt before it; it ends
+ *   at its debug exit or at its I/O or MMIO exit (completed before the save,
+ *   as kvm_pvm traps only after the next instruction otherwise).
  * - An external interrupt KVM accepted but did not deliver yet when we stop
  *   (interrupt.injected) is delivered into struct cpu with cpu_deliver (it
  *   was acked from the PIC already); faults and software interrupts KVM had
