@@ -130,6 +130,7 @@ struct kvm_engine {
     bool sync;                    /* KVM_CAP_SYNC_REGS: regs, sregs and events
                                      travel in kvm_run (no ioctl each way)  */
     bool was_shutdown;            /* the last run ended in a triple fault   */
+    pid_t owner;                  /* process whose mm the VM belongs to     */
     int probe_level;              /* KVM_RUNS_* from the process probe      */
     timer_t timer;                /* kicks KVM_RUN out after a slice        */
     pid_t timer_tid;              /* thread the timer signals (0: none yet) */
@@ -924,6 +925,7 @@ struct kvm_engine *kvm_engine_new(struct cpu *cpu, char *err, size_t errlen)
     k->probe_level = level;
     k->kvm_fd = kvm_open(err, errlen);
     if (k->kvm_fd < 0) { free(k); return NULL; }
+    k->owner = getpid();
     if (vm_create(k->kvm_fd, cpu, &k->vm_fd, &k->vcpu_fd, &k->run, &k->run_size, err, errlen) < 0) goto fail;
     k->ro_slots = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
     int sync = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
@@ -949,7 +951,7 @@ fail:
 void kvm_engine_free(struct kvm_engine *k)
 {
     if (!k) return;
-    if (k->timer_tid) timer_delete(k->timer);
+    if (k->timer_tid && k->owner == getpid()) timer_delete(k->timer);
     vm_destroy(k->vm_fd, k->vcpu_fd, k->run, k->run_size);
     for (int i = 0; i < k->nslot; i++)
         if (k->slot[i].rom) munmap(k->slot[i].host, k->slot[i].len);
@@ -1069,11 +1071,44 @@ static int shutdown_verdict(struct kvm_engine *k)
     return EXIT_UNIMPL;
 }
 
+/* A VM belongs to the process that created it (KVM answers EIO to any
+ * other mm): in a forked child (test harnesses fork per file) make a fresh
+ * VM and vCPU; struct cpu carries the state over. */
+static int refork(struct kvm_engine *k, char *why, size_t n)
+{
+    if (k->run) munmap(k->run, k->run_size);
+    if (k->vcpu_fd >= 0) close(k->vcpu_fd);
+    if (k->vm_fd >= 0) close(k->vm_fd);
+    k->run = NULL;
+    k->vm_fd = k->vcpu_fd = -1;
+    for (int i = 0; i < k->nslot; i++)
+        if (k->slot[i].rom) munmap(k->slot[i].host, k->slot[i].len);
+    k->nslot = 0;
+    k->slots_ready = false;
+    k->hma_slot = -1;
+    k->snap_valid = false;
+    k->singlestep = false;
+    k->need_complete = false;
+    k->was_shutdown = false;
+    k->timer_tid = 0;                 /* POSIX timers are not inherited */
+    k->owner = getpid();
+    if (vm_create(k->kvm_fd, k->cpu, &k->vm_fd, &k->vcpu_fd, &k->run, &k->run_size, why, n) < 0) return -1;
+    if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &k->sregs_tmpl) < 0) {
+        snprintf(why, n, "kvm: KVM_GET_SREGS: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int kvm_engine_run(struct kvm_engine *k, uint64_t n)
 {
     struct cpu *c = k->cpu;
     char why[256];
     k->st.runs++;
+    if (k->owner != getpid() && refork(k, why, sizeof why) < 0) {
+        fprintf(stderr, "bt86: %s\n", why);
+        return EXIT_UNIMPL;
+    }
     if (!k->slots_ready && slots_build(k, why, sizeof why) < 0) {
         fprintf(stderr, "bt86: %s\n", why);
         return EXIT_UNIMPL;
