@@ -139,6 +139,7 @@ struct cpu {
         uint64_t exit_site;    /* patchable jump of the exit taken, 0: none  */
         uint64_t poll;         /* address polled at every block entry        */
         int32_t  exit_code;    /* why translated code returned (translator/) */
+        uint64_t jc_gen;       /* jump-cache generation << 47 (translator/)  */
     } btrt;
 
     /* interrupt controller hooks (the board wires them; NULL: none) */

@@ -102,6 +102,8 @@ void cpu_reset(struct cpu *c)
     c->fpu.cw = 0x0040;              /* after RESET; FNINIT gives 0x037F */
     c->fpu.tw = 0x5555;
     c->msr_apic_base = 0;
+    memset(c->msr_perfctr, 0, sizeof c->msr_perfctr);    /* the PMU is reset too */
+    memset(c->msr_evntsel, 0, sizeof c->msr_evntsel);
     cpu_tlb_flush(c);
 }
 

@@ -29,6 +29,7 @@ struct node {
     uint8_t  win;           /* SHADOW_SUP / SHADOW_USER                    */
     uint8_t  writable;      /* mapped PROT_WRITE                           */
     uint8_t  live;          /* not zapped since                            */
+    uint8_t  global;        /* from a global guest mapping (survives CR3)  */
 };
 
 struct shadow {
@@ -127,7 +128,7 @@ void shadow_zap_page(struct shadow *s, uint32_t lin)
     }
 }
 
-int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable)
+int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable, bool global)
 {
     uint64_t pfn = pa >> 12;
     if (pfn >= s->ram_pages) return -1;
@@ -140,11 +141,36 @@ int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable
                    (off_t)(pfn << 12));
     if (p == MAP_FAILED) return -1;
     int32_t i = s->nnodes++;
-    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1 };
+    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global };
     s->pfn_head[pfn] = i;
     s->lin_node[w][page] = i + 1;
     s->st.fills++;
     return 0;
+}
+
+void shadow_zap_nonglobal(struct shadow *s)
+{
+    /* one mmap over the span of the non-global pages of each window (for
+     * Linux: user space below the kernel), then the global pages that span
+     * covered are forgotten too (they refill on demand) */
+    uint32_t lo[2] = { UINT32_MAX, UINT32_MAX }, hi[2] = { 0, 0 };
+    uint32_t n = 0;
+    for (int32_t i = 0; i < s->nnodes; i++) {
+        const struct node *nd = &s->nodes[i];
+        if (!nd->live || nd->global) continue;
+        if (nd->lin_page < lo[nd->win]) lo[nd->win] = nd->lin_page;
+        if (nd->lin_page > hi[nd->win]) hi[nd->win] = nd->lin_page;
+        n++;
+    }
+    if (!n) return;
+    for (int32_t i = 0; i < s->nnodes; i++) {
+        struct node *nd = &s->nodes[i];
+        if (nd->live && nd->lin_page >= lo[nd->win] && nd->lin_page <= hi[nd->win]) node_kill(s, i);
+    }
+    for (int w = 0; w < 2; w++)
+        if (lo[w] <= hi[w])
+            (void)reserve(shadow_window(s, w) + ((uint64_t)lo[w] << 12), ((uint64_t)(hi[w] - lo[w]) + 1) << 12);
+    s->st.zaps_nonglobal++;
 }
 
 void shadow_protect_pfn(struct shadow *s, uint64_t pfn)

@@ -29,6 +29,7 @@ struct shadow_stats {
     uint64_t fills;            /* pages mapped                                */
     uint64_t zaps_all;         /* whole-window zaps                           */
     uint64_t zaps_page;        /* single-page zaps (INVLPG)                   */
+    uint64_t zaps_nonglobal;   /* CR3 writes keeping global pages             */
     uint64_t protects;         /* mappings made read-only for code            */
     uint64_t overflow_zaps;    /* zaps forced by the mapping bound            */
 };
@@ -41,8 +42,11 @@ uint8_t *shadow_window(struct shadow *s, int w);
 int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off);
 /* Map guest page `lin` (page-aligned) of window w to RAM page `pa`.
  * Returns 0, or -1 if pa is not RAM or the host refused. */
-int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable);
+int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable, bool global);
 void shadow_zap_all(struct shadow *s);
+/* MOV CR3 with CR4.PGE: drop every mapping that did not come from a global
+ * guest page (SDM vol. 3 sec. 4.10.4.1). */
+void shadow_zap_nonglobal(struct shadow *s);
 void shadow_zap_page(struct shadow *s, uint32_t lin);
 /* Make every mapping of RAM page pfn read-only (it now holds code). */
 void shadow_protect_pfn(struct shadow *s, uint64_t pfn);

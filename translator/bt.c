@@ -65,6 +65,7 @@ struct bt {
     timer_t timer;
     bool timer_ok;
     bool check;                     /* --check: lockstep with the interpreter */
+    uint64_t *jc_key, *jc_host;     /* indirect-jump cache (bt_priv.h)      */
     struct wlog { uint64_t pa; uint64_t old, now; uint8_t size; bool ram; } *wlog;
     uint32_t nwlog, wlog_cap;
     bool wlog_overflow;
@@ -78,6 +79,25 @@ static bool handlers_installed;
 
 /* ---- services for translate.c ---- */
 bool bt_trap_mode(const struct bt *bt) { return bt->trap; }
+uint64_t *bt_jc_key(struct bt *bt) { return bt->jc_key; }
+uint64_t *bt_jc_host(struct bt *bt) { return bt->jc_host; }
+
+/* forget every cached indirect target: a new generation (a memset when the
+ * 17-bit generation wraps) */
+static void jc_flush(struct bt *bt)
+{
+    struct cpu *c = bt->cpu;
+    c->btrt.jc_gen += 1ull << 47;
+    if (c->btrt.jc_gen == 0)
+        for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;   /* never matches */
+}
+
+static void jc_insert(struct bt *bt, const struct tb *tb)
+{
+    unsigned i = tb->eip & (JC_SIZE - 1);
+    bt->jc_key[i] = 0 - ((uint64_t)tb->eip + ((uint64_t)tb->mode << 32) + bt->cpu->btrt.jc_gen);
+    bt->jc_host[i] = (uint64_t)(uintptr_t)tb->host;
+}
 struct bt_stats *bt_stats(struct bt *bt) { return &bt->st; }
 void *bt_stub_exit_save(struct bt *bt) { return bt->stub_exit_save; }
 void *bt_stub_callout(struct bt *bt) { return bt->stub_callout; }
@@ -222,6 +242,7 @@ static void invalidate_pfn(struct bt *bt, uint64_t pfn)
         *pp = tb->pnext;
         tb->valid = false;
         hash_remove(bt, tb);
+        if (bt->jc_host[tb->eip & (JC_SIZE - 1)] == (uint64_t)(uintptr_t)tb->host) bt->jc_key[tb->eip & (JC_SIZE - 1)] = 1;
         /* entry -> its invalidation stub (chained jumps into it now exit) */
         uint8_t *stub = tb->host + tb->map[tb->ninsn].host_off;
         tb->host[0] = 0xE9;
@@ -251,13 +272,16 @@ static void flush_all(struct bt *bt)
     bt->code_ptr = bt->blocks_start;
     bt->generation++;
     bt->st.flushes++;
+    jc_flush(bt);
 }
 
 /* the guest flushed its TLB: the shadow follows */
 static void tlb_hook(void *opaque, int kind, uint32_t lin)
 {
     struct bt *bt = opaque;
+    jc_flush(bt);                     /* cached targets assumed the old mappings */
     if (kind == CPU_FLUSH_PAGE) shadow_zap_page(bt->sh, lin);
+    else if (kind == CPU_FLUSH_NONGLOBAL) shadow_zap_nonglobal(bt->sh);
     else shadow_zap_all(bt->sh);
 }
 
@@ -366,13 +390,14 @@ static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
     struct cpu *c = bt->cpu;
     bool user = w == SHADOW_USER;
     uint64_t pa;
-    bool writable = true;
+    bool writable = true, global = false;
     if (c->cr[0] & CR0_PG) {
         if (paging_walk(c, lin, write ? ACC_WRITE : ACC_READ, user, &pa, true) != EXC_NONE) {
             bt->st.faults_guest++;
             return false;
         }
         writable = c->last_walk_writable && c->last_walk_dirty;
+        global = c->last_walk_global;
     } else {
         pa = lin;
     }
@@ -380,12 +405,13 @@ static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
     uint64_t page = pa & ~0xFFFull;
     uint8_t *h = mem_host_page(c->mem, page, false);
     if (!h || h != mem_ram(c->mem) + page) { bt->st.faults_mmio++; return false; }
+    if (mem_host_page(c->mem, page, true) != h && !code_bit(bt, page >> 12)) writable = false;  /* read-only shadow RAM (PAM) */
     if (code_bit(bt, page >> 12)) {
         if (write) { invalidate_pfn(bt, page >> 12); bt->st.faults_smc++; return false; }
         writable = false;
     }
     if (write && !writable) return false;
-    if (shadow_map(bt->sh, w, lin & ~0xFFFu, page, writable) != 0) return false;
+    if (shadow_map(bt->sh, w, lin & ~0xFFFu, page, writable, global) != 0) return false;
     bt->st.faults_fill++;
     return true;
 }
@@ -502,7 +528,10 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     bt->maps = calloc(MAP_ENTRIES, sizeof *bt->maps);
     bt->callouts = calloc(MAX_CALLOUTS, sizeof *bt->callouts);
     bt->code_bits = calloc((bt->ram_pages + 7) / 8 + 1, 1);
-    if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits) {
+    bt->jc_key = malloc(JC_SIZE * sizeof *bt->jc_key);
+    bt->jc_host = calloc(JC_SIZE, sizeof *bt->jc_host);
+    if (bt->jc_key) for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;
+    if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits || !bt->jc_key || !bt->jc_host) {
         snprintf(err, errlen, "cannot allocate the translator's code cache: %s", strerror(errno));
         if (bt->code == MAP_FAILED) bt->code = NULL;
         if (bt->poll_page == MAP_FAILED) bt->poll_page = NULL;
@@ -544,6 +573,7 @@ void bt_free(struct bt *bt)
     if (bt->code) munmap(bt->code, CODE_SIZE);
     if (bt->poll_page) munmap(bt->poll_page, 8192);
     free(bt->wlog);
+    free(bt->jc_key); free(bt->jc_host);
     free(bt->tbs); free(bt->maps); free(bt->callouts); free(bt->code_bits);
     free(bt);
 }
@@ -711,6 +741,7 @@ int bt_run(struct bt *bt, uint64_t n)
     int rc = EXC_NONE;
     c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
     uint8_t *chain_site = NULL;
+    bool fill_jc = false;
     uint64_t chain_gen = 0;
     uint32_t chain_mode = 0;
     while (c->icount - start < n) {
@@ -720,12 +751,15 @@ int bt_run(struct bt *bt, uint64_t n)
         struct tb *tb = mode_key(c, &mode) ? find_block(bt, c, mode) : NULL;
         if (!tb) {
             chain_site = NULL;
+            fill_jc = false;
             bt->st.interp_steps++;
             rc = interp_step(c);
             if (rc >= 256) break;
             rc = EXC_NONE;
             continue;
         }
+        if (fill_jc && tb->cs_base == 0 && !bt->check) jc_insert(bt, tb);
+        fill_jc = false;
         if (chain_site && chain_gen == bt->generation && chain_mode == mode) {
             e_patch32(chain_site + 1, tb->host);
             bt->st.chains++;
@@ -752,7 +786,7 @@ int bt_run(struct bt *bt, uint64_t n)
                 chain_gen = gen;
                 chain_mode = mode;
                 bt->st.exits_direct++;
-            } else bt->st.exits_indirect++;
+            } else { bt->st.exits_indirect++; fill_jc = true; }
         } else if (code == BT_EXIT_POLL) {
             break;
         } else if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP) {
@@ -788,9 +822,10 @@ void bt_print_stats(struct bt *bt, FILE *f)
             (unsigned long long)s->callouts[CO_SYSTEM], (unsigned long long)s->callouts[CO_IO],
             (unsigned long long)s->callouts[CO_STRING], (unsigned long long)s->callouts[CO_FPU],
             (unsigned long long)s->callouts[CO_STACK], (unsigned long long)s->callouts[CO_OTHER]);
-    fprintf(f, "bt86: shadow: fills %llu, zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
+    fprintf(f, "bt86: shadow: fills %llu, zaps %llu (+%llu non-global, %llu pages, %llu overflow), code write-protects %llu; "
                "faults: guest #PF %llu, mmio/rom %llu, smc %llu, #DE %llu; smc invalidations %llu\n",
-            (unsigned long long)sh->fills, (unsigned long long)sh->zaps_all, (unsigned long long)sh->zaps_page,
+            (unsigned long long)sh->fills, (unsigned long long)sh->zaps_all, (unsigned long long)sh->zaps_nonglobal,
+            (unsigned long long)sh->zaps_page,
             (unsigned long long)sh->overflow_zaps, (unsigned long long)sh->protects,
             (unsigned long long)s->faults_guest, (unsigned long long)s->faults_mmio, (unsigned long long)s->faults_smc,
             (unsigned long long)s->faults_de, (unsigned long long)s->smc_invalidations);

@@ -96,6 +96,11 @@ uint8_t *bt_code_alloc_begin(struct bt *bt, struct cbuf *b);
 struct tb *bt_tb_alloc(struct bt *bt, unsigned ninsn);
 struct bt_callout *bt_callout_alloc(struct bt *bt);
 void *bt_stub_exit_save(struct bt *bt);
+/* the indirect-jump cache: JC_SIZE entries indexed by EIP & (JC_SIZE-1);
+ * key[i] = -(eip + (mode << 32) + generation), host[i] = block entry */
+#define JC_SIZE 65536
+uint64_t *bt_jc_key(struct bt *bt);
+uint64_t *bt_jc_host(struct bt *bt);
 void *bt_stub_callout(struct bt *bt);
 bool bt_trap_mode(const struct bt *bt);
 struct bt_stats *bt_stats(struct bt *bt);

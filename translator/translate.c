@@ -118,11 +118,35 @@ static void exit_direct(struct tr *t, uint32_t target, unsigned retired)
     e_jmp(b, bt_stub_exit_save(t->bt));
 }
 
+/* Exit to the guest EIP in host register `reg` (r8 or r9). With a zero CS
+ * base, first an inline probe of the indirect-jump cache, flag-free: the
+ * entry's negated key plus (eip, mode, generation) is zero on a hit, tested
+ * with JRCXZ after swapping rcx (guest ECX) with the sum. */
 static void exit_indirect(struct tr *t, unsigned reg, unsigned retired)
 {
-    e_count(t->b, retired);
-    e_store_cpu32(t->b, reg, OFF_EIP);
-    e_jmp(t->b, bt_stub_exit_save(t->bt));
+    struct cbuf *b = t->b;
+    e_count(b, retired);
+    e_store_cpu32(b, reg, OFF_EIP);
+    if (t->c->seg[SEG_CS].base == 0) {
+        if (reg != H_R8) e_mov32(b, H_R8, reg);
+        e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB7); e8(b, 0xD0);          /* movzx r10d, r8w */
+        e_mov64_imm(b, H_R11, (uint64_t)(uintptr_t)bt_jc_key(t->bt));
+        e8(b, 0x4F); e8(b, 0x8B); e8(b, 0x0C); e8(b, 0xD3);          /* mov r9, [r11 + r10*8] */
+        e8(b, 0x4F); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x01);          /* lea r9, [r9 + r8] */
+        e_mov64_imm(b, H_R11, (uint64_t)t->mode << 32);
+        e8(b, 0x4F); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x19);          /* lea r9, [r9 + r11] */
+        e_load_cpu64(b, H_R11, (int32_t)offsetof(struct cpu, btrt.jc_gen));
+        e8(b, 0x4F); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x19);          /* lea r9, [r9 + r11] */
+        e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                        /* xchg rcx, r9 */
+        e8(b, 0xE3); e8(b, 8);                                        /* jrcxz hit */
+        e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                        /* xchg rcx, r9 */
+        e_jmp(b, bt_stub_exit_save(t->bt));                           /* miss */
+        e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                        /* hit: xchg rcx, r9 */
+        e_mov64_imm(b, H_R11, (uint64_t)(uintptr_t)bt_jc_host(t->bt));
+        e8(b, 0x43); e8(b, 0xFF); e8(b, 0x24); e8(b, 0xD3);          /* jmp [r11 + r10*8] */
+        return;
+    }
+    e_jmp(b, bt_stub_exit_save(t->bt));
 }
 
 /* ---- memory operands ---- */
