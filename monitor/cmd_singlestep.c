@@ -1121,13 +1121,14 @@ static bool files_agree(const struct ss_file *a, const struct ss_file *b)
 
 static void usage(FILE *f)
 {
-    fputs("usage: bt86 test singlestep PATH [--engine E | --all-engines] [--opcode XX] [--json]\n"
+    fputs("usage: bt86 test singlestep PATH [--engine E | --all-engines | --engines LIST] [--opcode XX]\n"
           "                              [--junit FILE] [-v|-vv] [--scan-ram] [--limit N]\n"
           "                              [--timeout S] [--show-excluded] [--no-fork] [--no-progress]\n"
           "  PATH        directory of .MOO.gz files (v1_real_mode) or one file\n"
           "  --engine E  engine to test: interp (default), bt, trap, kvm\n"
           "  --all-engines  every engine, side by side; engines that cannot run here are\n"
           "              skipped with the reason; engines that disagree on a file fail it\n"
+          "  --engines L like --all-engines, for the engines in L (e.g. interp,bt)\n"
           "  --opcode XX run only the file for XX (00, 80.7, 0F01 ...)\n"
           "  --json      one JSON object (docs/harness.md) on stdout instead of the text\n"
           "  --junit F   also write JUnit XML to F\n"
@@ -1143,12 +1144,14 @@ int cmd_test_singlestep(int argc, char **argv)
 {
     struct ss_opts o = { .engine = "interp", .timeout = 120 };
     bool all_engines = false;
+    const char *engine_list = NULL;    /* --engines A,B,...               */
     static const struct option lo[] = {
         { "engine", required_argument, 0, 'e' }, { "opcode", required_argument, 0, 'o' },
         { "json", no_argument, 0, 'j' },         { "junit", required_argument, 0, 'J' },
         { "verbose", no_argument, 0, 'v' },      { "scan-ram", no_argument, 0, 'S' },
         { "limit", required_argument, 0, 'l' },  { "no-progress", no_argument, 0, 'P' },
         { "show-excluded", no_argument, 0, 'X' }, { "all-engines", no_argument, 0, 'A' },
+        { "engines", required_argument, 0, 'E' },
         { "no-fork", no_argument, 0, 'F' },      { "timeout", required_argument, 0, 'T' },
         { "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 },
     };
@@ -1160,6 +1163,7 @@ int cmd_test_singlestep(int argc, char **argv)
         switch (ch) {
         case 'e': o.engine = optarg; engine_given = true; break;
         case 'A': all_engines = true; break;
+        case 'E': all_engines = true; engine_list = optarg; break;
         case 'o': o.opcode = optarg; break;
         case 'j': o.json = true; break;
         case 'J': o.junit = optarg; break;
@@ -1193,8 +1197,28 @@ int cmd_test_singlestep(int argc, char **argv)
         return cli_error("singlestep: unknown engine '%s' (interp, bt, trap, kvm)", o.engine);
     const char *engines[SS_NENGINES];
     int neng = 0;
-    if (all_engines) for (int i = 0; i < SS_NENGINES; i++) engines[neng++] = ss_engine_names[i];
-    else engines[neng++] = o.engine;
+    if (engine_list) {
+        /* a subset, in the canonical order, each name once */
+        for (const char *p = engine_list; *p;) {
+            size_t w = strcspn(p, ",");
+            int k = -1;
+            for (int i = 0; i < SS_NENGINES; i++)
+                if (strlen(ss_engine_names[i]) == w && !strncmp(p, ss_engine_names[i], w)) k = i;
+            if (k < 0) return cli_error("singlestep: --engines: unknown engine '%.*s' (interp, bt, trap, kvm)", (int)w, p);
+            p += w;
+            if (*p == ',') p++;
+        }
+        for (int i = 0; i < SS_NENGINES; i++) {
+            const char *n = ss_engine_names[i];
+            size_t l = strlen(n);
+            for (const char *p = engine_list; *p; p += strcspn(p, ","), p += *p == ',') 
+                if (strcspn(p, ",") == l && !strncmp(p, n, l)) { engines[neng++] = n; break; }
+        }
+    } else if (all_engines) {
+        for (int i = 0; i < SS_NENGINES; i++) engines[neng++] = ss_engine_names[i];
+    } else {
+        engines[neng++] = o.engine;
+    }
 
     char dir[1024];
     struct ss_file *files;

@@ -48,7 +48,8 @@ struct test_opts {
     const char *junit;         /* --junit FILE or NULL                       */
     double timeout;            /* wall-clock limit per run, seconds          */
     uint64_t ram;              /* guest RAM bytes                            */
-    bool all_engines, json;    /* --all-engines, --json                      */
+    bool all_engines, json;    /* --all-engines (or --engines), --json       */
+    const char *engine_list;   /* --engines A,B,... or NULL                  */
 };
 
 /* One check line the guest printed ("PASS name" / "FAIL name"). */
@@ -80,11 +81,13 @@ static double now_s(void)
 
 static void usage(FILE *f, const char *what)
 {
-    fprintf(f, "usage: bt86 test %s FILE [--engine E | --all-engines] [--timeout SECONDS] [-m MiB]%s\n"
+    fprintf(f, "usage: bt86 test %s FILE [--engine E | --all-engines | --engines LIST] [--timeout SECONDS]\n"
+               "                      [-m MiB]%s\n"
                "                      [--json] [--junit FILE]\n"
                "  --engine E     interp (default), bt, trap or kvm\n"
                "  --all-engines  run every engine and show the results side by side; engines that\n"
                "                 cannot run here are skipped with the reason; a difference fails\n"
+               "  --engines L    like --all-engines, for the engines in L (e.g. interp,bt)\n"
                "  --timeout S    wall-clock limit per run (default 60)\n"
                "  --json         the results as one JSON object on stdout (guest output to stderr)\n"
                "  --junit FILE   also write JUnit XML to FILE\n",
@@ -102,6 +105,7 @@ static int parse(int argc, char **argv, const char *what, struct test_opts *o)
         bool has = i + 1 < argc;
         if (!strcmp(a, "--engine") && has) { o->engine = argv[++i]; engine_given = true; }
         else if (!strcmp(a, "--all-engines")) o->all_engines = true;
+        else if (!strcmp(a, "--engines") && has) { o->all_engines = true; o->engine_list = argv[++i]; }
         else if (!strcmp(a, "--json")) o->json = true;
         else if (!strcmp(a, "--junit") && has) o->junit = argv[++i];
         else if (!strcmp(a, "--timeout") && has) {
@@ -116,7 +120,7 @@ static int parse(int argc, char **argv, const char *what, struct test_opts *o)
             o->ram = (uint64_t)mib << 20;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout, what); return 1; }
         else if (a[0] == '-' && a[1]) {
-            if (!has && (!strcmp(a, "--engine") || !strcmp(a, "--junit") || !strcmp(a, "--timeout") ||
+            if (!has && (!strcmp(a, "--engine") || !strcmp(a, "--engines") || !strcmp(a, "--junit") || !strcmp(a, "--timeout") ||
                          !strcmp(a, "--append") || !strcmp(a, "-m")))
                 cli_error("test %s: option '%s' needs an argument", what, a);
             else cli_error("test %s: unknown option '%s' (see --help)", what, a);
@@ -126,6 +130,17 @@ static int parse(int argc, char **argv, const char *what, struct test_opts *o)
     }
     if (!o->file) { cli_error("test %s: which FILE?", what); return -1; }
     if (o->all_engines && engine_given) { cli_error("test %s: give --engine E or --all-engines, not both", what); return -1; }
+    for (const char *p = o->engine_list; p && *p;) {
+        size_t w = strcspn(p, ",");
+        char nm[16];
+        snprintf(nm, sizeof nm, "%.*s", (int)(w < 15 ? w : 15), p);
+        if (w >= 15 || engine_kind_from_name(nm) < 0) {
+            cli_error("test %s: --engines: unknown engine '%.*s' (interp, bt, trap, kvm)", what, (int)w, p);
+            return -1;
+        }
+        p += w;
+        if (*p == ',') p++;
+    }
     if (engine_kind_from_name(o->engine) < 0) {
         cli_error("test %s: unknown engine '%s' (interp, bt, trap, kvm)", what, o->engine);
         return -1;
@@ -272,8 +287,16 @@ static int run_test(int argc, char **argv, bool kernel)
     }
     const char *engines[TR_NENGINES];
     int neng = 0;
-    if (o.all_engines) for (int i = 0; i < TR_NENGINES; i++) engines[neng++] = tr_engine_names[i];
-    else engines[neng++] = o.engine;
+    for (int i = 0; o.all_engines && i < TR_NENGINES; i++) {
+        /* every engine, or those in --engines, in the canonical order */
+        const char *n = tr_engine_names[i];
+        size_t l = strlen(n);
+        bool in = !o.engine_list;
+        for (const char *p = o.engine_list; p && *p && !in; p += strcspn(p, ","), p += *p == ',')
+            in = strcspn(p, ",") == l && !strncmp(p, n, l);
+        if (in) engines[neng++] = n;
+    }
+    if (!o.all_engines) engines[neng++] = o.engine;
     bool capture = o.all_engines || o.json;
 
     struct tr_run runs[TR_NENGINES];
