@@ -4,16 +4,23 @@
  * engines from the same state, comparing the results, shrinking a divergent
  * case to a minimal reproducer, and the reports (text, JSON, JUnit).
  *
- *     bt86 test diff --engines interp,host [--seed S] [--count N | --seconds N]
- *                    [--groups N] [--no-ac | --ac-only] [--interp-mode block|step]
- *                    [--json] [--junit FILE] [-v]
+ *     bt86 test diff --engines A,B [--seed S] [--count N | --seconds N]
+ *                    [--groups N] [--no-ac | --ac-only]
+ *                    [--interp-mode block|step|engine] [--json] [--junit FILE] [-v]
  *
  * Long campaign: `bt86 test diff --engines interp,host --count 1000000`
- * (30-50 s here); tests/cpu/run-diff.sh runs four short fixed-seed ones.
+ * (30-50 s here); tests/cpu/run-diff.sh runs short fixed-seed ones on every
+ * engine pair this machine can run (docs/harness.md).
  *
- * Engines today: `interp` (cpu/interp.c) and `host` (monitor/hostcpu.c, the
- * real CPU running the bytes in a 32-bit user code segment). `bt`, `trap`
- * and `kvm` are rejected as not available yet (exit 2).
+ * Engines (A and B): `host` (monitor/hostcpu.c, the real CPU running the
+ * bytes in a 32-bit user code segment) and every engine of monitor/engine.h:
+ * `interp` (by default through interp_run(), or interp_step() with
+ * --interp-mode step, or engine_run() with --interp-mode engine), `bt`,
+ * `trap`, `kvm` (through engine_run()). An engine whose
+ * engine_unavailable_reason() (or hostcpu_available()) says it cannot run
+ * here makes the run one "SKIP diff: ..." line, exit 0. Results of A land in
+ * x->a, of B in x->b; B runs first and is the reference for the
+ * undefined-flag mask at a fault; messages name both ("eax: host X interp Y").
  *
  * How a case runs. The host engine's data area is mapped at DIFF_DATA_BASE
  * (0x1000, 16 KiB: below 64 KiB so 16-bit addressing reaches it; four pages
@@ -28,11 +35,19 @@
  * interpreter runs until EIP reaches the end of the bytes: by default
  * through interp_run() (decoded blocks, the machine's path; a JMP $ placed
  * after the bytes ends the last block there), with --interp-mode step
- * through interp_step(). When the interpreter stops on a fault (its failed
- * delivery returns EXIT_*), EIP is back on the instruction and the harness
+ * through interp_step(). An engine of engine.h runs freely (engine_run():
+ * blocks, chaining) until the HLT placed after the bytes raises #GP at CPL
+ * 3, whose delivery fails like any other (EIP == end: done). When an engine
+ * stops on a fault (its failed delivery returns EXIT_RESET, or EXIT_UNIMPL
+ * from an engine that reports a triple fault that way), EIP is back on the
+ * instruction with nothing committed (engine.h invariant) and the harness
  * decodes and dispatches it again through the opcode table's handlers
  * WITHOUT delivery to learn the vector (diff_execute below, which mirrors
- * cpu/interp.c's execute()); nothing is added to cpu/.
+ * cpu/interp.c's execute()); nothing is added to cpu/. An EXIT_UNIMPL on an
+ * instruction that does not fault when dispatched is "not implemented".
+ * Limitation: for engines other than the interpreter, the vector comes from
+ * the interpreter's dispatch, so an engine that faults at the right place
+ * with the wrong vector is not caught (the place and the state are).
  *
  * Compared: the exception vector (and EIP offset where it was raised; the
  * error code of #GP/#SS/#AC), the eight GPRs, EFLAGS under
@@ -44,10 +59,17 @@
  * below ESP are not compared (dead stack a host may have partly written
  * before the fault). Nothing else is masked: a difference is a FAIL. Each
  * failure is shrunk (drop groups, simplify registers, flags and data while
- * it still diverges) and printed as bytes and disassembly with the case
- * seed: re-run one case with `--seed CASESEED --count 1 -v` (plus the
- * generator options it prints). A case the interpreter cannot run
- * (EXIT_UNIMPL) is counted as skipped and listed by mnemonic.
+ * it still diverges with the same class of first difference, no side
+ * stopping on EXIT_UNIMPL or a runaway) and printed as bytes and disassembly
+ * with the case seed: re-run one case with `--engines A,B --seed CASESEED
+ * --count 1 -v` (plus the generator options it prints). A case an engine
+ * cannot run (EXIT_UNIMPL) is counted as skipped and listed by mnemonic.
+ * BT86_DIFF_SELFTEST=XX (a hex byte) corrupts side A's EAX in every case
+ * whose code holds that byte: run-diff.sh checks that the harness finds,
+ * shrinks and reports such a planted divergence.
+ * --json / --junit go through monitor/report.c: one case for the campaign,
+ * one per divergence kind, one per divergent case (the shrunk reproducer as
+ * its output) and one skip per kind of unimplemented instruction.
  * Output: progress on stderr; per divergence a block on stdout; a summary per
  * signature (mnemonic + first differing item); the closing line
  * "N passed, N failed" counts sequences. Exit 0 only without divergences.
