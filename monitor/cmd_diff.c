@@ -82,6 +82,7 @@
 #include "cpu/interp_priv.h"
 #include "cpu/decode.h"
 #include "mem/mem.h"
+#include "devices/bus.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,12 @@
 #define DIFF_SIGS      64
 #define DIFF_SHRINK_MAX 1000000     /* failures shrunk (the rest: as found) */
 
+#define DIFF_NSYS 12
+static const char *const diff_sys_names[DIFF_NSYS] = {
+    "cr0", "cr2", "cr3", "dr0", "dr1", "dr2", "dr3", "gdtr.base", "gdtr.limit",
+    "sysenter_cs", "sysenter_esp", "sysenter_eip",
+};
+
 /* one engine's result */
 struct diff_out {
     uint32_t r[8];                  /* GPRs at the end or the fault          */
@@ -107,6 +114,8 @@ struct diff_out {
     uint32_t eip_off;               /* fault EIP minus the code base         */
     uint32_t err;                   /* error code of #GP/#AC (0 otherwise)   */
     uint8_t data[DIFF_DATA_SIZE];   /* the data area afterwards              */
+    uint32_t sys[DIFF_NSYS];        /* --level system: CR0 CR2 CR3 DR0-3 GDTR
+                                       SYSENTER_CS/ESP/EIP (diff_sys_names)  */
 };
 
 struct diff_sig { char key[80]; unsigned count; uint64_t first_seed; };
@@ -138,12 +147,15 @@ struct diff_side {
     uint8_t *ram;                   /* its host view                         */
     struct cpu cpu;                 /* the guest CPU (not SIDE_HOST)         */
     bool cpu_ok;                    /* cpu_init done                         */
+    struct bus *bus;                /* ports: an open bus (reads all ones)   */
 };
 
 struct diff_ctx {
     struct hostcpu *hc;             /* when a side is the host               */
     uint32_t code_base;             /* linear address of the code            */
     struct diff_side side[2];       /* --engines A,B: results in a and b     */
+    bool system;                    /* --level system: CPL 0                 */
+    int cpl;                        /* 3, or 0 with --level system           */
     struct fuzz_cfg cfg;
     uint8_t data0[DIFF_DATA_SIZE];  /* initial data area of the case         */
     struct diff_out a, b;           /* side[0], side[1]                      */
@@ -157,7 +169,7 @@ struct diff_ctx {
     unsigned nunimpl;
     bool no_ac;                     /* --no-ac                            */
     uint64_t runs, run_insns;       /* interp_run calls, insns they retired */
-    char opts[64];                  /* generator options to re-run a case */
+    char opts[96];                  /* generator options to re-run a case */
     int selftest_byte;              /* BT86_DIFF_SELFTEST: -1, or a code byte
                                        whose presence corrupts side A's EAX */
     uint64_t outcome[34];           /* side B results: [0] none, [1+v] vector v, [33] other */
@@ -220,15 +232,25 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         sd->ram[x->code_base + len] = 0xEB;
         sd->ram[x->code_base + len + 1] = 0xFE;
     } else if (sd->kind == SIDE_ENGINE) {
-        /* HLT at the end: #GP at CPL 3, whose delivery fails (empty IDT):
-         * the engine stops with EIP == end and nothing changed */
-        sd->ram[x->code_base + len] = 0xF4;
+        /* UD2 at the end: #UD at any CPL, whose delivery fails (empty
+         * IDT): the engine stops with EIP == end and nothing changed */
+        sd->ram[x->code_base + len] = 0x0F;
+        sd->ram[x->code_base + len + 1] = 0x0B;
     }
     cpu_reset(c);                        /* cpu_init was done once (it allocates) */
     hostcpu_mirror_cpu(x->hc, &in, c);   /* (hc may be NULL: no host side) */
     c->eip = x->code_base;
     c->cr[0] = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM;   /* as Linux has it */
-    c->cpl = 3;
+    c->cpl = x->cpl;
+    if (x->system) {
+        /* ring 0: flat DPL 0 code and data (a kernel's __KERNEL_CS/DS) */
+        static const struct seg code0 = { 0x10, 0, 0xffffffffu, 0x9b | AR_DB | AR_G };
+        static const struct seg data0 = { 0x18, 0, 0xffffffffu, 0x93 | AR_DB | AR_G };
+        c->seg[SEG_CS] = code0;
+        c->seg[SEG_SS] = data0;
+        c->seg[SEG_DS] = data0;
+        c->seg[SEG_ES] = data0;
+    }
     /* Linux's TSS as user code sees it: a busy 32-bit TSS whose I/O map
      * base lies beyond its limit (no ioperm), so port I/O at CPL 3 > IOPL
      * faults (SDM vol. 1 sec. 19.5.2); the image sits below the data area. */
@@ -260,7 +282,7 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         if (rc == EXC_NONE) continue;
         /* a fault whose delivery failed (or EXIT_*): EIP is back on the
          * instruction, nothing committed; learn what it raises */
-        c->cpl = 3;
+        c->cpl = x->cpl;
         rc = diff_execute(sd);
         if (rc == EXC_NONE) continue;
         o->exc = rc;
@@ -286,7 +308,7 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
          * the state is the one before the faulting instruction (engine.h
          * invariant); the vector is learned by dispatching it undelivered */
         int stop = rc;
-        c->cpl = 3;
+        c->cpl = x->cpl;
         rc = diff_execute(sd);
         if (rc == EXC_NONE && stop == EXIT_UNIMPL) {
             /* no fault there: the engine really cannot run the instruction */
@@ -313,7 +335,7 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         memcpy(c->seg, sseg, sizeof sseg);
         c->eip = seip;
         c->eflags = sfl;
-        c->cpl = 3;
+        c->cpl = x->cpl;
         rc = diff_execute(sd);
         if (rc == EXC_NONE) continue;   /* retired when dispatched directly */
         o->exc = rc;
@@ -325,6 +347,11 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
     memcpy(o->r, c->r, sizeof o->r);
     o->eflags = c->eflags;
     memcpy(o->data, sd->ram + DIFF_DATA_BASE, DIFF_DATA_SIZE);
+    const uint32_t sys[DIFF_NSYS] = {
+        c->cr[0], c->cr[2], c->cr[3], c->dr[0], c->dr[1], c->dr[2], c->dr[3], c->gdtr.base, c->gdtr.limit,
+        (uint32_t)c->msr_sysenter_cs, (uint32_t)c->msr_sysenter_esp, (uint32_t)c->msr_sysenter_eip,
+    };
+    memcpy(o->sys, sys, sizeof o->sys);
 }
 
 static void run_host(struct diff_ctx *x, const uint8_t *code, size_t len, const struct fuzz_case *fc,
@@ -395,7 +422,7 @@ static int compare(const struct diff_ctx *x, const struct fuzz_case *fc, char li
         ADD("exception %s error code: %s %#x, %s %#x", exc_name(a->exc, e1, sizeof e1), nb, b->err, na, a->err);
     for (int i = 0; i < 8; i++)
         if (a->r[i] != b->r[i]) ADD("%s: %s %08x %s %08x", rn[i], nb, b->r[i], na, a->r[i]);
-    uint32_t mask = HOSTCPU_EFLAGS_USER & ~FL_TF & ~undef_mask(x, fc);
+    uint32_t mask = (HOSTCPU_EFLAGS_USER | (x->system ? FL_IF | 0x3000u : 0)) & ~FL_TF & ~undef_mask(x, fc);
     if ((a->eflags ^ b->eflags) & mask) {
         static const struct { uint32_t bit; const char *n; } fl[] = {
             { FL_CF, "CF" }, { FL_PF, "PF" }, { FL_AF, "AF" }, { FL_ZF, "ZF" }, { FL_SF, "SF" },
@@ -405,6 +432,8 @@ static int compare(const struct diff_ctx *x, const struct fuzz_case *fc, char li
             if ((a->eflags ^ b->eflags) & mask & fl[i].bit) { strcat(bits, " "); strcat(bits, fl[i].n); }
         ADD("eflags: %s %08x %s %08x (compared %08x; differ:%s)", nb, b->eflags, na, a->eflags, mask, bits);
     }
+    for (int i = 0; x->system && i < DIFF_NSYS; i++)
+        if (a->sys[i] != b->sys[i]) ADD("%s: %s %08x %s %08x", diff_sys_names[i], nb, b->sys[i], na, a->sys[i]);
     /* When both fault at the same instruction, the bytes just below ESP are
      * dead stack: the host may have done some of a multi-push instruction's
      * stores before the fault (ENTER pushes EBP, then #AC on a misaligned
@@ -672,11 +701,25 @@ static int usage(FILE *f)
           "                 a time) or engine (engine_run like bt/trap/kvm)\n"
           "  --no-ac        never set EFLAGS.AC (no alignment-check cases)\n"
           "  --ac-only      always start with EFLAGS.AC set (alignment-check cases)\n"
+          "  --level L      user (default: CPL 3, as the host runs) or system (CPL 0: also\n"
+          "                 privileged instructions, CR/DR/GDTR/MSR/IF/IOPL compared; not host)\n"
           "  -v             print every divergence (default: the first of each kind)\n", f);
     return 2;
 }
 
 #define DIFF_CODE_BASE_NOHOST 0x00400000u   /* code address when no side is the host */
+
+/* Ports at --level system: an open bus, as on a PC with nothing there. */
+static uint32_t open_read(void *opaque, uint32_t off, unsigned size)
+{
+    (void)opaque; (void)off;
+    return size >= 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+}
+static void open_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
+{
+    (void)opaque; (void)off; (void)val; (void)size;
+}
+static const struct bus_ops diff_open_bus = { "diff-open-bus", open_read, open_write, false };
 
 /* NULL when `name` can run here, else why not (in buf or static). */
 static const char *side_unavailable(const char *name, char *buf, size_t n)
@@ -699,7 +742,12 @@ static int side_setup(struct diff_ctx *x, struct diff_side *sd, uint64_t ram, in
         return -1;
     }
     sd->ram = mem_ram(sd->mem);
-    cpu_init(&sd->cpu, sd->mem, NULL);
+    sd->bus = bus_new();
+    if (!sd->bus || bus_map_io(sd->bus, 0, 0x10000, &diff_open_bus, NULL)) {
+        snprintf(err, n, "cannot create the I/O bus");
+        return -1;
+    }
+    cpu_init(&sd->cpu, sd->mem, sd->bus);
     sd->cpu_ok = true;
     if (!strcmp(sd->name, "interp") && interp_mode != 2) {
         sd->kind = interp_mode == 0 ? SIDE_INTERP_STEP : SIDE_INTERP_BLOCK;
@@ -715,6 +763,7 @@ static void side_free(struct diff_side *sd)
     if (sd->eng) engine_free(sd->eng);
     if (sd->cpu_ok) cpu_free(&sd->cpu);
     if (sd->mem) mem_free(sd->mem);
+    if (sd->bus) bus_free(sd->bus);
 }
 
 int cmd_test_diff(int argc, char **argv)
@@ -726,13 +775,14 @@ int cmd_test_diff(int argc, char **argv)
     unsigned groups = 8;
     int ac_mode = 0;                /* 0 mixed, 1 --no-ac, 2 --ac-only */
     int interp_mode = 1;            /* 0 step, 1 block, 2 engine */
+    bool system = false;            /* --level system */
     static const struct option opts[] = {
         { "engines", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
         { "count", required_argument, 0, 'n' },   { "seconds", required_argument, 0, 't' },
         { "json", no_argument, 0, 'j' },          { "junit", required_argument, 0, 'J' },
         { "groups", required_argument, 0, 'g' },  { "no-progress", no_argument, 0, 'P' },
         { "no-ac", no_argument, 0, 'A' },         { "interp-mode", required_argument, 0, 'M' },
-        { "ac-only", no_argument, 0, 'O' },
+        { "ac-only", no_argument, 0, 'O' },       { "level", required_argument, 0, 'L' },
         { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -770,6 +820,11 @@ int cmd_test_diff(int argc, char **argv)
             else return cli_error("diff: --interp-mode wants block, step or engine, not '%s'", optarg);
             break;
         case 'O': ac_mode = 2; break;
+        case 'L':
+            if (!strcmp(optarg, "user")) system = false;
+            else if (!strcmp(optarg, "system")) system = true;
+            else return cli_error("diff: --level wants user or system, not '%s'", optarg);
+            break;
         case 'h': usage(stdout); return 0;
         default: return usage(stderr);
         }
@@ -789,6 +844,8 @@ int cmd_test_diff(int argc, char **argv)
             return cli_error("diff: unknown engine '%s' (interp, bt, trap, kvm, host)", en[k]);
     if (!strcmp(e1, e2))
         return cli_error("diff: --engines needs two different engines, not %s twice", e1);
+    if (system && (!strcmp(e1, "host") || !strcmp(e2, "host")))
+        return cli_error("diff: --level system runs at CPL 0, which the host engine cannot (user level only)");
     if (!count && !seconds) count = 10000;
 
     struct report *rep = report_new("diff");
@@ -828,6 +885,8 @@ int cmd_test_diff(int argc, char **argv)
         if (*se || v > 0xFF) { free(x); report_free(rep); return cli_error("diff: BT86_DIFF_SELFTEST wants one hex byte"); }
         x->selftest_byte = (int)v;
     }
+    x->system = system;
+    x->cpl = system ? 0 : 3;
     x->side[0].name = e1;
     x->side[1].name = e2;
     int rc = 2;
@@ -852,11 +911,13 @@ int cmd_test_diff(int argc, char **argv)
     x->cfg.allow_ac = ac_mode != 1;
     x->cfg.ac_only = ac_mode == 2;
     x->no_ac = ac_mode == 1;
+    x->cfg.system = system;
     {
         char gbuf[24] = "";
         if (groups != 8) snprintf(gbuf, sizeof gbuf, " --groups %u", groups);
-        snprintf(x->opts, sizeof x->opts, "%s%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
-                 gbuf, interp_mode == 1 ? "" : interp_mode == 0 ? " --interp-mode step" : " --interp-mode engine");
+        snprintf(x->opts, sizeof x->opts, "%s%s%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
+                 gbuf, interp_mode == 1 ? "" : interp_mode == 0 ? " --interp-mode step" : " --interp-mode engine",
+                 system ? " --level system" : "");
     }
 
     double t0 = now_s(), last = t0;

@@ -591,6 +591,7 @@ static void gen_fault(struct gen *g, struct buf *s, struct buf *m)
         return;
     }
     unsigned n = sizeof probes / sizeof probes[0], k = rn(r, n + 1);
+    if (g->cfg->system) k %= 8;                          /* CPL 0: the #UD probes only */
     if (k == n) {                                        /* lgdt/lidt [mem] #GP */
         put8(m, 0x0F); put8(m, 0x01);
         struct buf mm = { .n = 0 };
@@ -712,14 +713,133 @@ static void gen_popf(struct gen *g, struct buf *m)
     else { put8(m, 0x68); put32(m, v); put8(m, 0x9D); }
 }
 
+
+/* CPL 0 (cfg->system): privileged and sensitive instructions that keep the
+ * invariants (paging stays off, PE stays on, no breakpoint is armed, the
+ * IDT stays empty so a fault still stops the run, memory operands in the
+ * data area). What each may change is compared by the harness: CR0 (the
+ * bits toggled here: MP EM TS NE WP AM), CR2, CR3, DR0-3, GDTR, EFLAGS.IF
+ * and IOPL, the SYSENTER MSRs (SDM vol. 3 sec. 2.5, 2.8; vol. 2 MOV CR/DR,
+ * LGDT, LMSW, WRMSR). Port I/O goes to an open bus (reads all ones). */
+static void gen_system(struct gen *g, struct buf *s, struct buf *m)
+{
+    struct rng *r = &g->r;
+    unsigned reg = pick_reg(g, 1u << 4 | (g->keep_ecx ? 1u << 1 : 0));
+    switch (rn(r, 16)) {
+    case 0: put8(m, chance(r, 50) ? 0xFA : 0xFB); break;             /* cli / sti */
+    case 1: {                                                         /* mov reg, cr0/2/3 */
+        static const uint8_t crs[] = { 0, 2, 3 };
+        put8(m, 0x0F); put8(m, 0x20); put8(m, 0xC0 | crs[rn(r, 3)] << 3 | reg);
+        break;
+    }
+    case 2: {                                                         /* mov cr2/cr3, reg */
+        bool cr3 = chance(r, 50);
+        uint32_t v = edge_val(r);
+        if (cr3) v &= 0xFFFFF018u;               /* page base, PWT, PCD: no reserved bits */
+        set_reg(s, reg, v);
+        put8(m, 0x0F); put8(m, 0x22); put8(m, 0xC0 | (cr3 ? 3u : 2u) << 3 | reg);
+        break;
+    }
+    case 3: {                                                         /* CR0: toggle safe bits */
+        uint32_t mask = (uint32_t)rnd(r) & 0x0005003Eu & ~0x10u;     /* MP EM TS NE WP AM */
+        put8(s, 0x0F); put8(s, 0x20); put8(s, 0xC0 | reg);          /* mov reg, cr0 */
+        put8(s, 0x81); put8(s, 0xF0 | reg); put32(s, mask);          /* xor reg, mask */
+        put8(m, 0x0F); put8(m, 0x22); put8(m, 0xC0 | reg);          /* mov cr0, reg */
+        break;
+    }
+    case 4: {                                                         /* mov dr0-3, reg / reg, dr0-3 */
+        unsigned dr = rn(r, 4);
+        bool to = chance(r, 50);
+        if (to) set_reg(s, reg, edge_val(r));
+        put8(m, 0x0F); put8(m, to ? 0x23 : 0x21); put8(m, 0xC0 | dr << 3 | reg);
+        break;
+    }
+    case 5: {                                                         /* clts, wbinvd, invd */
+        static const uint8_t op[] = { 0x06, 0x09, 0x08 };
+        put8(m, 0x0F); put8(m, op[rn(r, 3)]);
+        break;
+    }
+    case 6: {                                                         /* invlpg [mem] */
+        struct buf mm = { .n = 0 };
+        put8(m, 0x0F); put8(m, 0x01);
+        mem_operand(g, s, &mm, 7, false, 1, 0, 0);
+        for (unsigned i = 0; i < mm.n; i++) put8(m, mm.b[i]);
+        break;
+    }
+    case 7:                                                           /* lmsw reg: PE kept */
+        set_reg(s, reg, ((uint32_t)rnd(r) & 0xFFFEu) | 1u);
+        put8(m, 0x0F); put8(m, 0x01); put8(m, 0xF0 | reg);
+        break;
+    case 8: {                                                         /* smsw/sgdt/sidt [mem], smsw/str/sldt reg */
+        unsigned k = rn(r, 6);
+        if (k < 3) {
+            struct buf mm = { .n = 0 };
+            static const uint8_t ext[] = { 4, 0, 1 };
+            put8(m, 0x0F); put8(m, 0x01);
+            mem_operand(g, s, &mm, ext[k], false, k ? 6 : 2, 0, 0);
+            for (unsigned i = 0; i < mm.n; i++) put8(m, mm.b[i]);
+        } else if (k == 3) {
+            if (chance(r, 50)) put8(m, 0x66);
+            put8(m, 0x0F); put8(m, 0x01); put8(m, 0xE0 | reg);
+        } else {
+            put8(m, 0x0F); put8(m, 0x00); put8(m, (k == 4 ? 0xC8 : 0xC0) | reg);
+        }
+        break;
+    }
+    case 9: {                                                         /* lgdt [mem] */
+        struct buf mm = { .n = 0 };
+        if (chance(r, 20)) put8(m, 0x66);                             /* 24-bit base */
+        put8(m, 0x0F); put8(m, 0x01);
+        mem_operand(g, s, &mm, 2, false, 6, 0, 0);
+        for (unsigned i = 0; i < mm.n; i++) put8(m, mm.b[i]);
+        break;
+    }
+    case 10: case 11: {                                               /* in/out */
+        static const uint8_t io[] = { 0xE4, 0xE5, 0xE6, 0xE7, 0xEC, 0xED, 0xEE, 0xEF };
+        uint8_t op = io[rn(r, 8)];
+        if (op < 0xE8) { if (chance(r, 30)) put8(m, 0x66); put8(m, op); put8(m, rn(r, 256)); }
+        else {
+            put8(s, 0x66); put8(s, 0xBA); put16(s, edge_val(r));     /* mov dx, port */
+            if (chance(r, 30)) put8(m, 0x66);
+            put8(m, op);
+        }
+        break;
+    }
+    case 12: {                                                        /* insb/insd/outsb/outsd */
+        bool ins = chance(r, 50);
+        put8(s, 0x66); put8(s, 0xBA); put16(s, edge_val(r));
+        set_reg(s, ins ? 7 : 6, pick_mid(g, 1024));
+        put8(m, (ins ? 0x6C : 0x6E) | rn(r, 2));
+        break;
+    }
+    case 13: {                                                        /* wrmsr / rdmsr SYSENTER_* */
+        bool wr = chance(r, 50);
+        set_reg(s, 1, 0x174 + rn(r, 3));
+        if (wr) { set_reg(s, 0, edge_val(r)); set_reg(s, 2, 0); }
+        put8(m, 0x0F); put8(m, wr ? 0x30 : 0x32);
+        break;
+    }
+    default: {                                                        /* pushf/popf with IF, IOPL */
+        uint32_t v = (uint32_t)rnd(r) & 0x00247FD5u & ~0x100u;
+        if (!g->cfg->allow_ac) v &= ~0x40000u;
+        put8(s, 0x68); put32(s, v);
+        put8(m, 0x9D);
+        break;
+    }
+    }
+}
+
 /* Build one group; returns false when it must be retried. */
 static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *grp, bool allow_branch)
 {
     struct buf s = { .n = 0 }, m = { .n = 0 };
     memset(grp, 0, sizeof *grp);
+    /* system level draws one more number (user-level streams unchanged) */
+    bool sys = g->cfg->system && chance(&g->r, 14);
     unsigned pick = rn(&g->r, 100);
     unsigned main_extra = 0;               /* bytes of a PUSH before POPF */
-    if (pick < 10 && allow_branch) gen_branch(g, &s, &m, grp);
+    if (sys) gen_system(g, &s, &m);
+    else if (pick < 10 && allow_branch) gen_branch(g, &s, &m, grp);
     else if (pick < 18) gen_string(g, &s, &m);
     else if (pick < 21 && g->cfg->allow_faults) gen_fault(g, &s, &m);
     else if (pick < 24) { gen_popf(g, &m); main_extra = m.n - (m.b[0] == 0x66 ? 2 : 1); }

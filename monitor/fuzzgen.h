@@ -17,6 +17,9 @@
  *  - the only exceptions are ones the host engine and the interpreter both
  *    model at CPL 3 in a flat segment: #DE, #BR, #UD, #GP (privileged
  *    instructions, a write through a CS override), #AC (EFLAGS.AC set).
+ *  - cfg.system (CPL 0, engine pairs only): privileged instructions that
+ *    keep paging off, PE on, DR7 and the IDT untouched (gen_system), and
+ *    only the #UD fault probes.
  * Deterministic: the same seed and config always give the same case.
  */
 #ifndef BT86_FUZZGEN_H
@@ -71,6 +74,9 @@ struct fuzz_cfg {
     bool allow_ac;                  /* sometimes start with EFLAGS.AC set    */
     bool ac_only;                   /* always start with EFLAGS.AC set       */
     bool allow_faults;              /* generate #UD/#GP cases                */
+    bool system;                    /* CPL 0: also privileged instructions
+                                       (gen_system in fuzzgen.c); for engine
+                                       pairs, never the host                */
 };
 
 /* Defaults for a data area. */

@@ -6,9 +6,11 @@
 #                 interp_run(), the machine's path; single instructions and
 #                 mixed sequences through interp_step(); and mixed ones through
 #                 engine_run(), the path every other engine is driven by)
-#   bt,interp     the translator against the interpreter (two campaigns)
-#   trap,interp   the translator in trap mode against the interpreter
-#   kvm,interp    /dev/kvm against the interpreter
+#   bt,interp     the translator against the interpreter: user-level mixed
+#                 and long sequences, and CPL 0 ones with privileged
+#                 instructions (--level system)
+#   trap,interp   the same for the translator in trap mode
+#   kvm,interp    the same for /dev/kvm (fewer sequences: slower here)
 # plus a self-test: a planted divergence (BT86_DIFF_SELFTEST) must be found,
 # shrunk and reported, or the harness itself is broken.
 # About a minute in all on these machines. Each campaign prints one line
@@ -126,9 +128,11 @@ campaign interp,host engine     --seed 5 --count $((50000 / d)) --interp-mode en
 for e in bt trap; do
     campaign $e,interp mixed    --seed 11 --count $((100000 / d))
     campaign $e,interp long     --seed 12 --count $((30000 / d)) --groups 16
+    campaign $e,interp system   --seed 13 --count $((50000 / d)) --level system
 done
 # /dev/kvm runs a few thousand sequences a second here (an exit per case)
 campaign kvm,interp mixed       --seed 11 --count $((20000 / d))
 campaign kvm,interp long        --seed 12 --count $((5000 / d)) --groups 16
+campaign kvm,interp system      --seed 13 --count $((10000 / d)) --level system
 selftest
 exit $status
