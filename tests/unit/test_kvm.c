@@ -4,9 +4,12 @@
  * MMIO test device there), a bus with test ports, a struct cpu in real mode
  * at 0000:7C00 with the stack at 0000:7000, and the interrupt hooks wired
  * to a fake PIC. Programs run under kvm (and under the interpreter where
- * the test compares them). Every test prints SKIP with the reason when
- * /dev/kvm is missing or cannot run real-mode code; the "measure" test
- * prints the exit round trips and real-mode speed as "info" lines.
+ * the test compares them). One test runs the whole board (our BIOS POST)
+ * under kvm and the interpreter. Every test prints SKIP with the reason when
+ * /dev/kvm is missing or cannot run real-mode code, and the tests that need
+ * a hardware-virtualizing KVM (x87, CPUID, IVT-limit triple fault) skip on
+ * an emulating one (kvm_pvm); the "measure" test prints the exit round trips
+ * and real-mode speed as "info" lines.
  */
 #include "test.h"
 #include "cpu/cpu.h"
