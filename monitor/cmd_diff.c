@@ -155,6 +155,8 @@ struct diff_ctx {
     uint32_t code_base;             /* linear address of the code            */
     struct diff_side side[2];       /* --engines A,B: results in a and b     */
     bool system;                    /* --level system: CPL 0                 */
+    bool code16;                    /* --code 16: a 16-bit code segment      */
+    uint32_t eip_base;              /* EIP at the code: code_base, or 0 (16) */
     int cpl;                        /* 3, or 0 with --level system           */
     struct fuzz_cfg cfg;
     uint8_t data0[DIFF_DATA_SIZE];  /* initial data area of the case         */
@@ -195,7 +197,7 @@ static int diff_execute(struct diff_side *x)
     for (unsigned i = 0; i < 15; i++)
         buf[i] = (lin + i < mem_ram_size(x->mem)) ? x->ram[lin + i] : 0xFF;
     struct insn in;
-    int d = decode(&in, buf, 15, DECODE_32);
+    int d = decode(&in, buf, 15, (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16);
     if (d == DECODE_UD) return fault_noerr(c, EXC_UD);
     if (d != DECODE_OK) return fault(c, EXC_GP, 0);
     const struct opinfo *r = &optab[in.op];
@@ -251,6 +253,14 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         c->seg[SEG_DS] = data0;
         c->seg[SEG_ES] = data0;
     }
+    if (x->code16) {
+        /* a 16-bit code segment based at the code, EIP from 0 (SS stays
+         * 32-bit: the stack is the same either way) */
+        c->seg[SEG_CS].base = x->code_base;
+        c->seg[SEG_CS].limit = 0xFFFF;
+        c->seg[SEG_CS].ar &= (uint16_t)~(AR_DB | AR_G);
+    }
+    c->eip = x->eip_base;
     /* Linux's TSS as user code sees it: a busy 32-bit TSS whose I/O map
      * base lies beyond its limit (no ioperm), so port I/O at CPL 3 > IOPL
      * faults (SDM vol. 1 sec. 19.5.2); the image sits below the data area. */
@@ -268,7 +278,8 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         engine_ram_written(sd->eng, DIFF_DATA_BASE, DIFF_DATA_SIZE);
         engine_ram_written(sd->eng, x->code_base, len + 16);
     }
-    uint32_t end = x->code_base + (uint32_t)len;
+    uint32_t eb = x->eip_base;          /* EIP of the code's first byte */
+    uint32_t end = eb + (uint32_t)len;
     o->exc = DIFF_NO_END;
     o->eip_off = 0;
     o->err = 0;
@@ -286,7 +297,7 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         rc = diff_execute(sd);
         if (rc == EXC_NONE) continue;
         o->exc = rc;
-        o->eip_off = c->eip - x->code_base;
+        o->eip_off = c->eip - eb;
         o->err = c->exc_has_err ? c->exc_err : 0;
         break;
     }
@@ -313,12 +324,12 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         if (rc == EXC_NONE && stop == EXIT_UNIMPL) {
             /* no fault there: the engine really cannot run the instruction */
             o->exc = EXIT_UNIMPL;
-            o->eip_off = c->insn_eip - x->code_base;
+            o->eip_off = c->insn_eip - eb;
             break;
         }
         if (rc == EXC_NONE) continue;
         o->exc = rc;
-        o->eip_off = c->eip - x->code_base;
+        o->eip_off = c->eip - eb;
         o->err = c->exc_has_err ? c->exc_err : 0;
         break;
     }
@@ -339,11 +350,11 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         rc = diff_execute(sd);
         if (rc == EXC_NONE) continue;   /* retired when dispatched directly */
         o->exc = rc;
-        o->eip_off = c->eip - x->code_base;
+        o->eip_off = c->eip - eb;
         o->err = c->exc_has_err ? c->exc_err : 0;
         break;
     }
-    if (o->exc == DIFF_NO_END) o->eip_off = c->eip - x->code_base;
+    if (o->exc == DIFF_NO_END) o->eip_off = c->eip - eb;
     memcpy(o->r, c->r, sizeof o->r);
     o->eflags = c->eflags;
     memcpy(o->data, sd->ram + DIFF_DATA_BASE, DIFF_DATA_SIZE);
@@ -551,13 +562,13 @@ static void print_case(struct diff_ctx *x, const struct fuzz_case *fc, FILE *f)
     for (size_t p = 0; p < len;) {
         struct insn in;
         char txt[128];
-        int d = decode(&in, code + p, len - p, DECODE_32);
+        int d = decode(&in, code + p, len - p, x->code16 ? DECODE_16 : DECODE_32);
         if (d != DECODE_OK) {
             fprintf(f, "    +%03zx  %02x                    (invalid: #UD/#GP)\n", p, code[p]);
             p++;
             continue;
         }
-        disasm_format(&in, x->code_base + (uint32_t)p, txt, sizeof txt);
+        disasm_format(&in, x->eip_base + (uint32_t)p, txt, sizeof txt);
         char hb[64];
         hexdump_code(code + p, in.len, hb, sizeof hb);
         fprintf(f, "    +%03zx  %-30s %s\n", p, hb, txt);
@@ -608,7 +619,8 @@ static void record_unimpl(struct diff_ctx *x, const struct fuzz_case *fc)
     struct insn in;
     const struct diff_out *u = x->a.exc == EXIT_UNIMPL ? &x->a : &x->b;
     snprintf(key, sizeof key, "%s: ?", x->side[u == &x->a ? 0 : 1].name);
-    if (u->eip_off < len && decode(&in, code + u->eip_off, len - u->eip_off, DECODE_32) == DECODE_OK) {
+    if (u->eip_off < len &&
+        decode(&in, code + u->eip_off, len - u->eip_off, x->code16 ? DECODE_16 : DECODE_32) == DECODE_OK) {
         const char *m = optab[in.op].mnem, *bar = strchr(m, '|');
         snprintf(key, sizeof key, "%s: %.*s", x->side[u == &x->a ? 0 : 1].name,
                  bar ? (int)(bar - m) : (int)strlen(m), m);
@@ -701,6 +713,8 @@ static int usage(FILE *f)
           "                 a time) or engine (engine_run like bt/trap/kvm)\n"
           "  --no-ac        never set EFLAGS.AC (no alignment-check cases)\n"
           "  --ac-only      always start with EFLAGS.AC set (alignment-check cases)\n"
+          "  --code 16|32   the code segment's default size (default 32; 16: every instruction\n"
+          "                 with 0x66/0x67 toggled, same meaning; not host)\n"
           "  --level L      user (default: CPL 3, as the host runs) or system (CPL 0: also\n"
           "                 privileged instructions, CR/DR/GDTR/MSR/IF/IOPL compared; not host)\n"
           "  -v             print every divergence (default: the first of each kind)\n", f);
@@ -776,6 +790,7 @@ int cmd_test_diff(int argc, char **argv)
     int ac_mode = 0;                /* 0 mixed, 1 --no-ac, 2 --ac-only */
     int interp_mode = 1;            /* 0 step, 1 block, 2 engine */
     bool system = false;            /* --level system */
+    bool code16 = false;            /* --code 16 */
     static const struct option opts[] = {
         { "engines", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
         { "count", required_argument, 0, 'n' },   { "seconds", required_argument, 0, 't' },
@@ -783,6 +798,7 @@ int cmd_test_diff(int argc, char **argv)
         { "groups", required_argument, 0, 'g' },  { "no-progress", no_argument, 0, 'P' },
         { "no-ac", no_argument, 0, 'A' },         { "interp-mode", required_argument, 0, 'M' },
         { "ac-only", no_argument, 0, 'O' },       { "level", required_argument, 0, 'L' },
+        { "code", required_argument, 0, 'C' },
         { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
     };
     optind = 1;
@@ -820,6 +836,11 @@ int cmd_test_diff(int argc, char **argv)
             else return cli_error("diff: --interp-mode wants block, step or engine, not '%s'", optarg);
             break;
         case 'O': ac_mode = 2; break;
+        case 'C':
+            if (!strcmp(optarg, "32")) code16 = false;
+            else if (!strcmp(optarg, "16")) code16 = true;
+            else return cli_error("diff: --code wants 16 or 32, not '%s'", optarg);
+            break;
         case 'L':
             if (!strcmp(optarg, "user")) system = false;
             else if (!strcmp(optarg, "system")) system = true;
@@ -844,6 +865,8 @@ int cmd_test_diff(int argc, char **argv)
             return cli_error("diff: unknown engine '%s' (interp, bt, trap, kvm, host)", en[k]);
     if (!strcmp(e1, e2))
         return cli_error("diff: --engines needs two different engines, not %s twice", e1);
+    if (code16 && (!strcmp(e1, "host") || !strcmp(e2, "host")))
+        return cli_error("diff: --code 16 needs a 16-bit code segment, which the host engine cannot run");
     if (system && (!strcmp(e1, "host") || !strcmp(e2, "host")))
         return cli_error("diff: --level system runs at CPL 0, which the host engine cannot (user level only)");
     if (!count && !seconds) count = 10000;
@@ -912,12 +935,15 @@ int cmd_test_diff(int argc, char **argv)
     x->cfg.ac_only = ac_mode == 2;
     x->no_ac = ac_mode == 1;
     x->cfg.system = system;
+    x->cfg.code16 = code16;
+    x->code16 = code16;
+    x->eip_base = code16 ? 0 : x->code_base;
     {
         char gbuf[24] = "";
         if (groups != 8) snprintf(gbuf, sizeof gbuf, " --groups %u", groups);
-        snprintf(x->opts, sizeof x->opts, "%s%s%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
+        snprintf(x->opts, sizeof x->opts, "%s%s%s%s%s", ac_mode == 1 ? " --no-ac" : ac_mode == 2 ? " --ac-only" : "",
                  gbuf, interp_mode == 1 ? "" : interp_mode == 0 ? " --interp-mode step" : " --interp-mode engine",
-                 system ? " --level system" : "");
+                 system ? " --level system" : "", code16 ? " --code 16" : "");
     }
 
     double t0 = now_s(), last = t0;

@@ -12,7 +12,11 @@
  * opcodes, LOCK misuse, the 15-byte limit, privileged and I/O instructions:
  * #GP), PUSH+POPF, a store into the next instruction's immediate, a loop
  * that patches its own body each iteration, a counted loop around a table
- * row (ECX never written inside). Excluded, with the reason:
+ * row (ECX never written inside). For engine pairs (not the host), two
+ * more kinds of case: cfg.system (CPL 0) adds privileged instructions
+ * (gen_system) and keeps only the #UD fault probes; cfg.code16 turns every
+ * group into 16-bit code by toggling 0x66/0x67 (to_code16: same meaning).
+ * Excluded, with the reason:
  *  - A_PRIV/A_IO/A_FPU and feature rows: privileged and port I/O (kept
  *    only as #GP probes: CPL 3, IOPL 0, no I/O bitmap as Linux runs us),
  *    x87 (not in the interpreter yet), MMX/SSE (absent from the model);
@@ -829,6 +833,102 @@ static void gen_system(struct gen *g, struct buf *s, struct buf *m)
     }
 }
 
+/* ---- 16-bit code (cfg->code16) ----
+ * The generator builds 32-bit code; for a 16-bit code segment (CS.D = 0)
+ * every instruction gets its 0x66 and 0x67 prefixes toggled (present:
+ * removed; absent: added), which keeps its operand and address sizes and so
+ * its meaning and its memory accesses (SDM vol. 1 sec. 3.6: the prefixes
+ * select the non-default size). Offsets the group records (main_off,
+ * reloc_off, reloc_add) move with the bytes; relative branches inside the
+ * group (LOOP bodies) are re-aimed. An instruction the decoder rejects (a
+ * #UD/#GP probe, always a group's last) is toggled the same way. */
+static bool is_legacy_prefix(uint8_t b)
+{
+    return b == 0xF0 || b == 0xF2 || b == 0xF3 || b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E ||
+           b == 0x64 || b == 0x65 || b == 0x66 || b == 0x67;
+}
+
+struct c16_insn { unsigned start, pfx_end, len; int nstart, shift; };
+
+static int c16_map(const struct c16_insn *v, unsigned n, unsigned x, unsigned oldlen, int total)
+{
+    if (x >= oldlen) return (int)x + total;
+    for (unsigned i = 0; i < n; i++)
+        if (x >= v[i].start && x < v[i].start + v[i].len)
+            return x == v[i].start ? v[i].nstart : (int)x + v[i].shift;
+    return (int)x;
+}
+
+static bool to_code16(struct fuzz_group *grp)
+{
+    struct c16_insn v[FUZZ_GROUP_MAX];
+    unsigned n = 0;
+    uint8_t out[FUZZ_GROUP_MAX + 2 * FUZZ_GROUP_MAX];
+    unsigned k = 0;
+    int delta = 0;
+    for (unsigned p = 0; p < grp->len; n++) {
+        struct insn in;
+        unsigned L = grp->len - p;
+        if (decode(&in, grp->bytes + p, grp->len - p, DECODE_32) == DECODE_OK) L = in.len;
+        unsigned q = p;
+        bool has66 = false, has67 = false;
+        while (q < p + L && is_legacy_prefix(grp->bytes[q])) {
+            has66 |= grp->bytes[q] == 0x66;
+            has67 |= grp->bytes[q] == 0x67;
+            q++;
+        }
+        v[n].start = p;
+        v[n].pfx_end = q;
+        v[n].len = L;
+        v[n].nstart = (int)k;
+        if (!has66) out[k++] = 0x66;
+        if (!has67) out[k++] = 0x67;
+        for (unsigned i = p; i < q; i++)
+            if (grp->bytes[i] != 0x66 && grp->bytes[i] != 0x67) out[k++] = grp->bytes[i];
+        int d = (int)k - (int)q;                         /* shift of the rest */
+        v[n].shift = d;
+        for (unsigned i = q; i < p + L; i++) out[k++] = grp->bytes[i];
+        delta = d;
+        p += L;
+    }
+    if (k > FUZZ_GROUP_MAX) return false;
+    unsigned oldlen = grp->len;
+    /* re-aim relative branches that stay inside the group */
+    for (unsigned i = 0; i < n; i++) {
+        const struct c16_insn *c = &v[i];
+        if ((grp->reloc == FUZZ_REL8 || grp->reloc == FUZZ_REL32) && c->start == grp->main_off) continue;
+        unsigned o = c->pfx_end;
+        uint8_t op = grp->bytes[o];
+        unsigned w = 0;
+        if ((op >= 0x70 && op <= 0x7F) || (op >= 0xE0 && op <= 0xE3) || op == 0xEB) w = 1;
+        else if (op == 0xE8 || op == 0xE9 || (op == 0x0F && o + 1 < c->start + c->len &&
+                                               (grp->bytes[o + 1] & 0xF0) == 0x80)) w = 4;
+        if (!w || c->len < w + 1) continue;
+        unsigned end = c->start + c->len;
+        int32_t rel = 0;
+        if (w == 1) rel = (int8_t)grp->bytes[end - 1];
+        else memcpy(&rel, grp->bytes + end - 4, 4);
+        int tgt = (int)end + rel;
+        if (tgt < 0 || tgt > (int)oldlen) continue;
+        int nt = c16_map(v, n, (unsigned)tgt, oldlen, delta), nend = (int)end + c->shift;
+        int32_t nrel = nt - nend;
+        if (w == 1) {
+            if (nrel < -128 || nrel > 127) return false;
+            out[nend - 1] = (uint8_t)nrel;
+        } else {
+            memcpy(out + nend - 4, &nrel, 4);
+        }
+    }
+    grp->main_off = (uint8_t)c16_map(v, n, grp->main_off, oldlen, delta);
+    if (grp->reloc == FUZZ_ABS32 || grp->reloc == FUZZ_SELF32)
+        grp->reloc_off = (uint8_t)c16_map(v, n, grp->reloc_off, oldlen, delta);
+    if (grp->reloc == FUZZ_SELF32)
+        grp->reloc_add = (uint8_t)c16_map(v, n, grp->reloc_add, oldlen, delta);
+    memcpy(grp->bytes, out, k);
+    grp->len = (uint8_t)k;
+    return true;
+}
+
 /* Build one group; returns false when it must be retried. */
 static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *grp, bool allow_branch)
 {
@@ -889,6 +989,7 @@ static bool gen_group(struct gen *g, struct fuzz_case *fc, struct fuzz_group *gr
     } else {
         grp->op = OP_COUNT;
     }
+    if (g->cfg->code16 && !to_code16(grp)) return false;
     if (grp->reloc == FUZZ_REL8 || grp->reloc == FUZZ_REL32) {
         grp->reloc_end = grp->len;
         grp->reloc_off = (uint8_t)(grp->len - (grp->reloc == FUZZ_REL8 ? 1 : 4));
@@ -926,6 +1027,7 @@ void fuzzgen_case(const struct fuzz_cfg *cfg, uint64_t seed, struct fuzz_case *f
     g.mid = cfg->data_base + cfg->data_size / 2;
     memset(fc, 0, sizeof *fc);
     fc->seed = seed;
+    fc->code16 = cfg->code16;
     for (int i = 0; i < 8; i++) fc->r[i] = edge_val(&g.r);
     fc->r[4] = pick_mid(&g, 1024);
     if (chance(&g.r, 80)) fc->r[4] &= ~3u;
@@ -983,7 +1085,8 @@ size_t fuzzgen_assemble(const struct fuzz_case *fc, uint32_t code_base, uint8_t 
             uint32_t v = code_base + off[i] + grp->reloc_add;
             memcpy(p, &v, 4);
         } else if (grp->reloc == FUZZ_ABS32) {
-            uint32_t v = code_base + off[t];
+            /* an EIP: in 16-bit code CS.base is code_base (fuzzgen.h) */
+            uint32_t v = (fc->code16 ? 0 : code_base) + off[t];
             memcpy(p, &v, 4);
         } else {
             int32_t d = (int32_t)(off[t] - (off[i] + grp->reloc_end));

@@ -65,6 +65,9 @@ struct fuzz_case {
                                        generator bug: reported, not hidden)  */
     uint8_t mismatch_bytes[16];     /* the first such instruction            */
     uint8_t mismatch_len;
+    bool code16;                    /* for a 16-bit code segment whose base is
+                                       the code's address (EIP starts at 0):
+                                       absolute branch targets are EIPs     */
 };
 
 struct fuzz_cfg {
@@ -74,6 +77,9 @@ struct fuzz_cfg {
     bool allow_ac;                  /* sometimes start with EFLAGS.AC set    */
     bool ac_only;                   /* always start with EFLAGS.AC set       */
     bool allow_faults;              /* generate #UD/#GP cases                */
+    bool code16;                    /* 16-bit code segment: every instruction
+                                       with its 0x66/0x67 toggled (same
+                                       meaning); engine pairs, never host  */
     bool system;                    /* CPL 0: also privileged instructions
                                        (gen_system in fuzzgen.c); for engine
                                        pairs, never the host                */

@@ -7,8 +7,9 @@
 #                 mixed sequences through interp_step(); and mixed ones through
 #                 engine_run(), the path every other engine is driven by)
 #   bt,interp     the translator against the interpreter: user-level mixed
-#                 and long sequences, and CPL 0 ones with privileged
-#                 instructions (--level system)
+#                 and long sequences, CPL 0 ones with privileged
+#                 instructions (--level system), 16-bit code (--code 16)
+#                 at CPL 3 and at CPL 0
 #   trap,interp   the same for the translator in trap mode
 #   kvm,interp    the same for /dev/kvm (fewer sequences: slower here)
 # plus a self-test: a planted divergence (BT86_DIFF_SELFTEST) must be found,
@@ -129,10 +130,13 @@ for e in bt trap; do
     campaign $e,interp mixed    --seed 11 --count $((100000 / d))
     campaign $e,interp long     --seed 12 --count $((30000 / d)) --groups 16
     campaign $e,interp system   --seed 13 --count $((50000 / d)) --level system
+    campaign $e,interp code16   --seed 14 --count $((40000 / d)) --code 16
+    campaign $e,interp sys16    --seed 15 --count $((20000 / d)) --code 16 --level system
 done
 # /dev/kvm runs a few thousand sequences a second here (an exit per case)
 campaign kvm,interp mixed       --seed 11 --count $((20000 / d))
 campaign kvm,interp long        --seed 12 --count $((5000 / d)) --groups 16
 campaign kvm,interp system      --seed 13 --count $((10000 / d)) --level system
+campaign kvm,interp code16      --seed 14 --count $((5000 / d)) --code 16
 selftest
 exit $status
