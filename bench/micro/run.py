@@ -15,8 +15,9 @@ implemented yet") or that QEMU cannot run is reported as skipped with its
 one-line message. Every run has a timeout: nothing here can hang.
 
 JSON layout: {engine: {test: {"cycles": C, "ns": T, "noisy": bool,
-"runs_cycles": [...], "runs_ns": [...], "iters": N}}, "_skipped": {engine:
-reason}, "_meta": {...}}. Keys starting with "_" are not engines. Cycles are
+"runs_cycles": [...], "runs_ns": [...], "min_cycles": C, "min_ns": T,
+"iters": N}}, "_skipped": {engine: reason}, "_stopped": {...}, "_failed":
+{...}, "_meta": {...}}. "cycles" and "ns" are medians over the runs. Keys starting with "_" are not engines. Cycles are
 TSC ticks of the guest: under bt86 a 1 GHz virtual TSC (so cycles = ns);
 under QEMU TCG the host's TSC. Compare engines by ns.
 """
@@ -147,6 +148,7 @@ def summarize(runs, noise):
         noisy = len(cyc) > 1 and med > 0 and (max(cyc) - min(cyc)) / med > noise
         result[t] = {"cycles": round(med, 2), "ns": round(statistics.median(ns), 2) if ns else None,
                      "noisy": noisy, "runs_cycles": cyc, "runs_ns": ns,
+                     "min_cycles": min(cyc), "min_ns": min(ns) if ns else None,
                      "iters": int(next(r[t]["iters"] for r in runs if t in r and "iters" in r[t]))}
     return result
 
