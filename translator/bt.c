@@ -47,6 +47,7 @@ struct bt {
     /* stubs at the start of the code buffer */
     uint64_t (*enter)(struct cpu *c, void *code);
     uint8_t *stub_exit_save, *stub_exit_nosave, *stub_callout, *blocks_start;
+    uint8_t *stub_fpu_load, *stub_fpu_ret;   /* values of cpu->btrt.fpu_hook */
     struct tb *tbs;                 /* block records, allocation order      */
     uint32_t ntb;
     struct tb_insn *maps;
@@ -151,6 +152,8 @@ static void e_save_state(struct cbuf *b)
 }
 
 int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired);
+void bt_fpu_load(struct cpu *c);
+static void fpu_sync(struct bt *bt);
 
 static void emit_stubs(struct bt *bt)
 {
@@ -195,6 +198,25 @@ static void emit_stubs(struct bt *bt)
     e32(&b, (uint32_t)(bt->stub_exit_nosave - (b.p + 4)));
     e_load_state(&b);
     e8(&b, 0xC3);                                                 /* ret */
+    /* x87 hooks: a bare RET once loaded, else save the caller-saved
+     * registers and flags, bt_fpu_load(cpu), restore */
+    b.p = (uint8_t *)(((uintptr_t)b.p + 15) & ~(uintptr_t)15);
+    bt->stub_fpu_ret = b.p;
+    e8(&b, 0xC3);
+    b.p = (uint8_t *)(((uintptr_t)b.p + 15) & ~(uintptr_t)15);
+    bt->stub_fpu_load = b.p;
+    static const uint8_t saved[9] = { H_RAX, H_RCX, H_RDX, H_RSI, H_RDI, H_R8, H_R9, H_R10, H_R11 };
+    e8(&b, 0x9C);                                                 /* pushfq */
+    for (int i = 0; i < 9; i++) { if (saved[i] >= 8) e8(&b, 0x41); e8(&b, 0x50 | (saved[i] & 7)); }
+    /* entry rsp = 8 mod 16; +80 pushed = 8 mod 16: align */
+    e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xEC); e8(&b, 0x08);       /* sub rsp, 8 */
+    e8(&b, 0x4C); e8(&b, 0x89); e8(&b, 0xEF);                     /* mov rdi, r13 */
+    e_mov64_imm(&b, H_RAX, (uint64_t)(uintptr_t)bt_fpu_load);
+    e8(&b, 0xFF); e8(&b, 0xD0);                                   /* call rax */
+    e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xC4); e8(&b, 0x08);       /* add rsp, 8 */
+    for (int i = 8; i >= 0; i--) { if (saved[i] >= 8) e8(&b, 0x41); e8(&b, 0x58 | (saved[i] & 7)); }
+    e8(&b, 0x9D);                                                 /* popfq */
+    e8(&b, 0xC3);
     bt->blocks_start = (uint8_t *)(((uintptr_t)b.p + 63) & ~(uintptr_t)63);
 }
 
@@ -202,6 +224,7 @@ static void emit_stubs(struct bt *bt)
 int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
 {
     struct bt *bt = tls_bt;
+    fpu_sync(bt);
     c->icount += retired;
     c->tsc += retired;
     c->eip = rec->eip;
@@ -214,6 +237,58 @@ int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     }
     if (rec->ends_block || c->eip != rec->next_eip || bt->smc_hit) return 1;
     return 0;
+}
+
+/* ---- the guest x87 state in the host FPU ---- */
+static inline void put16le(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void put32le(uint8_t *p, uint32_t v) { put16le(p, v); put16le(p + 2, v >> 16); }
+static inline uint16_t get16le(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* Called by the load hook before the first translated x87 instruction:
+ * the host FPU gets cpu->fpu exactly (FRSTOR of a 32-bit FNSAVE image). */
+void bt_fpu_load(struct cpu *c)
+{
+    struct bt *bt = tls_bt;
+    uint8_t *img = c->btrt.fpu_img;
+    memset(img, 0, 108);
+    put16le(img + 0, c->fpu.cw);
+    put16le(img + 4, c->fpu.sw);
+    put16le(img + 8, c->fpu.tw);
+    put32le(img + 12, c->fpu.fip);
+    put16le(img + 16, c->fpu.fcs);
+    put16le(img + 18, c->fpu.fop & 0x7FF);
+    put32le(img + 20, c->fpu.fdp);
+    put16le(img + 24, c->fpu.fds);
+    unsigned top = (c->fpu.sw >> 11) & 7;
+    for (unsigned i = 0; i < 8; i++) memcpy(img + 28 + 10 * i, c->fpu.st[(top + i) & 7], 10);
+    __asm__ volatile("frstor %0" : : "m"(*(uint8_t (*)[108])img));
+    c->btrt.fpu_fip = c->fpu.fip;
+    c->btrt.fpu_fdp = c->fpu.fdp;
+    c->btrt.fpu_fop = c->fpu.fop;
+    c->btrt.fpu_hook = (uint64_t)(uintptr_t)bt->stub_fpu_ret;
+}
+
+/* Back from translated code: if it loaded the x87 state, cpu->fpu takes it
+ * back (FNSAVE, which does not wait, so a pending unmasked exception stays
+ * pending in the status word for the interpreter to deliver). */
+static void fpu_sync(struct bt *bt)
+{
+    struct cpu *c = bt->cpu;
+    if (c->btrt.fpu_hook != (uint64_t)(uintptr_t)bt->stub_fpu_ret) return;
+    uint8_t *img = c->btrt.fpu_img;
+    __asm__ volatile("fnsave %0" : "=m"(*(uint8_t (*)[108])img));
+    c->fpu.cw = get16le(img + 0);
+    c->fpu.sw = get16le(img + 4);
+    c->fpu.tw = get16le(img + 8);
+    unsigned top = (c->fpu.sw >> 11) & 7;
+    for (unsigned i = 0; i < 8; i++) memcpy(c->fpu.st[(top + i) & 7], img + 28 + 10 * i, 10);
+    c->fpu.fip = c->btrt.fpu_fip;
+    c->fpu.fdp = c->btrt.fpu_fdp;
+    c->fpu.fop = c->btrt.fpu_fop;
+    c->btrt.fpu_hook = (uint64_t)(uintptr_t)bt->stub_fpu_load;
+    __asm__ volatile("fninit");
+    uint16_t cw = 0x037F;
+    __asm__ volatile("fldcw %0" : : "m"(cw));
 }
 
 /* ---- code pages and invalidation ---- */
@@ -300,6 +375,7 @@ static bool mode_key(const struct cpu *c, uint32_t *mode)
     if ((c->cr[0] & CR0_AM) && (c->eflags & FL_AC) && c->cpl == 3) return false;
     if (c->dr[7] & 0xFF) return false;
     uint32_t m = (uint32_t)c->cpl;
+    if (!(c->cr[0] & (CR0_EM | CR0_TS))) m |= MODE_FPU;
     static const int segs[5] = { SEG_ES, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
     for (int i = 0; i < 5; i++) m |= seg_class(&c->seg[segs[i]]) << (2 + 2 * segs[i]);
     if (c->seg[SEG_SS].ar & AR_DB) m |= MODE_SS32;
@@ -543,6 +619,7 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     bt->code_end = bt->code + CODE_SIZE;
     emit_stubs(bt);
     bt->code_ptr = bt->blocks_start;
+    c->btrt.fpu_hook = (uint64_t)(uintptr_t)bt->stub_fpu_load;
     tr_init_tables();
     if (install_handlers(err, errlen)) { bt_free(bt); return NULL; }
     struct sigevent sev;
@@ -651,6 +728,15 @@ static bool check_compare(struct bt *bt, const struct tb *tb, const struct cpu *
     for (int i = 0; i < 5; i++)
         if (c->cr[i] != ci->cr[i]) DIFF("  cr%d: bt %08x, interp %08x\n", i, c->cr[i], ci->cr[i]);
     if (c->cpl != ci->cpl) DIFF("  cpl: bt %d, interp %d\n", c->cpl, ci->cpl);
+    if (c->fpu.cw != ci->fpu.cw || c->fpu.sw != ci->fpu.sw || c->fpu.tw != ci->fpu.tw)
+        DIFF("  x87 cw/sw/tw: bt %04x/%04x/%04x, interp %04x/%04x/%04x\n", c->fpu.cw, c->fpu.sw, c->fpu.tw,
+             ci->fpu.cw, ci->fpu.sw, ci->fpu.tw);
+    for (int p = 0; p < 8; p++)
+        if (((ci->fpu.tw >> (2 * p)) & 3) != 3 && memcmp(c->fpu.st[p], ci->fpu.st[p], 10))
+            DIFF("  x87 R%d differs\n", p);
+    if (c->fpu.fip != ci->fpu.fip || c->fpu.fop != ci->fpu.fop || c->fpu.fdp != ci->fpu.fdp)
+        DIFF("  x87 fip/fop/fdp: bt %08x/%03x/%08x, interp %08x/%03x/%08x\n", c->fpu.fip, c->fpu.fop, c->fpu.fdp,
+             ci->fpu.fip, ci->fpu.fop, ci->fpu.fdp);
     for (uint32_t i = 0; i < bt->nwlog; i++) {
         const struct wlog *w = &bt->wlog[i];
         if (!w->ram) continue;
@@ -706,6 +792,7 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
     c->btrt.exit_code = BT_EXIT_NONE;
     set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
     uint64_t retired = bt->enter(c, tb->host);
+    fpu_sync(bt);
     c->icount += retired;
     c->tsc += retired;
     int code = c->btrt.exit_code;
@@ -777,6 +864,7 @@ int bt_run(struct bt *bt, uint64_t n)
         c->btrt.exit_code = BT_EXIT_NONE;
         uint64_t gen = bt->generation;
         uint64_t retired = bt->enter(c, tb->host);
+        fpu_sync(bt);
         c->icount += retired;
         c->tsc += retired;
         int code = c->btrt.exit_code;

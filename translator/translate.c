@@ -22,7 +22,7 @@
 
 enum trk {
     TK_CALLOUT = 0, TK_IDENT, TK_NOP, TK_LEA, TK_INCDEC_Z, TK_PUSH, TK_POP,
-    TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP,
+    TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP, TK_FPU,
 };
 static uint8_t tk[OP_COUNT];
 
@@ -53,6 +53,15 @@ void tr_init_tables(void)
         "cmpxchg8b", "xadd", "bswap", "setcc", "cmovcc", "bt", "bts", "btr", "btc", "shld", "shrd",
         "cbw", "cwd", "lahf", "sahf", "clc", "stc", "cmc", "bsf", "bsr",
         "rol", "ror", "rcl", "rcr", "shl", "shr", "sar", NULL };
+    /* x87 instructions the host runs as they are (the P6's alias encodings
+     * and FNENI/FNDISI/FNSETPM stay with the interpreter) */
+    static const char *const x87[] = {
+        "fpu_arith", "fpu_com", "fpu_comi", "fpu_ld", "fpu_st", "fpu_xch", "fpu_unary", "fpu_xam",
+        "fpu_ldconst", "fpu_binary", "fpu_stackop", "fpu_cmov", "fpu_free", "fpu_nop", "fpu_ldcw",
+        "fpu_stcw", "fpu_stsw", "fpu_clex", "fpu_init", "fwait", NULL };
+    static const char *const x87_alias[] = {
+        "FSTP1_STi", "FCOM2_STi", "FCOMP3_STi", "FCOMP5_STi", "FXCH4_STi", "FXCH7_STi", "FSTP8_STi",
+        "FSTP9_STi", "FFREEP", "FNENI", "FNDISI", "FNSETPM", NULL };
     for (int op = 0; op < OP_COUNT; op++) {
         const struct opinfo *oi = &optab[op];
         const char *h = oi->handler;
@@ -72,6 +81,7 @@ void tr_init_tables(void)
         else if (!strcmp(h, "pop") && oi->ot[0] == OT_Zv) k = TK_POP;
         else if ((!strcmp(h, "inc") || !strcmp(h, "dec")) && oi->ot[0] == OT_Zv) k = TK_INCDEC_Z;
         else if (in_list(h, ident) && types_ok && oi->map <= 1) k = TK_IDENT;
+        else if (in_list(h, x87) && !in_list(oi->name, x87_alias)) k = TK_FPU;
         tk[op] = k;
     }
 }
@@ -87,6 +97,8 @@ struct tr {
     unsigned k;            /* index of the instruction being translated      */
     unsigned sync;         /* instructions before this index are in r15      */
     uint32_t eip, next;    /* guest EIP of this instruction and the next     */
+    bool fpu_hooked;       /* the x87 hook was called since the block entry or
+                              the last callout (which may have unloaded it) */
 };
 
 static inline unsigned hreg(unsigned g) { return g == 4 ? H_R12 : g; }
@@ -246,7 +258,7 @@ static bool tr_ident(struct tr *t, const struct insn *in, bool lea)
     e8(b, opc);
     if (in->has_modrm || moffs) {
         if (memk >= 0) e_ea(b, reg_host, m.base, m.index, m.scale, m.disp);
-        else e8(b, 0xC0 | (reg_host & 7) << 3 | (rm_host & 7));
+        else e8(b, 0xC0 | (reg_host & 7) << 3 | ((rmk >= 0 ? rm_host : in->rm) & 7));
     }
     e_imm(b, in->imm, in->imm_size);
     e_imm(b, in->imm2, in->imm2_size);
@@ -395,6 +407,50 @@ static bool tr_incdec_z(struct tr *t, const struct insn *in)
     return true;
 }
 
+/* ---- x87 ----
+ * The host FPU holds the guest's x87 state while translated code runs: the
+ * hook (cpu->btrt.fpu_hook) loads it on the first x87 instruction after a
+ * return from C and is a bare RET afterwards; bt.c saves it back (FNSAVE)
+ * whenever translated code returns to C. The guest's FIP/FOP/FDP are kept
+ * by stores beside each instruction (the host's would be host addresses). */
+#define OFF_FPU_FIP ((int32_t)offsetof(struct cpu, btrt.fpu_fip))
+#define OFF_FPU_FDP ((int32_t)offsetof(struct cpu, btrt.fpu_fdp))
+#define OFF_FPU_FOP ((int32_t)offsetof(struct cpu, btrt.fpu_fop))
+#define OFF_FPU_HOOK ((int32_t)offsetof(struct cpu, btrt.fpu_hook))
+
+static bool tr_fpu(struct tr *t, const struct insn *in)
+{
+    if (!(t->mode & MODE_FPU)) return false;             /* #NM: the interpreter */
+    if (in->mod != 3 && in->addrsize != 4) return false;
+    struct cbuf *b = t->b;
+    const char *h = optab[in->op].handler;
+    bool control = !strcmp(h, "fpu_ldcw") || !strcmp(h, "fpu_stcw") || !strcmp(h, "fpu_stsw") ||
+                   !strcmp(h, "fpu_clex") || !strcmp(h, "fpu_init") || !strcmp(h, "fwait");
+    /* first the hook (loading copies cpu->fpu's pointers), then this insn's */
+    if (!t->fpu_hooked) {
+        e8(b, 0x41); e8(b, 0xFF); e_ea(b, 2, H_R13, -1, 0, OFF_FPU_HOOK);    /* call [r13 + fpu_hook] */
+        t->fpu_hooked = true;
+    }
+    if (!strcmp(h, "fpu_init")) {                         /* FNINIT clears the pointers */
+        e_store_cpu_imm32(b, OFF_FPU_FIP, 0);
+        e_store_cpu_imm32(b, OFF_FPU_FDP, 0);
+        e8(b, 0x66); e_rex(b, false, 0, 0, H_R13); e8(b, 0xC7); e_ea(b, 0, H_R13, -1, 0, OFF_FPU_FOP); e8(b, 0); e8(b, 0);
+    } else if (!control) {
+        e_store_cpu_imm32(b, OFF_FPU_FIP, t->eip);
+        unsigned fop = ((in->opc & 7) << 8) | in->modrm;
+        e8(b, 0x66); e_rex(b, false, 0, 0, H_R13); e8(b, 0xC7); e_ea(b, 0, H_R13, -1, 0, OFF_FPU_FOP);
+        e8(b, fop & 0xFF); e8(b, fop >> 8);
+        if (in->mod != 3) {                               /* FDP: the operand's offset */
+            int base = in->base == REG_NONE ? -1 : (int)hreg(in->base);
+            int index = in->index == REG_NONE ? -1 : (int)hreg(in->index);
+            e8(b, 0x67); e_rex(b, false, H_R11, index < 0 ? 0 : (unsigned)index, base < 0 ? 0 : (unsigned)base);
+            e8(b, 0x8D); e_ea(b, H_R11, base, index, in->scale, in->disp);
+            e_store_cpu32(b, H_R11, OFF_FPU_FDP);
+        }
+    }
+    return tr_ident(t, in, false);
+}
+
 /* ---- callouts ---- */
 static unsigned callout_kind(const struct insn *in)
 {
@@ -426,6 +482,7 @@ static bool tr_callout(struct tr *t, const struct insn *in)
     e_mov64_imm(t->b, H_R11, (uint64_t)(uintptr_t)rec);
     e_call(t->b, bt_stub_callout(t->bt));
     t->sync = t->k + 1;
+    t->fpu_hooked = false;
     if (rec->ends_block) e8(t->b, 0xCC);              /* never reached: the stub exits */
     return rec->ends_block;
 }
@@ -461,7 +518,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     struct cbuf cb;
     uint8_t *start = tb ? bt_code_alloc_begin(bt, &cb) : NULL;
     if (!start) { *no_space = true; return NULL; }
-    struct tr t = { bt, c, &cb, tb, mode, lin & ~0xFFFu, 0, 0, 0, 0 };
+    struct tr t = { bt, c, &cb, tb, mode, lin & ~0xFFFu, 0, 0, 0, 0, false };
     tb->eip = c->eip; tb->lin = lin; tb->phys = phys;
     tb->cs_base = c->seg[SEG_CS].base; tb->mode = mode;
     tb->host = start;
@@ -493,6 +550,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         case TK_IDENT: ok = tr_ident(&t, in, false); break;
         case TK_LEA: ok = in->opnd[1].kind == OPND_MEM && tr_ident(&t, in, true); break;
         case TK_NOP: ok = true; break;
+        case TK_FPU: ok = tr_fpu(&t, in); break;
         case TK_INCDEC_Z: ok = tr_incdec_z(&t, in); break;
         case TK_PUSH: ok = tr_push(&t, in); break;
         case TK_POP: ok = tr_pop(&t, in); break;
