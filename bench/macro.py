@@ -19,7 +19,7 @@ every target are compared with the native run's (a mismatch fails the run: exit 
 Output: progress on stderr, a table on stdout, JSON in build/bench/macro.json (bench/report.py
 turns it into bench/RESULTS-latest.md and a PNG). See bench/macro.md.
 """
-import argparse, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, platform, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "boot"))
@@ -30,9 +30,10 @@ OSBENCH_TESTS = ["getppid", "forkwait", "forkexec", "pagefault", "mmap", "pipe"]
 GROUPS = {"cpumix": CPUMIX_PARTS, "osbench": OSBENCH_TESTS, "boot": []}
 
 # (cpumix scale, osbench scale) per target at full size; --quick divides by 10
-SCALES = {"native": (1.0, 1.0), "qemu-tcg": (0.05, 0.1), "bt": (0.2, 0.2), "trap": (0.2, 0.2),
+SCALES = {"native": (1.0, 1.0), "qemu-tcg": (0.05, 0.1), "bt": (0.3, 0.2), "trap": (0.3, 0.2),
           "kvm": (1.0, 1.0), "interp": (0.01, 0.01)}
 DEFAULT_SCALE = (0.01, 0.01)   # an engine we know nothing about: as slow as the interpreter
+PART_CAP_S = 15.0              # in a guest, a cpumix part stops after this long (--max-ms)
 NOISY = 0.10
 PROMPT = b"bt86:/# "           # scripts/guest/init's PS1
 
@@ -95,8 +96,9 @@ def parse_output(text):
     return res
 
 
-def command_line(prog, scale, names):
-    return "%s %g %s" % (prog, scale, " ".join(names))
+def command_line(prog, scale, names, cap_s=0):
+    cap = "--max-ms=%d " % (cap_s * 1000) if cap_s and prog.endswith("cpumix") else ""
+    return "%s %s%g %s" % (prog, cap, scale, " ".join(names))
 
 
 def missing(prog, names, got):
@@ -156,7 +158,7 @@ def run_guest(target, a, run_no, boot, parts, tests, scales, workdir):
     initrd = os.path.join(a.guest, "initrd-%s.gz" % a.flavour)
     disk = os.path.join(workdir, "disk.img")
     shutil.copyfile(os.path.join(a.guest, "disk.img"), disk)
-    logpath = os.path.join(a.outdir, "macro-%s-run%d.log" % (target, run_no))
+    logpath = os.path.join(a.outdir, "%s-%s-run%d.log" % (a.stem, target, run_no))
     errpath = os.path.join(workdir, "stderr.txt")
     argv = guest_argv(target, a, kernel, initrd, disk)
     if run_no == 1:
@@ -184,7 +186,7 @@ def run_guest(target, a, run_no, boot, parts, tests, scales, workdir):
         for prog, names, scale in (("cpumix", parts, scales[0]), ("osbench", tests, scales[1])):
             if not names:
                 continue
-            cmd = command_line("/bench/" + prog, scale, names)
+            cmd = command_line("/bench/" + prog, scale, names, a.part_cap)
             log("%s run %d: %s" % (target, run_no, cmd))
             t1 = time.time()
             text = con.command(cmd + "; echo bench-status=$?", timeout=a.timeout)
@@ -193,7 +195,10 @@ def run_guest(target, a, run_no, boot, parts, tests, scales, workdir):
                 raise RuntimeError("%s: no answer to '%s' within %d s (serial log %s)" % (target, cmd, a.timeout, logpath))
             st = re.search(r"bench-status=(\d+)", text)
             if not st or st.group(1) != "0":
-                raise RuntimeError("%s: '%s' failed in the guest: %s" % (target, cmd, text.strip()[-400:]))
+                hint = ""
+                if st and st.group(1) == "127":
+                    hint = " (the initramfs has no /bench: is %s older than bench/guest? run scripts/make-guest.sh)" % initrd
+                raise RuntimeError("%s: '%s' failed in the guest%s: %s" % (target, cmd, hint, text.strip()[-400:]))
             got = parse_output(text)
             if missing(prog, names, got):
                 raise RuntimeError("%s: '%s' printed no result for %s: %s" % (
@@ -343,6 +348,9 @@ def main():
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench", "macro.json"), help="output file")
     ap.add_argument("--bt86", default=os.path.join(ROOT, "bt86"), help="the bt86 binary")
     ap.add_argument("--guest", default=os.environ.get("GUEST_DIR", os.path.join(ROOT, "build", "guest")))
+    ap.add_argument("--part-cap", type=float, default=None,
+                    help="in a guest, stop each cpumix part after this many seconds (default %g; --quick 3; 0: none)"
+                    % PART_CAP_S)
     ap.add_argument("--boot-timeout", type=int, default=600, help="seconds allowed to the prompt")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds allowed to each program")
     a = ap.parse_args()
@@ -352,6 +360,9 @@ def main():
         ap.error("--scale wants a positive number")
     if a.quick:
         a.runs = 1
+    if a.part_cap is None:
+        a.part_cap = 3.0 if a.quick else PART_CAP_S
+    a.stem = os.path.splitext(os.path.basename(a.json))[0]
     try:
         boot, parts, tests = select_workloads(a.workloads)
     except ValueError as e:
@@ -367,7 +378,8 @@ def main():
         sys.exit("macro: the guest benchmarks could not be built (bench/guest/build.sh)")
     guest_ok, guest_why = True, ""
     if engines or not a.no_qemu:
-        p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "make-guest.sh")], capture_output=True, text=True)
+        p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "make-guest.sh")], capture_output=True, text=True,
+                           env=dict(os.environ, GUEST_DIR=a.guest))
         sys.stderr.write("".join("[macro] " + l + "\n" for l in p.stdout.splitlines()[-2:]))
         if p.returncode != 0:
             guest_ok, guest_why = False, "the reference guest could not be built: " + (p.stderr.strip() or p.stdout.strip())[-300:]
@@ -382,12 +394,20 @@ def main():
                      "native_cpu": a.native_cpu, "host_cpus": os.cpu_count()},
             "targets": {}}
     workdir = tempfile.mkdtemp(prefix="bt86-macro-")
+    interrupted = None
+
+    def on_term(signum, frame):
+        raise Interrupted("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
     try:
         for t in targets:
             base = SCALES.get(t, DEFAULT_SCALE)
             f = a.scale * (0.1 if a.quick else 1.0)
             scales = (base[0] * f, base[1] * f)
             entry = {"status": "ok", "scale": {"cpumix": scales[0], "osbench": scales[1]}, "results": {}}
+            if t != "native" and a.part_cap:
+                entry["part_cap_s"] = a.part_cap
             data["targets"][t] = entry
             if t == "native":
                 if not parts and not tests:
@@ -416,20 +436,43 @@ def main():
                 log("%s: skipped: %s" % (t, e))
                 continue
             except (RuntimeError, OSError) as e:
-                entry.update(status="failed", reason=str(e))
+                entry.update(status="failed" if not samples else "partial", reason=str(e))
                 log("%s: FAILED: %s" % (t, e))
-                if not samples:
-                    continue
-                entry["status"] = "partial"
-            entry["results"] = summarize(samples)
-            warns = [w for s in samples for w in s.get("_warnings", [])]
-            if warns:
-                entry["warnings"] = warns
+            except (Interrupted, KeyboardInterrupt) as e:
+                interrupted = str(e) or "interrupted"
+                entry.update(status="interrupted" if not samples else "partial",
+                             reason="interrupted (%s) during run %d" % (interrupted, len(samples) + 1))
+                log("%s: interrupted (%s)" % (t, interrupted))
+            if samples:
+                entry["results"] = summarize(samples)
+                warns = [w for s in samples for w in s.get("_warnings", [])]
+                if warns:
+                    entry["warnings"] = warns
             entry["runs_done"] = len(samples)
+            finish(data, a.json)          # what is done so far survives a later failure
+            if interrupted:
+                break
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    # checksums against native
+    bad = finish(data, a.json)
+    print_table(data)
+    for b in bad:
+        print("CHECK MISMATCH: " + b)
+    log("wrote " + os.path.relpath(a.json, ROOT))
+    if interrupted:
+        sys.exit(130)
+    failed = [t for t, d in data["targets"].items() if d["status"] in ("failed", "partial")]
+    sys.exit(1 if bad or failed else 0)
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGHUP: stop, keep what was measured."""
+
+
+def finish(data, path):
+    """Compare checksums with native's, write the JSON (atomically); returns the mismatches."""
     bad = []
     nat = data["targets"].get("native", {}).get("results", {})
     for t, d in data["targets"].items():
@@ -442,15 +485,10 @@ def main():
                 r["check_ok"] = False
                 bad.append("%s %s: runs disagree: %s" % (t, k, r["check"]))
     data["meta"]["check_failures"] = bad
-    with open(a.json + ".tmp", "w") as f:
+    with open(path + ".tmp", "w") as f:
         json.dump(data, f, indent=1, sort_keys=False)
-    os.replace(a.json + ".tmp", a.json)
-    print_table(data)
-    for b in bad:
-        print("CHECK MISMATCH: " + b)
-    log("wrote " + os.path.relpath(a.json, ROOT))
-    failed = [t for t, d in data["targets"].items() if d["status"] in ("failed", "partial")]
-    sys.exit(1 if bad or failed else 0)
+    os.replace(path + ".tmp", path)
+    return bad
 
 
 if __name__ == "__main__":

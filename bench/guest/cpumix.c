@@ -18,9 +18,12 @@
  * are compared between native and guest runs by bench/macro.py. Only +, -, *, / and sqrt are
  * used in floating point (correctly rounded on the x87), so the x87 checksum is exact.
  *
- * Usage: cpumix [SCALE] [PART...]
+ * Usage: cpumix [--max-ms=T] [SCALE] [PART...]
  *   SCALE (default 1) multiplies each part's unit count (at least 1 unit runs);
- *   PART limits the run to the parts named.
+ *   PART limits the run to the parts named;
+ *   --max-ms=T stops a part after the unit that brings its time to T ms or more (an engine
+ *   whose speed differs by part, e.g. 60x slower on integers and 600x on the x87, then runs
+ *   each part for a bounded time; the figures are per unit, so they still compare).
  * Output, one line a part, then a total:
  *   cpumix part=lz units=N ms=T ms_per_unit=U ms_scale1=S check=0xXXXXXXXX
  *   cpumix total units=N ms=T ms_scale1=S check=0xXXXXXXXX
@@ -482,9 +485,19 @@ static const struct part parts[] = {
 
 int main(int argc, char **argv)
 {
-    double scale = 1.0;
+    double scale = 1.0, max_ms = 0;
     int want[NPARTS], any = 0, argi = 1;
     memset(want, 0, sizeof want);
+    if (argc > 1 && strncmp(argv[1], "--max-ms=", 9) == 0) {
+        char *end;
+        max_ms = strtod(argv[1] + 9, &end);
+        if (end == argv[1] + 9 || *end || !(max_ms > 0)) {
+            fprintf(stderr, "cpumix: --max-ms wants a positive number of milliseconds, not '%s'\n", argv[1] + 9);
+            return 2;
+        }
+        argv++;
+        argc--;
+    }
     if (argc > 1) {
         char *end;
         double s = strtod(argv[1], &end);
@@ -504,7 +517,7 @@ int main(int argc, char **argv)
                 break;
         if (k == NPARTS) {
             fprintf(stderr, "cpumix: unknown part '%s' (parts: lz sort hash mem x87 int)\n"
-                    "usage: cpumix [SCALE] [PART...]\n", argv[argi]);
+                    "usage: cpumix [--max-ms=T] [SCALE] [PART...]\n", argv[argi]);
             return 2;
         }
         want[k] = 1;
@@ -526,6 +539,10 @@ int main(int argc, char **argv)
         double t0 = now_ms();
         uint32_t first = parts[k].unit();
         for (unsigned u = 1; u < n; u++) {
+            if (max_ms > 0 && now_ms() - t0 >= max_ms) {
+                n = u;                                           /* the units that ran */
+                break;
+            }
             uint32_t c = parts[k].unit();
             if (c != first) {
                 fprintf(stderr, "cpumix: part %s unit %u gave check 0x%08x, unit 0 gave 0x%08x\n",
