@@ -230,6 +230,7 @@ int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     c->eip = rec->eip;
     bt->smc_hit = false;
     bt->st.callouts[rec->kind]++;
+    bt->st.callouts_by_op[rec->in.op]++;
     int rc = interp_exec_decoded(c, &rec->in);
     if (rc != EXC_NONE) {
         c->btrt.exit_code = rc >= 256 ? rc : BT_EXIT_NONE;
@@ -879,6 +880,13 @@ int bt_run(struct bt *bt, uint64_t n)
             break;
         } else if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP) {
             if (code == BT_EXIT_SLOW) bt->st.exits_slow++; else bt->st.exits_trap++;
+            {
+                uint8_t ib[16];
+                struct insn di;
+                uint32_t lin = c->seg[SEG_CS].base + c->eip;
+                uint8_t *hp = tlb_hit(c, lin, false, c->cpl == 3);
+                if (hp && (lin & 0xFFF) <= 4096 - 16) { memcpy(ib, hp, 16); if (decode(&di, ib, 16, DECODE_32) == DECODE_OK) bt->st.steps_by_op[di.op]++; }
+            }
             bt->st.interp_insns++;
             rc = interp_step(c);
             if (rc >= 256) break;
@@ -917,4 +925,23 @@ void bt_print_stats(struct bt *bt, FILE *f)
             (unsigned long long)sh->overflow_zaps, (unsigned long long)sh->protects,
             (unsigned long long)s->faults_guest, (unsigned long long)s->faults_mmio, (unsigned long long)s->faults_smc,
             (unsigned long long)s->faults_de, (unsigned long long)s->smc_invalidations);
+    /* the most frequent callouts by instruction */
+    for (int pass = 0; pass < 2; pass++) {
+        const uint64_t *cnt = pass ? s->steps_by_op : s->callouts_by_op;
+        int top[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+        for (int op = 0; op < OP_COUNT; op++) {
+            if (!cnt[op]) continue;
+            for (int i = 0; i < 8; i++)
+                if (top[i] < 0 || cnt[op] > cnt[top[i]]) {
+                    memmove(&top[i + 1], &top[i], (size_t)(7 - i) * sizeof top[0]);
+                    top[i] = op;
+                    break;
+                }
+        }
+        if (top[0] < 0) continue;
+        fprintf(f, "bt86: top %s:", pass ? "exits to the interpreter (slow path, trap)" : "callouts");
+        for (int i = 0; i < 8 && top[i] >= 0; i++)
+            fprintf(f, " %s %llu%s", optab[top[i]].name, (unsigned long long)cnt[top[i]], i < 7 && top[i + 1] >= 0 ? "," : "");
+        fputc('\n', f);
+    }
 }

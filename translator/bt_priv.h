@@ -78,6 +78,8 @@ struct bt_stats {
     uint64_t callouts[CO_KINDS];
     uint64_t faults_fill, faults_guest, faults_mmio, faults_smc, faults_de;
     uint64_t smc_invalidations, interp_steps, interp_insns;
+    uint64_t callouts_by_op[OP_COUNT];   /* per opcode-table row            */
+    uint64_t steps_by_op[OP_COUNT];      /* interpreted slow/trap exits      */
 };
 
 struct bt;

@@ -23,6 +23,7 @@
 enum trk {
     TK_CALLOUT = 0, TK_IDENT, TK_NOP, TK_LEA, TK_INCDEC_Z, TK_PUSH, TK_POP,
     TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP, TK_FPU,
+    TK_PUSHF, TK_POPF, TK_CLI, TK_STI,
 };
 static uint8_t tk[OP_COUNT];
 
@@ -75,6 +76,10 @@ void tr_init_tables(void)
         else if (!strcmp(h, "call")) k = (oi->ot[0] == OT_Ev) ? TK_CALL_EV : TK_CALL;
         else if (!strcmp(h, "ret")) k = TK_RET;
         else if (!strcmp(h, "leave")) k = TK_LEAVE;
+        else if (!strcmp(h, "pushf")) k = TK_PUSHF;
+        else if (!strcmp(h, "popf")) k = TK_POPF;
+        else if (!strcmp(h, "cli")) k = TK_CLI;
+        else if (!strcmp(h, "sti")) k = TK_STI;
         else if (in_list(h, (const char *const[]){ "loop", "loope", "loopne", "jcxz", NULL })) k = TK_LOOP;
         else if (!strcmp(h, "push") && (oi->ot[0] == OT_Zv || oi->ot[0] == OT_Iz || oi->ot[0] == OT_Ibs ||
                                         oi->ot[0] == OT_Ev)) k = TK_PUSH;
@@ -407,6 +412,102 @@ static bool tr_incdec_z(struct tr *t, const struct insn *in)
     return true;
 }
 
+/* ---- the interrupt flag and EFLAGS images (VMware-style: the virtual IF
+ * lives in cpu->eflags; no exit unless interrupts may become deliverable) ----
+ * Everything here runs at CPL 0 (or any CPL for PUSHF, which is not
+ * IOPL-sensitive outside V86), with a flat 32-bit stack. The host's own
+ * RFLAGS are saved around the read-modify-write of cpu->eflags. */
+#define OFF_EFLAGS ((int32_t)offsetof(struct cpu, eflags))
+#define OFF_SHADOW ((int32_t)offsetof(struct cpu, intr_shadow))
+
+static void e_pushfq_pop(struct cbuf *b, unsigned r) { e8(b, 0x9C); e_rex(b, false, 0, 0, r); e8(b, 0x58 | (r & 7)); }
+static void e_push_popfq(struct cbuf *b, unsigned r) { e_rex(b, false, 0, 0, r); e8(b, 0x50 | (r & 7)); e8(b, 0x9D); }
+/* and/or r32, imm32 (flags clobbered) */
+static void e_alu_imm(struct cbuf *b, unsigned ext, unsigned r, uint32_t imm)
+{
+    e_rex(b, false, 0, 0, r); e8(b, 0x81); e8(b, 0xC0 | ext << 3 | (r & 7)); e32(b, imm);
+}
+/* and/or dword [r13 + off], imm32 */
+static void e_alu_cpu_imm(struct cbuf *b, unsigned ext, int32_t off, uint32_t imm)
+{
+    e_rex(b, false, 0, 0, H_R13); e8(b, 0x81); e_ea(b, ext, H_R13, -1, 0, off); e32(b, imm);
+}
+
+static bool tr_pushf(struct tr *t, const struct insn *in)
+{
+    if (in->opsize != 4 || !stack_ok(t)) return false;
+    struct cbuf *b = t->b;
+    e_pushfq_pop(b, H_R9);                                 /* r9 = host flags */
+    e_load_cpu32(b, H_R8, OFF_EFLAGS);
+    e_alu_imm(b, 4, H_R8, 0x00FCFFFFu & ~0x8D5u);          /* and: VM, RF clear; arith from the host */
+    e_alu_imm(b, 4, H_R9, 0x8D5u);
+    e_rex(b, false, H_R9, 0, H_R8); e8(b, 0x09); e8(b, 0xC0 | (H_R9 & 7) << 3 | (H_R8 & 7));   /* or r8d, r9d */
+    e_push_popfq(b, H_R9);                                 /* guest flags back before the store */
+    e_lea32(b, H_R10, H_R12, -4);
+    static const struct memop at_r10 = { H_R10, -1, 0, 0 };
+    e_mem_op(b, false, 0x89, -1, H_R8, &at_r10);
+    e_mov32(b, H_R12, H_R10);
+    return true;
+}
+
+static bool tr_cli(struct tr *t)
+{
+    if (MODE_CPL(t->mode) != 0) return false;
+    e8(t->b, 0x9C);
+    e_alu_cpu_imm(t->b, 4, OFF_EFLAGS, ~FL_IF);
+    e8(t->b, 0x9D);
+    return true;
+}
+
+/* exit to the run loop (never chained): interrupts may be deliverable */
+static void exit_to_loop(struct tr *t, uint32_t eip)
+{
+    e_count(t->b, retired_here(t));
+    e_store_cpu_imm32(t->b, OFF_EIP, eip);
+    e_jmp(t->b, bt_stub_exit_save(t->bt));
+}
+
+static bool tr_sti(struct tr *t)
+{
+    if (MODE_CPL(t->mode) != 0) return false;
+    struct cbuf *b = t->b;
+    e8(b, 0x9C);
+    /* test dword [r13 + eflags], IF; jnz +N; mov byte [r13 + shadow], 1 */
+    e_rex(b, false, 0, 0, H_R13); e8(b, 0xF7); e_ea(b, 0, H_R13, -1, 0, OFF_EFLAGS); e32(b, FL_IF);
+    uint8_t *j = b->p; e8(b, 0x75); e8(b, 0);
+    e_rex(b, false, 0, 0, H_R13); e8(b, 0xC6); e_ea(b, 0, H_R13, -1, 0, OFF_SHADOW); e8(b, 1);
+    *(j + 1) = (uint8_t)(b->p - (j + 2));
+    e_alu_cpu_imm(b, 1, OFF_EFLAGS, FL_IF);
+    e8(b, 0x9D);
+    exit_to_loop(t, t->next);
+    return true;
+}
+
+static bool tr_popf(struct tr *t, const struct insn *in)
+{
+    if (MODE_CPL(t->mode) != 0 || in->opsize != 4 || !stack_ok(t)) return false;
+    struct cbuf *b = t->b;
+    const uint32_t m = 0x00247FD5u;    /* writable at CPL 0 (eflags_writable): arith TF IF DF OF IOPL NT AC ID */
+    e_mem_op(b, false, 0x8B, -1, H_R8, &at_r12);           /* mov r8d, [r12]: the only access */
+    e_lea32(b, H_R12, H_R12, 4);
+    e_load_cpu32(b, H_R9, OFF_EFLAGS);
+    e_mov32(b, H_R10, H_R8);
+    e_rex(b, false, H_R9, 0, H_R10); e8(b, 0x31); e8(b, 0xC0 | (H_R9 & 7) << 3 | (H_R10 & 7));  /* xor r10d, r9d */
+    e_alu_imm(b, 4, H_R8, m);
+    e_alu_imm(b, 4, H_R9, ~(m | FL_RF));
+    e_rex(b, false, H_R8, 0, H_R9); e8(b, 0x09); e8(b, 0xC0 | (H_R8 & 7) << 3 | (H_R9 & 7));    /* or r9d, r8d */
+    e_store_cpu32(b, H_R9, OFF_EFLAGS);
+    e_alu_imm(b, 4, H_R9, 0x8D5u);
+    e_alu_imm(b, 4, H_R10, FL_IF | FL_TF);                 /* and: did IF or TF change? */
+    uint8_t *to_loop = e_jcc_fwd(b, 0x5);                  /* jnz */
+    e_push_popfq(b, H_R9);
+    exit_direct(t, t->next, retired_here(t));
+    e_patch32(to_loop, b->p);
+    e_push_popfq(b, H_R9);
+    exit_to_loop(t, t->next);
+    return true;
+}
+
 /* ---- x87 ----
  * The host FPU holds the guest's x87 state while translated code runs: the
  * hook (cpu->btrt.fpu_hook) loads it on the first x87 instruction after a
@@ -465,7 +566,12 @@ static unsigned callout_kind(const struct insn *in)
 
 static bool callout_ends_block(const struct insn *in)
 {
-    return (optab[in->op].attrs & (A_BRANCH | A_ENDTB | A_PRIV | A_SENS | A_IO)) != 0;
+    uint32_t a = optab[in->op].attrs;
+    if (a & (A_BRANCH | A_ENDTB | A_PRIV | A_IO)) return true;
+    /* sensitive instructions that only read system state change no mode */
+    static const char *const reads[] = { "mov_from_seg", "pushf", "sldt", "str", "sgdt", "sidt", "smsw",
+                                         "lar", "lsl", "verr", "verw", "rdtsc", "rdpmc", "cpuid", NULL };
+    return (a & A_SENS) && !in_list(optab[in->op].handler, reads);
 }
 
 static bool tr_callout(struct tr *t, const struct insn *in)
@@ -551,6 +657,10 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         case TK_LEA: ok = in->opnd[1].kind == OPND_MEM && tr_ident(&t, in, true); break;
         case TK_NOP: ok = true; break;
         case TK_FPU: ok = tr_fpu(&t, in); break;
+        case TK_PUSHF: ok = tr_pushf(&t, in); break;
+        case TK_CLI: ok = tr_cli(&t); break;
+        case TK_STI: ok = tr_sti(&t); if (ok) ended = true; break;
+        case TK_POPF: ok = tr_popf(&t, in); if (ok) ended = true; break;
         case TK_INCDEC_Z: ok = tr_incdec_z(&t, in); break;
         case TK_PUSH: ok = tr_push(&t, in); break;
         case TK_POP: ok = tr_pop(&t, in); break;
