@@ -45,9 +45,12 @@
  * WITHOUT delivery to learn the vector (diff_execute below, which mirrors
  * cpu/interp.c's execute()); nothing is added to cpu/. An EXIT_UNIMPL on an
  * instruction that does not fault when dispatched is "not implemented".
- * Limitation: for engines other than the interpreter, the vector comes from
- * the interpreter's dispatch, so an engine that faults at the right place
- * with the wrong vector is not caught (the place and the state are).
+ * The vector an engine of engine.h itself raises is then checked too: the
+ * faulting instruction is stepped once more by the engine with real
+ * descriptor tables and one handler per vector (engine_vector(): where it
+ * lands gives the vector, its stack frame the error code), and that is the
+ * engine's result; a fault it delivers to no handler is its own kind of
+ * divergence (BT86_DIFF_NO_PROBE=1 turns the probe off).
  *
  * Compared: the exception vector (and EIP offset where it was raised; the
  * error code of #GP/#SS/#AC), the eight GPRs, EFLAGS under
@@ -95,8 +98,13 @@
 #define DIFF_CODE_MAX  4096u
 #define DIFF_DEAD_STACK 160u       /* ENTER level 31: 32 dwords pushed      */
 #define DIFF_TSS_BASE  0x0800u      /* interp: the TSS image (below the data) */
+#define DIFF_GDT_BASE  0x0900u      /* vector probe: GDT (9 entries)         */
+#define DIFF_IDT_BASE  0x0A00u      /* vector probe: IDT (32 interrupt gates)*/
+#define DIFF_HND_BASE  0x0C00u      /* vector probe: handler v at +2v: HLT HLT */
+#define DIFF_STK0_TOP  0x1000u      /* vector probe: TSS.ESP0 (ring-0 stack) */
 #define DIFF_MAX_STEPS 100000
 #define DIFF_NO_END    300          /* interp: ran past the step limit      */
+#define DIFF_NO_VECTOR 301          /* an engine's fault reached no handler  */
 #define DIFF_SIGS      64
 #define DIFF_SHRINK_MAX 1000000     /* failures shrunk (the rest: as found) */
 
@@ -148,6 +156,7 @@ struct diff_side {
     struct cpu cpu;                 /* the guest CPU (not SIDE_HOST)         */
     bool cpu_ok;                    /* cpu_init done                         */
     struct bus *bus;                /* ports: an open bus (reads all ones)   */
+    uint8_t probe_save[DIFF_DATA_SIZE]; /* engine_vector(): the data area     */
 };
 
 struct diff_ctx {
@@ -157,6 +166,7 @@ struct diff_ctx {
     bool system;                    /* --level system: CPL 0                 */
     bool code16;                    /* --code 16: a 16-bit code segment      */
     uint32_t eip_base;              /* EIP at the code: code_base, or 0 (16) */
+    bool probe_vectors;             /* engine sides: engine_vector() at faults */
     int cpl;                        /* 3, or 0 with --level system           */
     struct fuzz_cfg cfg;
     uint8_t data0[DIFF_DATA_SIZE];  /* initial data area of the case         */
@@ -215,6 +225,97 @@ static void state_in(const struct fuzz_case *fc, struct host_state *in)
 {
     memcpy(in->r, fc->r, sizeof in->r);
     in->eflags = fc->eflags;
+}
+
+/* ---- the vector an engine itself raises ----
+ * The run's IDT is empty, so an engine stops on a fault with nothing
+ * delivered, and diff_execute() learns the vector from the interpreter.
+ * To check the engine's own choice (vector and error code), the faulting
+ * instruction is then executed once more by the engine (engine_step) with
+ * real tables: a GDT (ring-0 code 0x10 and data 0x18, the user selectors
+ * 0x23 and 0x2B, the TSS 0x40), a TSS whose ESP0/SS0 give a ring-0 stack
+ * below the data area, and 32 interrupt gates (DPL 0, so INT n from CPL 3
+ * still raises #GP) to handlers 2 bytes apart. Where the engine lands says
+ * which vector it delivered, and the frame on the stack holds the error
+ * code (SDM vol. 3 sec. 6.12.1, 6.13). Everything the probe changed (the
+ * CPU fields, the data area a CPL 0 frame goes to) is put back. Returns the
+ * vector, or -1 when the engine did not reach a handler. */
+static void put_desc(uint8_t *p, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+    p[0] = (uint8_t)limit; p[1] = (uint8_t)(limit >> 8);
+    p[2] = (uint8_t)base; p[3] = (uint8_t)(base >> 8); p[4] = (uint8_t)(base >> 16);
+    p[5] = access;
+    p[6] = (uint8_t)(flags | ((limit >> 16) & 0xF));
+    p[7] = (uint8_t)(base >> 24);
+}
+
+static int engine_vector(struct diff_side *sd, uint32_t *err)
+{
+    struct cpu *c = &sd->cpu;
+    uint8_t *ram = sd->ram;
+    uint8_t *data_save = sd->probe_save;
+    struct { uint32_t r[8], eip, eflags; struct seg seg[6], tr; struct dtr gdtr, idtr; int cpl;
+             bool halted; uint8_t shadow; uint32_t cr2; } sv;
+    memcpy(sv.r, c->r, sizeof sv.r);
+    sv.eip = c->eip; sv.eflags = c->eflags;
+    memcpy(sv.seg, c->seg, sizeof sv.seg);
+    sv.tr = c->tr; sv.gdtr = c->gdtr; sv.idtr = c->idtr; sv.cpl = c->cpl;
+    sv.halted = c->halted; sv.shadow = c->intr_shadow; sv.cr2 = c->cr[2];
+    memcpy(data_save, ram + DIFF_DATA_BASE, DIFF_DATA_SIZE);
+
+    uint8_t *g = ram + DIFF_GDT_BASE;
+    memset(g, 0, 9 * 8);
+    put_desc(g + 0x10, 0, 0xFFFFF, 0x9B, 0xC0);
+    put_desc(g + 0x18, 0, 0xFFFFF, 0x93, 0xC0);
+    put_desc(g + 0x20, 0, 0xFFFFF, 0xFB, 0xC0);
+    put_desc(g + 0x28, 0, 0xFFFFF, 0xF3, 0xC0);
+    put_desc(g + 0x40, DIFF_TSS_BASE, 0x67, 0x8B, 0x00);
+    for (int v = 0; v < 32; v++) {
+        uint8_t *e = ram + DIFF_IDT_BASE + 8 * v;
+        uint32_t off = DIFF_HND_BASE + 2u * (uint32_t)v;
+        e[0] = (uint8_t)off; e[1] = (uint8_t)(off >> 8); e[2] = 0x10; e[3] = 0;
+        e[4] = 0; e[5] = 0x8E; e[6] = (uint8_t)(off >> 16); e[7] = (uint8_t)(off >> 24);
+    }
+    memset(ram + DIFF_HND_BASE, 0xF4, 64);
+    uint32_t esp0 = DIFF_STK0_TOP, ss0 = 0x18;
+    memcpy(ram + DIFF_TSS_BASE + 4, &esp0, 4);
+    memcpy(ram + DIFF_TSS_BASE + 8, &ss0, 4);
+    c->gdtr = (struct dtr){ DIFF_GDT_BASE, 9 * 8 - 1 };
+    c->idtr = (struct dtr){ DIFF_IDT_BASE, 32 * 8 - 1 };
+    c->tr = (struct seg){ .sel = 0x40, .base = DIFF_TSS_BASE, .limit = 0x67, .ar = 0x8B };
+    engine_ram_written(sd->eng, DIFF_TSS_BASE, DIFF_STK0_TOP - DIFF_TSS_BASE);
+
+    /* an engine may return from a step without retiring anything (a
+     * pending exit of its own): step again while nothing moved */
+    for (int tries = 0; tries < 16; tries++) {
+        uint32_t eip0 = c->eip;
+        uint16_t cs0 = c->seg[SEG_CS].sel;
+        engine_step(sd->eng);
+        if (c->eip != eip0 || c->seg[SEG_CS].sel != cs0) break;
+    }
+    int vec = -1;
+    uint32_t at = c->seg[SEG_CS].base + c->eip;
+    if (getenv("BT86_DIFF_DEBUG") && !(at >= DIFF_HND_BASE && at < DIFF_HND_BASE + 64))
+        fprintf(stderr, "[vector probe on %s: stopped at %04x:%08x (from %08x), cpl %d]\n", sd->name,
+                c->seg[SEG_CS].sel, c->eip, sv.eip, c->cpl);
+    if ((c->seg[SEG_CS].sel & ~3u) == 0x10 && at >= DIFF_HND_BASE && at < DIFF_HND_BASE + 64) {
+        vec = (int)(at - DIFF_HND_BASE) / 2;
+        *err = 0;
+        if (vec == 8 || (vec >= 10 && vec <= 14) || vec == 17) {
+            uint32_t sp = c->seg[SEG_SS].base + c->r[R_ESP];
+            if (sp + 4 <= mem_ram_size(sd->mem)) memcpy(err, ram + sp, 4);
+        }
+    }
+
+    memcpy(c->r, sv.r, sizeof sv.r);
+    c->eip = sv.eip; c->eflags = sv.eflags;
+    memcpy(c->seg, sv.seg, sizeof sv.seg);
+    c->tr = sv.tr; c->gdtr = sv.gdtr; c->idtr = sv.idtr; c->cpl = sv.cpl;
+    c->halted = sv.halted; c->intr_shadow = sv.shadow; c->cr[2] = sv.cr2;
+    memcpy(ram + DIFF_DATA_BASE, data_save, DIFF_DATA_SIZE);
+    engine_ram_written(sd->eng, DIFF_TSS_BASE, DIFF_DATA_BASE + DIFF_DATA_SIZE - DIFF_TSS_BASE);
+    cpu_tlb_flush(c);
+    return vec;
 }
 
 /* Run the bytes on a side that simulates the CPU (the interpreter in one
@@ -331,6 +432,13 @@ static void run_cpu_side(struct diff_ctx *x, struct diff_side *sd, const uint8_t
         o->exc = rc;
         o->eip_off = c->eip - eb;
         o->err = c->exc_has_err ? c->exc_err : 0;
+        if (rc >= 0 && rc < 32 && x->probe_vectors) {
+            /* what the engine itself delivers there */
+            uint32_t e = 0;
+            int v = engine_vector(sd, &e);
+            o->exc = v >= 0 ? v : DIFF_NO_VECTOR;
+            o->err = v >= 0 ? e : 0;
+        }
         break;
     }
     for (int steps = 0; sd->kind == SIDE_INTERP_STEP && steps < DIFF_MAX_STEPS; steps++) {
@@ -395,6 +503,7 @@ static const char *exc_name(int e, char *buf, size_t n)
     if (e == EXIT_UNIMPL) return "EXIT_UNIMPL (not implemented)";
     if (e == EXIT_RESET) return "EXIT_RESET";
     if (e == DIFF_NO_END) return "did not reach the end (runaway/timeout)";
+    if (e == DIFF_NO_VECTOR) return "a fault the engine delivered to no handler (vector probe)";
     snprintf(buf, n, "vector %d", e);
     return buf;
 }
@@ -629,14 +738,18 @@ static void record_unimpl(struct diff_ctx *x, const struct fuzz_case *fc)
 }
 
 /* A divergent case: shrink, print, record. */
-static void report_failure(struct diff_ctx *x, struct fuzz_case *fc, bool quiet)
+static void report_failure(struct diff_ctx *x, struct fuzz_case *fc, bool quiet, const char *first)
 {
     char lines[16][160];
     uint64_t seed = fc->seed;
     bool do_shrink = x->shrunk < DIFF_SHRINK_MAX;
     if (do_shrink) { x->shrunk++; shrink(x, fc); }
     int n = run_case(x, fc, lines, 16);
-    if (!n) { snprintf(lines[0], 160, "diverged once, not on re-run (flaky host?)"); n = 1; }
+    if (!n) {
+        /* depends on what ran before (engine state carried between cases?) */
+        snprintf(lines[0], 160, "diverged once, not on re-run: %.100s", first);
+        n = 1;
+    }
     char mn[32], key[80], kind[40];
     case_mnem(fc, mn, sizeof mn);
     snprintf(kind, sizeof kind, "%.23s", lines[0]);
@@ -650,6 +763,16 @@ static void report_failure(struct diff_ctx *x, struct fuzz_case *fc, bool quiet)
     }
     /* missing alignment checks show up under every mnemonic: one kind */
     if (x->b.exc == EXC_AC && x->a.exc != EXC_AC) snprintf(mn, sizeof mn, "(any, EFLAGS.AC=1)");
+    /* so do faults an engine delivers nowhere, and differences in system
+     * state (the last instruction is rarely the one that set it) */
+    if (x->a.exc == DIFF_NO_VECTOR || x->b.exc == DIFF_NO_VECTOR) {
+        snprintf(mn, sizeof mn, "(any fault)");
+        snprintf(kind, sizeof kind, "%s delivered no vector", x->side[x->a.exc == DIFF_NO_VECTOR ? 0 : 1].name);
+    }
+    for (int i = 0; i < DIFF_NSYS; i++) {
+        size_t l = strlen(diff_sys_names[i]);
+        if (!strncmp(lines[0], diff_sys_names[i], l) && lines[0][l] == ':') snprintf(mn, sizeof mn, "(system state)");
+    }
     snprintf(key, sizeof key, "%s: %s", mn, kind);
     bool first_of_sig = true;
     for (unsigned i = 0; i < x->nsig; i++) if (!strcmp(x->sig[i].key, key)) first_of_sig = false;
@@ -934,6 +1057,7 @@ int cmd_test_diff(int argc, char **argv)
     x->cfg.allow_ac = ac_mode != 1;
     x->cfg.ac_only = ac_mode == 2;
     x->no_ac = ac_mode == 1;
+    x->probe_vectors = !getenv("BT86_DIFF_NO_PROBE");
     x->cfg.system = system;
     x->cfg.code16 = code16;
     x->code16 = code16;
@@ -976,7 +1100,7 @@ int cmd_test_diff(int argc, char **argv)
                 record_unimpl(x, &fc);
             } else {
                 failed++;
-                report_failure(x, &fc, json != 0);
+                report_failure(x, &fc, json != 0, lines[0]);
             }
         }
         done++;
