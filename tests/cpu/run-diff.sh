@@ -25,6 +25,8 @@
 # with their counts (never hidden); when a bug is fixed, delete its line here.
 # Environment: BT86_BIN (default ./bt86), BT86_DIFF_ARGS (extra options),
 # ASAN (set by `make asan`: a tenth of the sequences).
+# `run-diff.sh --long` (make diff-long): the same campaigns with ten times
+# the sequences (BT86_DIFF_SCALE) and seeds shifted by SEED (default 100).
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BT86_BIN:-$ROOT/bt86}
 if [ ! -x "$BIN" ]; then
@@ -41,6 +43,19 @@ status=0
 # campaign PAIR NAME [bt86 test diff options]
 campaign() {
     pair=$1; name="$(echo "$1" | tr , -)/$2"; shift 2
+    if [ -n "$LONG" ]; then
+        # --long: scale --count, shift --seed
+        args=""
+        while [ $# -gt 0 ]; do
+            case "$1" in
+            --count) args="$args --count $(($2 * m))"; shift 2;;
+            --seed) args="$args --seed $(($2 + o))"; shift 2;;
+            *) args="$args $1"; shift;;
+            esac
+        done
+        # shellcheck disable=SC2086
+        set -- $args
+    fi
     # shellcheck disable=SC2086
     "$BIN" test diff --engines "$pair" --no-progress "$@" $BT86_DIFF_ARGS >"$out" 2>&1
     rc=$?
@@ -119,8 +134,13 @@ selftest() {
     fi
 }
 
-# sanitizer builds (ASAN=1, `make asan`) run a tenth of the sequences
+# sanitizer builds (ASAN=1, `make asan`) run a tenth of the sequences;
+# --long (make diff-long) ten times as many, with other seeds (SEED adds to
+# every campaign's seed; BT86_DIFF_SCALE sets the factor)
 d=1; [ -n "$ASAN" ] && d=10
+LONG=""; [ "$1" = "--long" ] && LONG=1
+m=${BT86_DIFF_SCALE:-10}
+o=${SEED:-100}
 campaign interp,host mixed      --seed 1 --count $((200000 / d))
 campaign interp,host long       --seed 2 --count $((50000 / d)) --groups 16
 campaign interp,host single     --seed 3 --count $((100000 / d)) --groups 1 --interp-mode step
