@@ -685,6 +685,8 @@ static void print_case(struct diff_ctx *x, const struct fuzz_case *fc, FILE *f)
     }
     fprintf(f, "  initial: eax=%08x ecx=%08x edx=%08x ebx=%08x esp=%08x ebp=%08x esi=%08x edi=%08x eflags=%08x\n",
             fc->r[0], fc->r[1], fc->r[2], fc->r[3], fc->r[4], fc->r[5], fc->r[6], fc->r[7], fc->eflags);
+    fprintf(f, "  mode: CPL %d, %d-bit code segment (base %08x, EIP %08x), paging off, IDT empty\n", x->cpl,
+            x->code16 ? 16 : 32, x->code16 ? x->code_base : 0, x->eip_base);
     fprintf(f, "  code at %08x, data area %08x+%x (%s), flags undefined at the end %08x\n", x->code_base,
             DIFF_DATA_BASE, DIFF_DATA_SIZE, x->data0[0] == 0 && !memcmp(x->data0, x->data0 + 1, DIFF_DATA_SIZE - 1)
             ? "all zero" : "random from the case seed", fuzzgen_undef_at(fc, fc->ngroups));
