@@ -369,6 +369,15 @@ struct ss_progress {
 struct ss_ctx {
     struct engine *eng;        /* the engine under test (monitor/engine.h)  */
     const char *engine_name;   /* its name                                  */
+    /* engines other than interp: the interpreter on a RAM of its own runs
+     * each vector too, to name the vector an engine delivered when its step
+     * reports EXC_NONE after a delivery (see ref_vector) */
+    bool use_ref;              /* engine is not the interpreter             */
+    struct mem *smem;          /* the reference's RAM (16 MiB, sparse)      */
+    uint8_t *sram;             /* its host view                             */
+    struct cpu stmpl;          /* a CPU on smem (owns its caches)           */
+    struct cpu scpu;           /* the reference CPU of the current vector   */
+    bool stmpl_ok;
     const struct ss_opts *o;
     struct mem *mem;
     struct bus *bus;
@@ -417,10 +426,9 @@ static void ones_write(void *opaque, uint32_t off, uint32_t val, unsigned size)
 }
 static const struct bus_ops ss_ports = { "singlestep-open-bus", ones_read, ones_write, false };
 
-static void cpu_template(struct ss_ctx *c)
+static void cpu_template_on(struct cpu *t, struct mem *mem, struct bus *bus)
 {
-    struct cpu *t = &c->tmpl;
-    cpu_init(t, c->mem, c->bus);
+    cpu_init(t, mem, bus);
     t->cr[0] &= ~1u;                       /* PE = 0: real mode            */
     t->eflags = 0x2;
     t->cpl = 0;
@@ -435,6 +443,35 @@ static void cpu_template(struct ss_ctx *c)
         t->seg[s].limit = 0xFFFF;
         t->seg[s].ar = s == SEG_CS ? 0x9B : 0x93;   /* P, S, code RX / data RW, accessed */
     }
+}
+static void cpu_template(struct ss_ctx *c) { cpu_template_on(&c->tmpl, c->mem, c->bus); }
+
+/* The reference interpreter's run of the vector whose initial state `cpu`
+ * holds (RAM: the vector's initial bytes, copied to sram by the caller).
+ * Returns what interp_step returned; the reference's final CS, IP and SP
+ * are left in c->scpu. */
+static int ref_run(struct ss_ctx *c, const struct cpu *cpu, bool rep_string)
+{
+    struct cpu *s = &c->scpu;
+    memcpy(s, cpu, sizeof *s);
+    /* its own memory and caches (struct cpu's allocations come from stmpl) */
+    s->mem = c->smem;
+    s->icache = c->stmpl.icache;
+    s->bcache = c->stmpl.bcache;
+    s->exec_page = c->stmpl.exec_page;
+    s->smc = false;
+    cpu_tlb_flush(s);
+    uint32_t start_eip = s->eip;
+    uint16_t start_cs = s->seg[SEG_CS].sel;
+    int rc;
+    for (unsigned steps = 1;; steps++) {
+        rc = interp_step(s);
+        if (rc == EXC_NONE && rep_string && s->eip == start_eip && s->seg[SEG_CS].sel == start_cs &&
+            steps < SS_REP_MAX)
+            continue;
+        break;
+    }
+    return rc;
 }
 
 /* 286 one-byte opcodes: does it take a ModRM byte, and how many immediate
@@ -607,11 +644,13 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
         uint32_t a; uint8_t b;
         moo_ram_entry(&t->init, i, &a, &b);
         ram[a & SS_ADDR_MASK] = b;
+        if (c->use_ref) c->sram[a & SS_ADDR_MASK] = b;
         engine_ram_written(c->eng, a & SS_ADDR_MASK, 1);
     }
     if (patch)
         for (unsigned i = 0; i < patch->n; i++) {
             ram[patch->addr[i]] = patch->byte[i];
+            if (c->use_ref) c->sram[patch->addr[i]] = patch->byte[i];
             engine_ram_written(c->eng, patch->addr[i], 1);
         }
 
@@ -620,7 +659,8 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
     uint16_t start_cs = cpu->seg[SEG_CS].sel;
     bool rep_string = v.rep && is_string_op(v.opcode);
     unsigned steps = 0;
-    int rc;
+    int rc, ref_rc = EXC_NONE;
+    if (c->use_ref) ref_rc = ref_run(c, cpu, rep_string);
     for (;;) {
         rc = engine_step(c->eng);
         steps++;
@@ -629,7 +669,24 @@ static enum verdict run_vector(struct ss_ctx *c, const char *stem, const struct 
             continue;                      /* engine runs REP one iteration per step */
         break;
     }
+    /* An engine whose step returns EXC_NONE after delivering an exception
+     * (interp_run semantics, unlike interp_step's): when the reference
+     * delivered vector V and the engine ended exactly where the reference
+     * did (CS, IP and SP: IVT[V], a 6-byte frame), the engine delivered V
+     * too; the rules that need "the engine raised V" then see it. The
+     * state itself is compared as for any engine. */
+    if (c->use_ref && rc == EXC_NONE && ref_rc >= 0 && ref_rc < 256 &&
+        cpu->seg[SEG_CS].sel == c->scpu.seg[SEG_CS].sel && cpu->eip == c->scpu.eip &&
+        cpu->r[R_ESP] == c->scpu.r[R_ESP])
+        rc = ref_rc;
     v.rc = rc;
+    if (c->use_ref) {
+        /* the reference's frame (6 bytes below the initial SP) */
+        uint32_t ssb = (uint32_t)iv[MOO_SS] << 4;
+        for (uint32_t k = 1; k <= 6; k++) c->sram[(ssb + ((iv[MOO_SP] - k) & 0xFFFF)) & SS_ADDR_MASK] = 0;
+        if (patch)
+            for (unsigned i = 0; i < patch->n; i++) c->sram[patch->addr[i]] = patch->orig[i];
+    }
     if (patch)
         for (unsigned i = 0; i < patch->n; i++) {
             ram[patch->addr[i]] = patch->orig[i];
@@ -731,6 +788,7 @@ cleanup:
             uint32_t a; uint8_t b;
             moo_ram_entry(st[k], i, &a, &b);
             ram[a & SS_ADDR_MASK] = 0;
+            if (c->use_ref) c->sram[a & SS_ADDR_MASK] = 0;
             c->mark[a & SS_ADDR_MASK] = 0;
             engine_ram_written(c->eng, a & SS_ADDR_MASK, 1);
         }
@@ -1012,6 +1070,7 @@ static void run_file_isolated(struct ss_ctx *c, struct ss_file *fr)
         }
         memset(c->ram, 0, SS_RAM_SIZE);    /* the child died mid-vector */
         memset(c->mark, 0, SS_RAM_SIZE);
+        if (c->sram) memset(c->sram, 0, SS_RAM_SIZE);
         engine_ram_written(c->eng, 0, SS_RAM_SIZE);
     }
     munmap(sh, sizeof *sh);
@@ -1272,6 +1331,14 @@ int cmd_test_singlestep(int argc, char **argv)
             memcpy(&c->cpu, &c->tmpl, sizeof c->cpu);
             c->eng = engine_new(engines[e], &c->cpu, err, sizeof err);
             if (!c->eng) snprintf(why[e], sizeof why[e], "%.290s", err);
+            c->use_ref = c->eng && engine_kind(c->eng) != ENGINE_INTERP;
+            if (c->use_ref && !c->smem) {
+                c->smem = mem_new(SS_RAM_SIZE);
+                if (!c->smem) { cli_error("singlestep: cannot allocate the reference RAM"); goto out; }
+                c->sram = mem_ram(c->smem);
+                cpu_template_on(&c->stmpl, c->smem, c->bus);
+                c->stmpl_ok = true;
+            }
         }
         if (why[e][0]) {
             if (!o.json) printf("SKIP ss/%s: engine %s cannot run here: %s\n", engines[e], engines[e], why[e]);
@@ -1388,6 +1455,8 @@ int cmd_test_singlestep(int argc, char **argv)
     status = fail ? 1 : 0;
 out:
     if (tmpl_ok) cpu_free(&c->tmpl);      /* c->cpu shares its allocations */
+    if (c->stmpl_ok) cpu_free(&c->stmpl);  /* so does c->scpu */
+    if (c->smem) mem_free(c->smem);
     if (c->mem) mem_free(c->mem);
     if (c->bus) bus_free(c->bus);
     if (c->expv) munmap(c->expv, SS_RAM_SIZE);
