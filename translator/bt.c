@@ -57,11 +57,20 @@ struct bt {
     struct tb *hash[HASH_SIZE];
     struct tb *page_head[PAGE_HASH];
     uint8_t *code_bits;             /* 1 bit per RAM page holding blocks    */
+    uint8_t *smc_count;             /* per RAM page: SMC write faults       */
+    uint8_t *notrans_bits;          /* pages mixing hot code and data: their
+                                       blocks check their code bytes at entry
+                                       instead of write-protecting the page */
+    uint32_t smc_total;             /* SMC faults since the counters' reset */
     uint64_t ram_pages;
     uint8_t *poll_page, *poll_guard;
     int cur_window;                 /* window GS points at, -1: unknown     */
     bool use_wrgsbase;
     bool smc_hit;                   /* a page was invalidated in a callout  */
+    bool pf_pending;                /* a guest #PF was delivered for pf_lin: */
+    bool pf_user;                   /* map it when its context resumes      */
+    uint32_t pf_lin;
+    unsigned pf_tries;              /* block entries left to try it         */
     uint64_t generation;            /* bumped by every flush                */
     timer_t timer;
     bool timer_ok;
@@ -396,10 +405,12 @@ static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t
                             unsigned avail, uint32_t mode)
 {
     bool no_space;
-    struct tb *tb = tr_block(bt, c, lin, phys, code, avail, mode, &no_space);
+    uint64_t pfn0 = phys >> 12;
+    bool self_check = (bt->notrans_bits[pfn0 >> 3] >> (pfn0 & 7)) & 1;
+    struct tb *tb = tr_block(bt, c, lin, phys, code, avail, mode, self_check, &no_space);
     if (!tb && no_space) {
         flush_all(bt);
-        tb = tr_block(bt, c, lin, phys, code, avail, mode, &no_space);
+        tb = tr_block(bt, c, lin, phys, code, avail, mode, self_check, &no_space);
     }
     if (!tb) return NULL;
     bt->code_ptr = (uint8_t *)(((uintptr_t)tb->host + tb->host_len + 15) & ~(uintptr_t)15);
@@ -412,7 +423,7 @@ static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t
     uint64_t pfn = phys >> 12;
     tb->pnext = bt->page_head[pfn & (PAGE_HASH - 1)];
     bt->page_head[pfn & (PAGE_HASH - 1)] = tb;
-    if (!code_bit(bt, pfn)) {
+    if (!tb->self_check && !code_bit(bt, pfn)) {
         bt->code_bits[pfn >> 3] |= (uint8_t)(1u << (pfn & 7));
         shadow_protect_pfn(bt->sh, pfn);
         cpu_tlb_drop_writes(c);
@@ -484,7 +495,18 @@ static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
     if (!h || h != mem_ram(c->mem) + page) { bt->st.faults_mmio++; return false; }
     if (mem_host_page(c->mem, page, true) != h && !code_bit(bt, page >> 12)) writable = false;  /* read-only shadow RAM (PAM) */
     if (code_bit(bt, page >> 12)) {
-        if (write) { invalidate_pfn(bt, page >> 12); bt->st.faults_smc++; return false; }
+        if (write) {
+            uint64_t pfn = page >> 12;
+            invalidate_pfn(bt, pfn);
+            bt->st.faults_smc++;
+            if (++bt->smc_count[pfn] > 16) bt->notrans_bits[pfn >> 3] |= (uint8_t)(1u << (pfn & 7));
+            if (++bt->smc_total >= 65536) {      /* decay: pages are reused for other things */
+                memset(bt->smc_count, 0, bt->ram_pages);
+                memset(bt->notrans_bits, 0, (bt->ram_pages + 7) / 8);
+                bt->smc_total = 0;
+            }
+            return false;
+        }
         writable = false;
     }
     if (write && !writable) return false;
@@ -605,10 +627,13 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     bt->maps = calloc(MAP_ENTRIES, sizeof *bt->maps);
     bt->callouts = calloc(MAX_CALLOUTS, sizeof *bt->callouts);
     bt->code_bits = calloc((bt->ram_pages + 7) / 8 + 1, 1);
+    bt->notrans_bits = calloc((bt->ram_pages + 7) / 8 + 1, 1);
+    bt->smc_count = calloc(bt->ram_pages + 1, 1);
     bt->jc_key = malloc(JC_SIZE * sizeof *bt->jc_key);
     bt->jc_host = calloc(JC_SIZE, sizeof *bt->jc_host);
     if (bt->jc_key) for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;
-    if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits || !bt->jc_key || !bt->jc_host) {
+    if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits || !bt->jc_key || !bt->jc_host ||
+        !bt->notrans_bits || !bt->smc_count) {
         snprintf(err, errlen, "cannot allocate the translator's code cache: %s", strerror(errno));
         if (bt->code == MAP_FAILED) bt->code = NULL;
         if (bt->poll_page == MAP_FAILED) bt->poll_page = NULL;
@@ -652,6 +677,7 @@ void bt_free(struct bt *bt)
     if (bt->poll_page) munmap(bt->poll_page, 8192);
     free(bt->wlog);
     free(bt->jc_key); free(bt->jc_host);
+    free(bt->notrans_bits); free(bt->smc_count);
     free(bt->tbs); free(bt->maps); free(bt->callouts); free(bt->code_bits);
     free(bt);
 }
@@ -836,12 +862,17 @@ int bt_run(struct bt *bt, uint64_t n)
         if (take_interrupt(c, &rc)) break;
         if (c->halted) { rc = EXIT_HLT; break; }
         uint32_t mode;
-        struct tb *tb = mode_key(c, &mode) ? find_block(bt, c, mode) : NULL;
+        bool translatable = mode_key(c, &mode);
+        struct tb *tb = translatable ? find_block(bt, c, mode) : NULL;
         if (!tb) {
             chain_site = NULL;
             fill_jc = false;
-            bt->st.interp_steps++;
-            rc = interp_step(c);
+            /* real mode, V86, 16-bit code, mixed pages: the interpreter's
+             * block engine for a while; a TLB miss or ROM: one step */
+            uint64_t ic = c->icount;
+            bool many = !translatable;
+            rc = many ? interp_run(c, 256) : interp_step(c);
+            bt->st.interp_steps += many ? c->icount - ic : 1;
             if (rc >= 256) break;
             rc = EXC_NONE;
             continue;
@@ -861,6 +892,18 @@ int bt_run(struct bt *bt, uint64_t n)
             if (done) continue;
         }
         set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
+        if (bt->pf_pending && (c->cpl == 3) == bt->pf_user) {
+            uint32_t cr2 = c->cr[2];         /* a failed walk must leave no trace */
+            uint32_t err = c->exc_err;
+            bool has = c->exc_has_err;
+            if (shadow_fill(bt, bt->pf_user ? SHADOW_USER : SHADOW_SUP, bt->pf_lin, false)) {
+                bt->pf_pending = false;
+                bt->st.prefills++;
+            } else if (--bt->pf_tries == 0) bt->pf_pending = false;
+            c->cr[2] = cr2;
+            c->exc_err = err;
+            c->exc_has_err = has;
+        }
         c->btrt.exit_site = 0;
         c->btrt.exit_code = BT_EXIT_NONE;
         uint64_t gen = bt->generation;
@@ -878,6 +921,13 @@ int bt_run(struct bt *bt, uint64_t n)
             } else { bt->st.exits_indirect++; fill_jc = true; }
         } else if (code == BT_EXIT_POLL) {
             break;
+        } else if (code == BT_EXIT_STALE) {
+            /* a self-checking block whose code changed: drop it */
+            tb->valid = false;
+            hash_remove(bt, tb);
+            tb->host[0] = 0xE9;
+            e_patch32(tb->host + 1, tb->host + tb->map[tb->ninsn].host_off);
+            bt->st.smc_invalidations++;
         } else if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP) {
             if (code == BT_EXIT_SLOW) bt->st.exits_slow++; else bt->st.exits_trap++;
             {
@@ -890,6 +940,14 @@ int bt_run(struct bt *bt, uint64_t n)
             bt->st.interp_insns++;
             rc = interp_step(c);
             if (rc >= 256) break;
+            if (rc == EXC_PF && !bt->check) {
+                /* the guest handler will most likely map the page and return
+                 * to the faulting access: map it then, without a second fault */
+                bt->pf_pending = true;
+                bt->pf_lin = c->cr[2];
+                bt->pf_user = (c->exc_err & 4) != 0;
+                bt->pf_tries = 64;
+            }
             rc = EXC_NONE;
         } else {
             rc = code;                              /* EXIT_HLT, EXIT_RESET, ... */
@@ -914,6 +972,7 @@ void bt_print_stats(struct bt *bt, FILE *f)
             (unsigned long long)s->exits_direct, (unsigned long long)s->chains, (unsigned long long)s->exits_indirect,
             (unsigned long long)s->exits_poll, (unsigned long long)s->exits_slow, (unsigned long long)s->exits_trap,
             (unsigned long long)s->interp_steps);
+    fprintf(f, "bt86: pages mapped ahead after a guest #PF: %llu\n", (unsigned long long)s->prefills);
     fprintf(f, "bt86: callouts: system %llu, io %llu, string %llu, fpu %llu, stack %llu, other %llu\n",
             (unsigned long long)s->callouts[CO_SYSTEM], (unsigned long long)s->callouts[CO_IO],
             (unsigned long long)s->callouts[CO_STRING], (unsigned long long)s->callouts[CO_FPU],

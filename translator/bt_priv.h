@@ -31,6 +31,7 @@ enum {
     BT_EXIT_SLOW = 2,     /* run the instruction at cpu->eip in the interpreter
                              (guest fault, MMIO, SMC on the running page)  */
     BT_EXIT_TRAP = 3,     /* trap mode: a sensitive instruction at cpu->eip */
+    BT_EXIT_STALE = 4,    /* a self-checking block found its code changed  */
 };
 
 /* segment classes in the mode key */
@@ -56,6 +57,8 @@ struct tb {
     uint16_t nbytes;
     bool valid;
     bool sensitive;        /* calls out for I/O or system state (--check skips) */
+    bool self_check;       /* on a page mixing code and data: not write-protected,
+                              compares its code bytes at entry instead */
     uint32_t undef_flags;  /* flags left undefined at the end (--check masks) */
     struct tb *hnext;      /* lookup hash chain                             */
     struct tb *pnext;      /* blocks of the same physical page              */
@@ -77,7 +80,7 @@ struct bt_stats {
     uint64_t exits_poll, exits_slow, exits_trap, exits_indirect, exits_direct;
     uint64_t callouts[CO_KINDS];
     uint64_t faults_fill, faults_guest, faults_mmio, faults_smc, faults_de;
-    uint64_t smc_invalidations, interp_steps, interp_insns;
+    uint64_t smc_invalidations, interp_steps, interp_insns, prefills;
     uint64_t callouts_by_op[OP_COUNT];   /* per opcode-table row            */
     uint64_t steps_by_op[OP_COUNT];      /* interpreted slow/trap exits      */
 };
@@ -92,7 +95,7 @@ void tr_init_tables(void);
 /* Translate the block at cpu's CS:EIP (linear `lin`, physical `phys`, host
  * pointer `code` valid to the end of the page). */
 struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
-                    unsigned avail, uint32_t mode, bool *no_space);
+                    unsigned avail, uint32_t mode, bool self_check, bool *no_space);
 
 /* translator/bt.c: services for translate.c */
 uint8_t *bt_code_alloc_begin(struct bt *bt, struct cbuf *b);

@@ -603,9 +603,58 @@ static void exit_trap(struct tr *t)
 }
 
 #define MAX_BLOCK_INSNS 48
+#define OFF_EXIT_CODE2 ((int32_t)offsetof(struct cpu, btrt.exit_code))
+
+/* may the instruction write memory (explicit operand, stack, string, or
+ * anything the interpreter runs)? */
+static bool touches_memory(const struct insn *in)
+{
+    uint32_t a = optab[in->op].attrs;
+    if (a & (A_STACK | A_REP | A_FPU)) return true;
+    for (int i = 0; i < in->nopnd; i++)
+        if (in->opnd[i].kind == OPND_MEM || in->opnd[i].kind == OPND_STR_DST) return true;
+    return tk[in->op] == TK_CALLOUT;
+}
+
+/* Self-check prologue: compare the block's guest code bytes (read through
+ * the host's RAM mapping) with the bytes it was translated from; on a
+ * difference leave with BT_EXIT_STALE. Host flags are saved around it. */
+static void self_check_prologue(struct tr *t, const uint8_t *code, unsigned nbytes, const uint8_t *ram_code)
+{
+    struct cbuf *b = t->b;
+    e8(b, 0x9C);                                              /* pushfq */
+    e_mov64_imm(b, H_R11, (uint64_t)(uintptr_t)ram_code);
+    uint8_t *fails[40];
+    unsigned nf = 0;
+    if (nbytes >= 8) {
+        for (unsigned off = 0; ; off += 8) {
+            if (off + 8 > nbytes) off = nbytes - 8;           /* overlapping last word */
+            uint64_t v;
+            memcpy(&v, code + off, 8);
+            e_mov64_imm(b, H_R10, v);
+            e8(b, 0x4D); e8(b, 0x3B); e_ea(b, H_R10, H_R11, -1, 0, (int32_t)off);   /* cmp r10, [r11 + off] */
+            fails[nf++] = e_jcc_fwd(b, 0x5);                  /* jne fail */
+            if (off + 8 >= nbytes) break;
+        }
+    } else {
+        for (unsigned off = 0; off < nbytes; off++) {
+            e8(b, 0x41); e8(b, 0x80); e_ea(b, 7, H_R11, -1, 0, (int32_t)off); e8(b, code[off]);  /* cmp byte [r11+off], imm8 */
+            fails[nf++] = e_jcc_fwd(b, 0x5);
+        }
+    }
+    e8(b, 0x9D);                                              /* popfq */
+    uint8_t *over = b->p;
+    e8(b, 0xEB); e8(b, 0);                                    /* jmp over the fail path */
+    for (unsigned i = 0; i < nf; i++) e_patch32(fails[i], b->p);
+    e8(b, 0x9D);
+    e_store_cpu_imm32(b, OFF_EIP, t->c->eip);
+    e_store_cpu_imm32(b, OFF_EXIT_CODE2, BT_EXIT_STALE);
+    e_jmp(b, bt_stub_exit_save(t->bt));
+    over[1] = (uint8_t)(b->p - (over + 2));
+}
 
 struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
-                    unsigned avail, uint32_t mode, bool *no_space)
+                    unsigned avail, uint32_t mode, bool self_check, bool *no_space)
 {
     *no_space = false;
     struct insn insns[MAX_BLOCK_INSNS];
@@ -618,6 +667,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         off += insns[n].len;
         n++;
         if (attrs & (A_BRANCH | A_ENDTB)) break;
+        if (self_check && touches_memory(&insns[n - 1])) break;   /* a store may change the code after it */
     }
     if (n == 0) return NULL;
     struct tb *tb = bt_tb_alloc(bt, n);
@@ -632,6 +682,8 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     tb->undef_flags = 0;
     /* poll: mov r11d, [r14 + 0] (disp32 form: 7 bytes, room for a jmp patch) */
     e8(&cb, 0x45); e8(&cb, 0x8B); e8(&cb, 0x9E); e32(&cb, 0);
+    tb->self_check = self_check;
+    if (self_check) self_check_prologue(&t, code, off, code);
     uint32_t eip = c->eip;
     bool ended = false;
     unsigned k;
