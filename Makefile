@@ -87,7 +87,7 @@ run: $(BIN) guest
 
 # a long differential campaign against the host CPU (make test runs a short one)
 diff-long: $(BIN)
-	./$(BIN) test diff --engines interp,host --seed $${SEED:-7} --count $${COUNT:-1000000}
+	BT86_BIN=./$(BIN) sh tests/cpu/run-diff.sh --long
 
 bench: $(BIN) $(BENCHBIN)
 	@sh bench/run.sh $(B)

@@ -17,7 +17,7 @@
  * `interp` (by default through interp_run(), or interp_step() with
  * --interp-mode step, or engine_run() with --interp-mode engine), `bt`,
  * `trap`, `kvm` (through engine_run()). An engine whose
- * engine_unavailable_reason() (or hostcpu_available()) says it cannot run
+ * engine_test_reason() (or hostcpu_available()) says it cannot run
  * here makes the run one "SKIP diff: ..." line, exit 0. Results of A land in
  * x->a, of B in x->b; B runs first and is the reference for the
  * undefined-flag mask at a fault; messages name both ("eax: host X interp Y").
@@ -867,7 +867,7 @@ static const char *side_unavailable(const char *name, char *buf, size_t n)
         if (hostcpu_available(buf, n)) return NULL;
         return buf;
     }
-    return engine_unavailable_reason(name, buf, n);
+    return engine_test_reason(name, buf, n);
 }
 
 static int side_setup(struct diff_ctx *x, struct diff_side *sd, uint64_t ram, int interp_mode,

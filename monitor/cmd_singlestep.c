@@ -1325,7 +1325,7 @@ int cmd_test_singlestep(int argc, char **argv)
     bool fail = false;
     for (int e = 0; e < neng; e++) {
         why[e][0] = 0;
-        const char *r = engine_unavailable_reason(engines[e], why[e], sizeof why[e]);
+        const char *r = engine_test_reason(engines[e], why[e], sizeof why[e]);
         if (r && r != why[e]) snprintf(why[e], sizeof why[e], "%s", r);
         if (!r) {
             memcpy(&c->cpu, &c->tmpl, sizeof c->cpu);

@@ -204,7 +204,7 @@ static void run_one(const struct test_opts *o, bool kernel, const uint8_t *img, 
 {
     char err[512];
     double t0 = now_s();
-    const char *why = engine_unavailable_reason(r->engine, r->why, sizeof r->why);
+    const char *why = engine_test_reason(r->engine, r->why, sizeof r->why);
     if (why) {
         if (why != r->why) snprintf(r->why, sizeof r->why, "%s", why);
         return;

@@ -46,6 +46,17 @@ const char *engine_unavailable_reason(const char *name, char *buf, size_t n)
     }
 }
 
+const char *engine_test_reason(const char *name, char *buf, size_t n)
+{
+    const char *r = engine_unavailable_reason(name, buf, n);
+    if (r || engine_kind_from_name(name) != ENGINE_KVM) return r;
+    char probe[200];
+    int level = kvm_engine_probe(probe, sizeof probe);
+    if (level >= KVM_RUNS_PAGING) return NULL;
+    snprintf(buf, n, "%s; the test suites need 32-bit paging (a KVM with VT-x or AMD-V)", probe);
+    return buf;
+}
+
 struct engine *engine_new(const char *name, struct cpu *cpu, char *err, size_t errlen)
 {
     int k = engine_kind_from_name(name);
@@ -84,7 +95,7 @@ int engine_run(struct engine *e, uint64_t n)
 int engine_step(struct engine *e)
 {
     if (e->kvm) return kvm_engine_run(e->kvm, 1);
-    if (e->bt) return bt_run(e->bt, 1);
+    if (e->bt) return bt_step(e->bt);
     return interp_step(e->cpu);
 }
 

@@ -29,6 +29,12 @@ const char *engine_default_name(void);
  * `buf`) e.g. "/dev/kvm: No such file or directory". */
 const char *engine_unavailable_reason(const char *name, char *buf, size_t n);
 
+/* Stricter, for test suites run side by side: NULL if the engine can run
+ * everything they run (protected mode with paging), else why not. A KVM
+ * without VT-x/AMD-V (kvm_pvm) runs real mode only: usable with --engine
+ * for what it can run, skipped by the suites with this reason. */
+const char *engine_test_reason(const char *name, char *buf, size_t n);
+
 /* Create an engine for `cpu` (whose mem/bus are wired). NULL with a message
  * in err on failure (unknown engine, /dev/kvm missing, ...). */
 struct engine *engine_new(const char *name, struct cpu *cpu, char *err, size_t errlen);

@@ -35,8 +35,9 @@ static void usage(FILE *f)
     fputs(
 "usage: bt86 [options]                 run a PC\n"
 "       bt86 disasm [--16|--32] [--base ADDR] FILE [OFFSET [LENGTH]]\n"
-"       bt86 test singlestep PATH [--engine E] [--opcode XX] [--json]\n"
-"       bt86 test rom FILE | bt86 test kernel FILE | bt86 test diff ...\n"
+"       bt86 test singlestep PATH [--engine E | --all-engines | --engines L] [--opcode XX] [--json] [--junit F]\n"
+"       bt86 test rom|kernel FILE [--engine E | --all-engines | --engines L] [--json] [--junit F]\n"
+"       bt86 test diff --engines A,B [--seed S] [--count N | --seconds N] [--level user|system] [--code 32|16]\n"
 "\n"
 "Machine options (QEMU style):\n"
 "  -m SIZE              guest RAM, e.g. 128 or 128M or 1G (default 128M)\n"

@@ -67,6 +67,7 @@ struct bt {
     int cur_window;                 /* window GS points at, -1: unknown     */
     bool use_wrgsbase;
     bool smc_hit;                   /* a page was invalidated in a callout  */
+    int delivered;                  /* vector a callout delivered (bt_step) */
     bool pf_pending;                /* a guest #PF was delivered for pf_lin: */
     bool pf_user;                   /* map it when its context resumes      */
     uint32_t pf_lin;
@@ -243,6 +244,7 @@ int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     int rc = interp_exec_decoded(c, &rec->in);
     if (rc != EXC_NONE) {
         c->btrt.exit_code = rc >= 256 ? rc : BT_EXIT_NONE;
+        bt->delivered = rc;
         return 1;
     }
     if (rec->ends_block || c->eip != rec->next_eip || bt->smc_hit) return 1;
@@ -871,7 +873,8 @@ int bt_run(struct bt *bt, uint64_t n)
              * block engine for a while; a TLB miss or ROM: one step */
             uint64_t ic = c->icount;
             bool many = !translatable;
-            rc = many ? interp_run(c, 256) : interp_step(c);
+            uint64_t left = n - (c->icount - start);
+            rc = many ? interp_run(c, left < 256 ? left : 256) : interp_step(c);
             bt->st.interp_steps += many ? c->icount - ic : 1;
             if (rc >= 256) break;
             rc = EXC_NONE;
@@ -953,6 +956,41 @@ int bt_run(struct bt *bt, uint64_t n)
             rc = code;                              /* EXIT_HLT, EXIT_RESET, ... */
             break;
         }
+    }
+    c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
+    tls_bt = prev;
+    return rc;
+}
+
+int bt_step(struct bt *bt)
+{
+    struct cpu *c = bt->cpu;
+    uint32_t mode;
+    if (!mode_key(c, &mode)) return interp_step(c);
+    struct bt *prev = tls_bt;
+    tls_bt = bt;
+    c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
+    struct tb *tb = find_block(bt, c, mode | MODE_SINGLE);
+    int rc;
+    if (!tb) {
+        rc = interp_step(c);
+    } else {
+        set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
+        int code;
+        do {                                       /* a timer poll at the entry: again */
+            c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
+            c->btrt.exit_site = 0;
+            c->btrt.exit_code = BT_EXIT_NONE;
+            bt->delivered = EXC_NONE;
+            uint64_t retired = bt->enter(c, tb->host);
+            fpu_sync(bt);
+            c->icount += retired;
+            c->tsc += retired;
+            code = c->btrt.exit_code;
+        } while (code == BT_EXIT_POLL);
+        if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP || code == BT_EXIT_STALE) rc = interp_step(c);
+        else if (code >= 256) rc = code;
+        else rc = bt->delivered;
     }
     c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
     tls_bt = prev;

@@ -22,6 +22,9 @@ struct bt *bt_new(struct cpu *cpu, bool trap_mode, char *err, size_t errlen);
 void bt_free(struct bt *bt);
 /* interp_run() semantics. */
 int bt_run(struct bt *bt, uint64_t n);
+/* interp_step() semantics: one instruction, translated on its own when the
+ * mode is translatable; returns the vector delivered, if any. */
+int bt_step(struct bt *bt);
 /* --check: run every block under bt and under the interpreter from the same
  * state; stop with a report (EXIT_CHECK_FAILED) at the first divergence. */
 void bt_set_check(struct bt *bt, bool on);

@@ -40,6 +40,7 @@ enum { SEGC_OTHER = 0, SEGC_FLAT = 1, SEGC_BASED = 2 };
 #define MODE_SEGC(m, s)   (((m) >> (2 + 2 * (s))) & 3)    /* s = SEG_* (CS unused) */
 #define MODE_SS32         (1u << 14)
 #define MODE_FPU          (1u << 15)    /* CR0.EM = CR0.TS = 0: x87 runs natively */
+#define MODE_SINGLE       (1u << 16)    /* one-instruction blocks (bt_step)       */
 
 struct tb_insn {
     uint32_t host_off;     /* offset of its host code from the block entry  */

@@ -661,7 +661,8 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     unsigned n = 0, off = 0;
     unsigned dmode = DECODE_32;
     /* decode first: the block's extent and instruction count */
-    while (n < MAX_BLOCK_INSNS && off < avail) {
+    unsigned max = (mode & MODE_SINGLE) ? 1 : MAX_BLOCK_INSNS;
+    while (n < max && off < avail) {
         if (decode(&insns[n], code + off, avail - off, dmode) != DECODE_OK) break;
         uint32_t attrs = optab[insns[n].op].attrs;
         off += insns[n].len;
