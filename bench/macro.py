@@ -369,8 +369,8 @@ def print_table(data, out=sys.stdout):
 
 def main():
     ap = argparse.ArgumentParser(description="bt86's Linux-guest benchmarks (see bench/macro.md)")
-    ap.add_argument("--engines", default="interp,bt,trap",
-                    help="bt86 engines to run the guest under (comma list; default interp,bt,trap)")
+    ap.add_argument("--engines", default="interp,bt,trap,kvm",
+                    help="bt86 engines to run the guest under (comma list; default interp,bt,trap,kvm)")
     ap.add_argument("--runs", type=int, default=3, help="runs per target; figures are medians (default 3)")
     ap.add_argument("--quick", action="store_true", help="a tenth of the work and 1 run (a smoke test)")
     ap.add_argument("--workloads", default="boot,cpumix,osbench",

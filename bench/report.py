@@ -72,14 +72,13 @@ def macro_section(m):
     nat = tg.get("native", {}).get("results", {})
     qemu = tg.get("qemu-tcg", {}).get("results", {})
     others = [t for t in ok if t != "native"]
+    # table 1: the figures (medians), noise and checksum marks
+    out.append("Medians; `~N%` marks a noisy figure (runs spread by N% of the median) with its minimum.\n")
     head = ["workload", "unit"] + ok
-    head += ["%s / native" % t for t in others if nat]
-    head += ["%s / qemu" % t for t in others if t != "qemu-tcg" and qemu]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + " --- |" * len(head))
     for n in names:
         unit = None
-        row = [n]
         cells = []
         for t in ok:
             r = tg[t]["results"].get(n)
@@ -87,26 +86,36 @@ def macro_section(m):
                 unit = r.get("unit")
                 c = fmt(r["median"])
                 if r.get("noisy"):
-                    c += " (noisy %d%%%s)" % (round(100 * r.get("spread", 0)),
-                                              ", min " + fmt(r["min"]) if r.get("min") is not None else "")
+                    c += " ~%d%%%s" % (round(100 * r.get("spread", 0)),
+                                       " (min " + fmt(r["min"]) + ")" if r.get("min") is not None else "")
                 if r.get("check_ok") is False:
                     c += " **CHECK MISMATCH**"
                 cells.append(c)
             else:
                 cells.append("-")
-        row.append(UNITS.get(unit, unit or ""))
-        row += cells
-        if nat:
-            for t in others:
-                r = tg[t]["results"].get(n)
-                row.append(ratio(r["median"] if r else None, nat[n]["median"] if n in nat else None))
-        if qemu:
-            for t in others:
-                if t == "qemu-tcg":
-                    continue
-                r = tg[t]["results"].get(n)
-                row.append(ratio(r["median"] if r else None, qemu[n]["median"] if n in qemu else None))
-        out.append("| " + " | ".join(row) + " |")
+        out.append("| " + " | ".join([n, UNITS.get(unit, unit or "")] + cells) + " |")
+    out.append("")
+    # table 2: ratios (lower is better)
+    rhead = ["workload"]
+    rhead += ["%s / native" % t for t in others if nat]
+    rhead += ["%s / qemu" % t for t in others if t != "qemu-tcg" and qemu]
+    if len(rhead) > 1:
+        out.append("Ratios of medians (the target's time over native's or QEMU TCG's; lower is better):\n")
+        out.append("| " + " | ".join(rhead) + " |")
+        out.append("|" + " --- |" * len(rhead))
+        for n in names:
+            row = [n]
+            if nat:
+                for t in others:
+                    r = tg[t]["results"].get(n)
+                    row.append(ratio(r["median"] if r else None, nat[n]["median"] if n in nat else None))
+            if qemu:
+                for t in others:
+                    if t == "qemu-tcg":
+                        continue
+                    r = tg[t]["results"].get(n)
+                    row.append(ratio(r["median"] if r else None, qemu[n]["median"] if n in qemu else None))
+            out.append("| " + " | ".join(row) + " |")
     out.append("")
     fails = meta.get("check_failures", [])
     checked = sum(1 for t in ok for r in tg[t]["results"].values() if "check_ok" in r)
@@ -155,7 +164,7 @@ def micro_section(mj, why):
     if meta:
         out.append("From build/bench/micro.json: commit %s, %s, %s run(s) per figure%s.\n"
                    % (meta.get("commit", "?"), meta.get("time", "?"), meta.get("runs", "?"),
-                      ", " + str(meta["append"]) if meta.get("append") else ""))
+                      ", " + str(meta["append"]) if meta.get("append") not in (None, "", "-") else ""))
     if not table:
         out.append("The micro results hold no table this report understands; as written:\n")
         out.append("```\n" + json.dumps(mj, indent=1)[:4000] + "\n```\n")
@@ -371,7 +380,7 @@ def main():
               "microseconds per iteration; boot is seconds from start to the shell prompt.",
               "- X / native is the slowdown against the same static binary run on the host; X / qemu "
               "against QEMU TCG on the same guest. Lower is better.",
-              "- (noisy N%) marks a figure whose runs spread by more than 10% of the median: the "
+              "- ~N% marks a figure whose runs spread by more than 10% of the median: the "
               "machine was busy; rerun before drawing conclusions.",
               "- Details: bench/macro.md.", ""]
     with open(a.out + ".tmp", "w") as f:
