@@ -76,6 +76,12 @@ struct bt {
     timer_t timer;
     bool timer_ok;
     bool check;                     /* --check: lockstep with the interpreter */
+    struct {                        /* the last exit, for chaining/jump cache */
+        uint8_t *site;              /* its patchable jump (NULL: none)      */
+        uint64_t gen;               /* code-cache generation then           */
+        uint32_t mode, eip, cs;     /* its mode key and target              */
+        bool fill_jc;               /* an indirect exit: cache its target   */
+    } pend;
     uint64_t *jc_key, *jc_host;     /* indirect-jump cache (bt_priv.h)      */
     struct wlog { uint64_t pa; uint64_t old, now; uint8_t size; bool ram; } *wlog;
     uint32_t nwlog, wlog_cap;
@@ -99,6 +105,7 @@ static void jc_flush(struct bt *bt)
 {
     struct cpu *c = bt->cpu;
     c->btrt.jc_gen += 1ull << 47;
+    bt->st.jc_flushes++;
     if (c->btrt.jc_gen == 0)
         for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;   /* never matches */
 }
@@ -106,6 +113,7 @@ static void jc_flush(struct bt *bt)
 static void jc_insert(struct bt *bt, const struct tb *tb)
 {
     unsigned i = tb->eip & (JC_SIZE - 1);
+    bt->st.jc_inserts++;
     bt->jc_key[i] = 0 - ((uint64_t)tb->eip + ((uint64_t)tb->mode << 32) + bt->cpu->btrt.jc_gen);
     bt->jc_host[i] = (uint64_t)(uintptr_t)tb->host;
 }
@@ -163,6 +171,7 @@ static void e_save_state(struct cbuf *b)
 
 int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired);
 void bt_fpu_load(struct cpu *c);
+static bool mode_key(const struct cpu *c, uint32_t *mode);
 static void fpu_sync(struct bt *bt);
 
 static void emit_stubs(struct bt *bt)
@@ -245,10 +254,17 @@ int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     if (rc != EXC_NONE) {
         c->btrt.exit_code = rc >= 256 ? rc : BT_EXIT_NONE;
         bt->delivered = rc;
+        bt->st.callout_exits++;
         return 1;
     }
-    if (rec->ends_block || c->eip != rec->next_eip || bt->smc_hit) return 1;
-    return 0;
+    int leave;
+    if (c->eip != rec->next_eip || bt->smc_hit) leave = 1;
+    else if (rec->ends_block == 2) {                 /* a data segment load */
+        uint32_t mode;
+        leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE));
+    } else leave = rec->ends_block != 0;
+    bt->st.callout_exits += (unsigned)leave;
+    return leave;
 }
 
 /* ---- the guest x87 state in the host FPU ---- */
@@ -359,6 +375,7 @@ static void flush_all(struct bt *bt)
     bt->code_ptr = bt->blocks_start;
     bt->generation++;
     bt->st.flushes++;
+    bt->pend.site = NULL;
     jc_flush(bt);
 }
 
@@ -441,7 +458,18 @@ static struct tb *find_block(struct bt *bt, struct cpu *c, uint32_t mode)
     uint32_t lin = c->seg[SEG_CS].base + c->eip;
     bool user = c->cpl == 3;
     uint8_t *h = tlb_hit(c, lin, false, user);
-    if (!h) return NULL;                          /* the interpreter fills the TLB */
+    if (!h) {                                     /* fill the interpreter's TLB for it */
+        uint64_t pa;
+        if (!(c->cr[0] & CR0_PG)) pa = c->a20_enabled ? lin : (lin & ~0x100000u);
+        else {
+            uint32_t cr2 = c->cr[2];
+            if (paging_walk(c, lin, ACC_EXEC, user, &pa, true) != EXC_NONE) { c->cr[2] = cr2; return NULL; }
+            if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
+        }
+        tlb_fill(c, lin, pa, false, user);
+        h = tlb_hit(c, lin, false, user);
+        if (!h) return NULL;                      /* not RAM: the interpreter */
+    }
     uint8_t *ram = mem_ram(c->mem);
     if (h < ram || h >= ram + mem_ram_size(c->mem)) return NULL;   /* ROM: interpret */
     uint64_t phys = (uint64_t)(h - ram);
@@ -856,10 +884,8 @@ int bt_run(struct bt *bt, uint64_t n)
     uint64_t start = c->icount;
     int rc = EXC_NONE;
     c->btrt.poll = (uint64_t)(uintptr_t)bt->poll_page;
-    uint8_t *chain_site = NULL;
-    bool fill_jc = false;
-    uint64_t chain_gen = 0;
-    uint32_t chain_mode = 0;
+    /* (bt->pend, the exit to chain or cache, survives across calls: the
+     * machine's slices end at arbitrary exits) */
     while (c->icount - start < n) {
         if (take_interrupt(c, &rc)) break;
         if (c->halted) { rc = EXIT_HLT; break; }
@@ -867,12 +893,14 @@ int bt_run(struct bt *bt, uint64_t n)
         bool translatable = mode_key(c, &mode);
         struct tb *tb = translatable ? find_block(bt, c, mode) : NULL;
         if (!tb) {
-            chain_site = NULL;
-            fill_jc = false;
+            bt->pend.site = NULL;
+            bt->pend.fill_jc = false;
             /* real mode, V86, 16-bit code, mixed pages: the interpreter's
              * block engine for a while; a TLB miss or ROM: one step */
             uint64_t ic = c->icount;
-            bool many = !translatable;
+            /* (not for an interrupt shadow or TF: one instruction, then
+             * this loop takes interrupts and translates again) */
+            bool many = !translatable && !c->intr_shadow && !(c->eflags & FL_TF);
             uint64_t left = n - (c->icount - start);
             rc = many ? interp_run(c, left < 256 ? left : 256) : interp_step(c);
             bt->st.interp_steps += many ? c->icount - ic : 1;
@@ -880,13 +908,16 @@ int bt_run(struct bt *bt, uint64_t n)
             rc = EXC_NONE;
             continue;
         }
-        if (fill_jc && tb->cs_base == 0 && !bt->check) jc_insert(bt, tb);
-        fill_jc = false;
-        if (chain_site && chain_gen == bt->generation && chain_mode == mode) {
-            e_patch32(chain_site + 1, tb->host);
+        if (bt->pend.fill_jc && tb->cs_base == 0 && !bt->check) jc_insert(bt, tb);
+        bt->pend.fill_jc = false;
+        /* chain only to the exit's own target: an interrupt taken in
+         * between changed EIP */
+        if (bt->pend.site && bt->pend.gen == bt->generation && bt->pend.mode == mode && bt->pend.eip == tb->eip &&
+            bt->pend.cs == tb->cs_base) {
+            e_patch32(bt->pend.site + 1, tb->host);
             bt->st.chains++;
         }
-        chain_site = NULL;
+        bt->pend.site = NULL;
         if (c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page) break;     /* the timer fired */
         if (bt->check) {
             bool done;
@@ -917,11 +948,13 @@ int bt_run(struct bt *bt, uint64_t n)
         int code = c->btrt.exit_code;
         if (code == BT_EXIT_NONE) {
             if (c->btrt.exit_site && !bt->check) {
-                chain_site = (uint8_t *)(uintptr_t)c->btrt.exit_site;
-                chain_gen = gen;
-                chain_mode = mode;
+                bt->pend.site = (uint8_t *)(uintptr_t)c->btrt.exit_site;
+                bt->pend.gen = gen;
+                bt->pend.mode = mode;
+                bt->pend.eip = c->eip;
+                bt->pend.cs = c->seg[SEG_CS].base;
                 bt->st.exits_direct++;
-            } else { bt->st.exits_indirect++; fill_jc = true; }
+            } else { bt->st.exits_indirect++; bt->pend.fill_jc = true; }
         } else if (code == BT_EXIT_POLL) {
             break;
         } else if (code == BT_EXIT_STALE) {
@@ -1006,11 +1039,13 @@ void bt_print_stats(struct bt *bt, FILE *f)
     fprintf(f, "bt86: %s: blocks translated %llu (%llu insns), lookups %llu (misses %llu), flushes %llu\n",
             bt->trap ? "trap" : "bt", (unsigned long long)s->blocks, (unsigned long long)s->insns_translated,
             (unsigned long long)s->lookups, (unsigned long long)s->lookup_misses, (unsigned long long)s->flushes);
-    fprintf(f, "bt86: exits: direct %llu (chained %llu), indirect %llu, timer %llu, slow-path %llu, trap %llu; interpreted steps %llu\n",
-            (unsigned long long)s->exits_direct, (unsigned long long)s->chains, (unsigned long long)s->exits_indirect,
+    fprintf(f, "bt86: exits: direct %llu (chained %llu), after callouts %llu, indirect %llu, timer %llu, slow-path %llu, trap %llu; interpreted steps %llu\n",
+            (unsigned long long)s->exits_direct, (unsigned long long)s->chains, (unsigned long long)s->callout_exits,
+            (unsigned long long)(s->exits_indirect - s->callout_exits),
             (unsigned long long)s->exits_poll, (unsigned long long)s->exits_slow, (unsigned long long)s->exits_trap,
             (unsigned long long)s->interp_steps);
-    fprintf(f, "bt86: pages mapped ahead after a guest #PF: %llu\n", (unsigned long long)s->prefills);
+    fprintf(f, "bt86: pages mapped ahead after a guest #PF: %llu; jump cache: %llu inserts, %llu flushes\n",
+            (unsigned long long)s->prefills, (unsigned long long)s->jc_inserts, (unsigned long long)s->jc_flushes);
     fprintf(f, "bt86: callouts: system %llu, io %llu, string %llu, fpu %llu, stack %llu, other %llu\n",
             (unsigned long long)s->callouts[CO_SYSTEM], (unsigned long long)s->callouts[CO_IO],
             (unsigned long long)s->callouts[CO_STRING], (unsigned long long)s->callouts[CO_FPU],

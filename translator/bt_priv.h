@@ -70,7 +70,9 @@ struct tb {
 struct bt_callout {
     struct insn in;
     uint32_t eip, next_eip;
-    uint8_t ends_block;    /* return to the run loop afterwards             */
+    uint8_t ends_block;    /* 1: return to the run loop afterwards; 2: only
+                              if the mode key changed (data segment loads) */
+    uint32_t mode;         /* the block's mode key                          */
     uint8_t kind;          /* statistics bucket                             */
 };
 
@@ -81,7 +83,7 @@ struct bt_stats {
     uint64_t exits_poll, exits_slow, exits_trap, exits_indirect, exits_direct;
     uint64_t callouts[CO_KINDS];
     uint64_t faults_fill, faults_guest, faults_mmio, faults_smc, faults_de;
-    uint64_t smc_invalidations, interp_steps, interp_insns, prefills;
+    uint64_t smc_invalidations, interp_steps, interp_insns, prefills, callout_exits, jc_inserts, jc_flushes;
     uint64_t callouts_by_op[OP_COUNT];   /* per opcode-table row            */
     uint64_t steps_by_op[OP_COUNT];      /* interpreted slow/trap exits      */
 };

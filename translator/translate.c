@@ -23,7 +23,7 @@
 enum trk {
     TK_CALLOUT = 0, TK_IDENT, TK_NOP, TK_LEA, TK_INCDEC_Z, TK_PUSH, TK_POP,
     TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP, TK_FPU,
-    TK_PUSHF, TK_POPF, TK_CLI, TK_STI,
+    TK_PUSHF, TK_POPF, TK_CLI, TK_STI, TK_CLD, TK_STD, TK_PUSH_SEG,
 };
 static uint8_t tk[OP_COUNT];
 
@@ -80,6 +80,9 @@ void tr_init_tables(void)
         else if (!strcmp(h, "popf")) k = TK_POPF;
         else if (!strcmp(h, "cli")) k = TK_CLI;
         else if (!strcmp(h, "sti")) k = TK_STI;
+        else if (!strcmp(h, "cld")) k = TK_CLD;
+        else if (!strcmp(h, "std")) k = TK_STD;
+        else if (!strcmp(h, "push") && oi->ot[0] >= OT_ES && oi->ot[0] <= OT_GS) k = TK_PUSH_SEG;
         else if (in_list(h, (const char *const[]){ "loop", "loope", "loopne", "jcxz", NULL })) k = TK_LOOP;
         else if (!strcmp(h, "push") && (oi->ot[0] == OT_Zv || oi->ot[0] == OT_Iz || oi->ot[0] == OT_Ibs ||
                                         oi->ot[0] == OT_Ev)) k = TK_PUSH;
@@ -118,11 +121,20 @@ static inline unsigned hopnd(const struct insn_opnd *o) { return o->size == 1 ? 
 #define OFF_EXIT_CODE ((int32_t)offsetof(struct cpu, btrt.exit_code))
 
 /* ---- exits ---- */
+static void exit_indirect(struct tr *t, unsigned reg, unsigned retired);
+
 static void exit_direct(struct tr *t, uint32_t target, unsigned retired)
 {
     struct cbuf *b = t->b;
-    e_count(b, retired);
     bool chain = ((t->c->seg[SEG_CS].base + target) & ~0xFFFu) == t->page;
+    if (!chain && t->c->seg[SEG_CS].base == 0) {
+        /* another page: its mapping may change, so no patched jump; the
+         * jump cache (cleared on every TLB flush) finds the block instead */
+        e8(b, 0x41); e8(b, 0xB8); e32(b, target);           /* mov r8d, target */
+        exit_indirect(t, H_R8, retired);
+        return;
+    }
+    e_count(b, retired);
     uint8_t *site = b->p;
     e_jmp(b, b->p + 5);                           /* patched when chained */
     e_store_cpu_imm32(b, OFF_EIP, target);
@@ -459,6 +471,33 @@ static bool tr_cli(struct tr *t)
     return true;
 }
 
+/* CLD/STD: DF lives in cpu->eflags (the host's DF stays 0) */
+static bool tr_cld_std(struct tr *t, bool set)
+{
+    e8(t->b, 0x9C);
+    if (set) e_alu_cpu_imm(t->b, 1, OFF_EFLAGS, FL_DF);
+    else e_alu_cpu_imm(t->b, 4, OFF_EFLAGS, ~FL_DF);
+    e8(t->b, 0x9D);
+    return true;
+}
+
+/* PUSH Sreg, 32-bit (P6): the 4-byte slot is checked for writing, only its
+ * low 16 bits are written (as op_push in cpu/ops_ctl.c) */
+static bool tr_push_seg(struct tr *t, const struct insn *in)
+{
+    if (in->opsize != 4 || !stack_ok(t) || in->opnd[0].kind != OPND_SREG) return false;
+    struct cbuf *b = t->b;
+    int32_t off_sel = (int32_t)(offsetof(struct cpu, seg) + in->opnd[0].reg * sizeof(struct seg) + offsetof(struct seg, sel));
+    e_lea32(b, H_R8, H_R12, -4);
+    e8(b, 0x9C);                                          /* or dword [r8], 0: the write check */
+    e8(b, 0x65); e8(b, 0x67); e8(b, 0x41); e8(b, 0x83); e8(b, 0x08); e8(b, 0x00);
+    e8(b, 0x9D);
+    e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB7); e_ea(b, H_R9, H_R13, -1, 0, off_sel);   /* movzx r9d, word [r13 + sel] */
+    e_mem_op(b, true, 0x89, -1, H_R9, &at_r8);           /* mov word [r8], r9w */
+    push_commit(b);
+    return true;
+}
+
 /* exit to the run loop (never chained): interrupts may be deliverable */
 static void exit_to_loop(struct tr *t, uint32_t eip)
 {
@@ -564,9 +603,15 @@ static unsigned callout_kind(const struct insn *in)
     return CO_OTHER;
 }
 
-static bool callout_ends_block(const struct insn *in)
+static unsigned callout_ends_block(const struct insn *in)
 {
     uint32_t a = optab[in->op].attrs;
+    /* loads of DS, ES, FS, GS: continue when the segment classes stay */
+    const char *h = optab[in->op].handler;
+    if ((!strcmp(h, "mov_to_seg") && in->opnd[0].reg != SEG_SS) ||
+        (!strcmp(h, "popseg") && in->opnd[0].reg != SEG_SS) ||
+        (!strcmp(h, "lseg") && in->opc != 0xB2))
+        return 2;
     if (a & (A_BRANCH | A_ENDTB | A_PRIV | A_IO)) return true;
     /* sensitive instructions that only read system state change no mode */
     static const char *const reads[] = { "mov_from_seg", "pushf", "sldt", "str", "sgdt", "sidt", "smsw",
@@ -581,7 +626,8 @@ static bool tr_callout(struct tr *t, const struct insn *in)
     rec->in = *in;
     rec->eip = t->eip;
     rec->next_eip = t->next;
-    rec->ends_block = callout_ends_block(in);
+    rec->ends_block = (uint8_t)callout_ends_block(in);
+    rec->mode = t->mode;
     rec->kind = (uint8_t)callout_kind(in);
     if (rec->ends_block || rec->kind == CO_IO || rec->kind == CO_SYSTEM) t->tb->sensitive = true;
     e_count(t->b, t->k - t->sync);
@@ -589,8 +635,8 @@ static bool tr_callout(struct tr *t, const struct insn *in)
     e_call(t->b, bt_stub_callout(t->bt));
     t->sync = t->k + 1;
     t->fpu_hooked = false;
-    if (rec->ends_block) e8(t->b, 0xCC);              /* never reached: the stub exits */
-    return rec->ends_block;
+    if (rec->ends_block == 1) e8(t->b, 0xCC);         /* never reached: the stub exits */
+    return rec->ends_block == 1;
 }
 
 /* exit before instruction k (trap mode: the monitor emulates it) */
@@ -711,6 +757,9 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         case TK_NOP: ok = true; break;
         case TK_FPU: ok = tr_fpu(&t, in); break;
         case TK_PUSHF: ok = tr_pushf(&t, in); break;
+        case TK_CLD: ok = tr_cld_std(&t, false); break;
+        case TK_STD: ok = tr_cld_std(&t, true); break;
+        case TK_PUSH_SEG: ok = tr_push_seg(&t, in); break;
         case TK_CLI: ok = tr_cli(&t); break;
         case TK_STI: ok = tr_sti(&t); if (ok) ended = true; break;
         case TK_POPF: ok = tr_popf(&t, in); if (ok) ended = true; break;
@@ -726,7 +775,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         }
         if (!ok) {
             cb.p = mark;
-            ended = tr_callout(&t, in) || (attrs & (A_BRANCH | A_ENDTB));
+            ended = tr_callout(&t, in);   /* else the block goes on (or exits below) */
         }
         eip = t.next;
     }
