@@ -27,7 +27,6 @@ from bootlib import Console  # noqa: E402  (the shared serial-console driver)
 
 CPUMIX_PARTS = ["lz", "sort", "hash", "mem", "x87", "int"]
 OSBENCH_TESTS = ["getppid", "forkwait", "forkexec", "pagefault", "mmap", "pipe"]
-GROUPS = {"cpumix": CPUMIX_PARTS, "osbench": OSBENCH_TESTS, "boot": []}
 
 # (cpumix scale, osbench scale) per target at full size; --quick divides by 10
 SCALES = {"native": (1.0, 1.0), "qemu-tcg": (0.05, 0.1), "bt": (0.3, 0.2), "trap": (0.3, 0.2),
@@ -383,7 +382,8 @@ def main():
     ap.add_argument("--flavour", default="686", choices=["686", "686-pae"], help="guest kernel (default 686)")
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench", "macro.json"), help="output file")
     ap.add_argument("--bt86", default=os.path.join(ROOT, "bt86"), help="the bt86 binary")
-    ap.add_argument("--guest", default=os.environ.get("GUEST_DIR", os.path.join(ROOT, "build", "guest")))
+    ap.add_argument("--guest", default=os.environ.get("GUEST_DIR", os.path.join(ROOT, "build", "guest")),
+                    help="the reference guest's directory (default $GUEST_DIR or build/guest)")
     ap.add_argument("--part-cap", type=float, default=None,
                     help="in a guest, stop each cpumix part after this many seconds (default %g; --quick 3; 0: none)"
                     % PART_CAP_S)
