@@ -338,6 +338,7 @@ def main():
     meta = dict((m or {}).get("meta", {}))
     if m is None:   # describe this machine instead
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        sys.dont_write_bytecode = True          # no bench/__pycache__ in the source tree
         import macro
         meta.update(commit=macro.git_commit(), host_cpu=macro.host_cpu(), host_kernel=os.uname().release,
                     date=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), qemu=macro.qemu_version())
