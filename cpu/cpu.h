@@ -115,6 +115,7 @@ struct cpu {
     bool last_walk_global;     /* the last page walk ended in a global leaf   */
     bool last_walk_dirty;      /* ... in a leaf with D set (after the walk)   */
     bool last_walk_writable;   /* ... that allows writes at that privilege    */
+    bool last_walk_accessed;   /* ... with A set at every level               */
     /* Called after every architectural TLB flush (kind: CPU_FLUSH_ALL,
      * _NONGLOBAL or _PAGE with `lin`), so an engine that caches
      * translations elsewhere (the translator's shadow page tables) follows

@@ -98,6 +98,8 @@ int paging_walk(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa
     /* G (bit 8) of the leaf counts only with CR4.PGE (SDM vol. 3 sec. 4.10.2.4) */
     c->last_walk_global = (c->cr[4] & 0x80) && (ent[levels - 1] & 0x100);
     c->last_walk_dirty = (ent[levels - 1] & PTE_D) || (write && set_ad);
+    c->last_walk_accessed = set_ad;
+    for (int i = 0; i < levels && !set_ad; i++) c->last_walk_accessed = i ? c->last_walk_accessed && (ent[i] & PTE_A) : (ent[i] & PTE_A);
     c->last_walk_writable = rw || (!user && !(c->cr[0] & CR0_WP));
     *pa_out = pa;
     return EXC_NONE;

@@ -1,5 +1,14 @@
 /* mem/shadow.c - the shadow windows (see mem/shadow.h).
  *
+ * Windows come in pairs (supervisor, user), one pair per recently used
+ * address space (a slot tagged with its CR3). A CR3 write parks the current
+ * pair; switching back to a parked one re-validates each of its non-global
+ * pages against the guest page tables now (a walk without A/D updates: same
+ * frame, accessed, and dirty if writable), which is what the TLB flush of
+ * that CR3 load requires, at the cost of a walk per page instead of a fault
+ * per page. Global pages stay (the CR3 load keeps them too). Callers name
+ * windows SHADOW_SUP/SHADOW_USER: the current pair's.
+ *
  * Bookkeeping: every mapping made since the last full zap is a node
  * {window, linear page, pfn, writable}; lin_node[w][page] finds the node of
  * a window page, and nodes of one pfn are chained from pfn_head[pfn] (the
@@ -18,6 +27,9 @@
 #include <sys/mman.h>
 
 #define WIN_SPAN   (8ull << 30)          /* 4 GiB window + 4 GiB guard      */
+#define NAS        8                     /* address-space slots             */
+#define NWIN       (2 * NAS)             /* a window pair per slot          */
+#define MAX_VALIDATE 1024                /* larger windows are zapped instead */
 #define WIN_MAP    ((4ull << 30) + 65536) /* what zaps cover                 */
 #define MAX_NODES  40000
 #define NO_NODE    (-1)
@@ -26,7 +38,7 @@ struct node {
     uint32_t lin_page;      /* linear page number                          */
     uint32_t pfn;           /* guest physical page number                  */
     int32_t  next;          /* next node of the same pfn                   */
-    uint8_t  win;           /* SHADOW_SUP / SHADOW_USER                    */
+    uint8_t  win;           /* window index: 2 * slot + (user ? 1 : 0)     */
     uint8_t  writable;      /* mapped PROT_WRITE                           */
     uint8_t  live;          /* not zapped since                            */
     uint8_t  global;        /* from a global guest mapping (survives CR3)  */
@@ -34,15 +46,23 @@ struct node {
 
 struct shadow {
     struct mem *mem;
-    uint8_t *base;                /* 2 * WIN_SPAN reserved                 */
+    uint8_t *base;                /* NWIN * WIN_SPAN reserved              */
     int fd;                       /* the RAM memfd                         */
     uint64_t ram_pages;
     struct node *nodes;
     int32_t nnodes;
     int32_t *pfn_head;            /* per RAM page: first node or NO_NODE   */
-    int32_t *lin_node[2];         /* per linear page: node + 1, 0 = none   */
+    int32_t *lin_node[NWIN];      /* per linear page: node + 1, 0 = none   */
+    int cur;                      /* the current slot                      */
+    uint32_t tag[NAS];            /* CR3 of the address space a slot maps  */
+    bool tagged[NAS];
+    uint64_t last_use[NAS], clock;
+    uint32_t live[NWIN];          /* live nodes per window                 */
     struct shadow_stats st;
 };
+
+static inline int win_index(const struct shadow *s, int w) { return 2 * s->cur + (w == SHADOW_USER); }
+static inline uint8_t *win_base(const struct shadow *s, int idx) { return s->base + (uint64_t)idx * WIN_SPAN; }
 
 static int reserve(uint8_t *at, uint64_t len)
 {
@@ -57,14 +77,14 @@ struct shadow *shadow_new(struct mem *mem, char *err, size_t errlen)
     s->mem = mem;
     s->fd = mem_ram_fd(mem);
     s->ram_pages = mem_ram_size(mem) >> 12;
-    s->base = mmap(NULL, 2 * WIN_SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    s->base = mmap(NULL, NWIN * WIN_SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     s->nodes = malloc(MAX_NODES * sizeof *s->nodes);
     s->pfn_head = malloc(s->ram_pages * sizeof *s->pfn_head);
-    s->lin_node[0] = calloc(1u << 20, sizeof(int32_t));
-    s->lin_node[1] = calloc(1u << 20, sizeof(int32_t));
-    if (s->base == MAP_FAILED || !s->nodes || !s->pfn_head || !s->lin_node[0] || !s->lin_node[1]) {
-        snprintf(err, errlen, "cannot reserve the translator's shadow windows (16 GiB of address space): %s",
-                 strerror(errno));
+    bool ok = true;
+    for (int w = 0; w < NWIN; w++) ok = ok && (s->lin_node[w] = calloc(1u << 20, sizeof(int32_t))) != NULL;
+    if (s->base == MAP_FAILED || !s->nodes || !s->pfn_head || !ok) {
+        snprintf(err, errlen, "cannot reserve the translator's shadow windows (%d GiB of address space): %s",
+                 (int)(NWIN * (WIN_SPAN >> 30)), strerror(errno));
         if (s->base == MAP_FAILED) s->base = NULL;
         shadow_free(s);
         return NULL;
@@ -76,29 +96,31 @@ struct shadow *shadow_new(struct mem *mem, char *err, size_t errlen)
 void shadow_free(struct shadow *s)
 {
     if (!s) return;
-    if (s->base) munmap(s->base, 2 * WIN_SPAN);
+    if (s->base) munmap(s->base, NWIN * WIN_SPAN);
     free(s->nodes);
     free(s->pfn_head);
-    free(s->lin_node[0]);
-    free(s->lin_node[1]);
+    for (int w = 0; w < NWIN; w++) free(s->lin_node[w]);
     free(s);
 }
 
-uint8_t *shadow_window(struct shadow *s, int w) { return s->base + (uint64_t)w * WIN_SPAN; }
+uint8_t *shadow_window(struct shadow *s, int w) { return win_base(s, win_index(s, w)); }
 
 int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off)
 {
     uintptr_t b = (uintptr_t)s->base;
-    if (addr < b || addr >= b + 2 * WIN_SPAN) return -1;
-    int w = (int)((addr - b) / WIN_SPAN);
-    *off = addr - b - (uint64_t)w * WIN_SPAN;
-    return w;
+    if (addr < b || addr >= b + NWIN * WIN_SPAN) return -1;
+    int idx = (int)((addr - b) / WIN_SPAN);
+    *off = addr - b - (uint64_t)idx * WIN_SPAN;
+    if (idx / 2 != s->cur) return -1;
+    return (idx & 1) ? SHADOW_USER : SHADOW_SUP;
 }
 
 void shadow_zap_all(struct shadow *s)
 {
+    for (int w = 0; w < NWIN; w++) s->live[w] = 0;
+    for (int a = 0; a < NAS; a++) s->tagged[a] = false;
     if (s->nnodes == 0) return;
-    for (int w = 0; w < 2; w++) (void)reserve(shadow_window(s, w), WIN_MAP);
+    for (int w = 0; w < NWIN; w++) (void)reserve(win_base(s, w), WIN_MAP);
     for (int32_t i = 0; i < s->nnodes; i++) {
         struct node *n = &s->nodes[i];
         s->lin_node[n->win][n->lin_page] = 0;
@@ -114,29 +136,82 @@ static void node_kill(struct shadow *s, int32_t i)
     if (!n->live) return;
     n->live = 0;
     s->lin_node[n->win][n->lin_page] = 0;
+    s->live[n->win]--;
 }
 
 void shadow_zap_page(struct shadow *s, uint32_t lin)
 {
+    /* every slot: INVLPG of a global page drops it in all address spaces */
     uint32_t page = lin >> 12;
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < NWIN; w++) {
         int32_t i = s->lin_node[w][page] - 1;
         if (i < 0) continue;
         node_kill(s, i);
-        (void)reserve(shadow_window(s, w) + ((uint64_t)page << 12), 4096);
+        (void)reserve(win_base(s, w) + ((uint64_t)page << 12), 4096);
         s->st.zaps_page++;
     }
 }
 
-int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable, bool global)
+/* forget everything window idx maps */
+static void zap_window(struct shadow *s, int idx)
+{
+    if (!s->live[idx]) return;
+    (void)reserve(win_base(s, idx), WIN_MAP);
+    for (int32_t i = 0; i < s->nnodes; i++)
+        if (s->nodes[i].win == idx) node_kill(s, i);
+}
+
+void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
+                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable),
+                      void *opaque)
+{
+    int cur = s->cur;
+    s->tag[cur] = old_cr3;
+    s->tagged[cur] = true;
+    s->last_use[cur] = ++s->clock;
+    int found = -1, victim = -1;
+    for (int a = 0; a < NAS; a++)
+        if (s->tagged[a] && s->tag[a] == new_cr3) { found = a; break; }
+    for (int a = 0; a < NAS && found < 0; a++) {      /* a free slot, else the least recently used */
+        if (a == cur) continue;
+        if (!s->tagged[a]) { victim = a; break; }
+        if (victim < 0 || s->last_use[a] < s->last_use[victim]) victim = a;
+    }
+    if (found >= 0 && s->live[2 * found] + s->live[2 * found + 1] <= MAX_VALIDATE) {
+        /* each non-global page as the guest tables have it now (the CR3
+         * load flushed the TLB: nothing may survive the tables no longer allow) */
+        for (int32_t i = 0; i < s->nnodes; i++) {
+            struct node *n = &s->nodes[i];
+            if (n->win / 2 != found || !n->live || n->global) continue;
+            if (still_valid(opaque, n->lin_page << 12, n->pfn, n->win & 1, n->writable)) continue;
+            node_kill(s, i);
+            (void)reserve(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), 4096);
+            s->st.validate_drops++;
+        }
+        s->st.as_hits++;
+        s->cur = found;
+    } else {
+        int a = found >= 0 ? found : victim;
+        zap_window(s, 2 * a);
+        zap_window(s, 2 * a + 1);
+        s->st.as_misses++;
+        s->cur = a;
+    }
+    s->tag[s->cur] = new_cr3;
+    s->tagged[s->cur] = true;
+    s->last_use[s->cur] = ++s->clock;
+}
+
+int shadow_map(struct shadow *s, int ww, uint32_t lin, uint64_t pa, bool writable, bool global)
 {
     uint64_t pfn = pa >> 12;
     if (pfn >= s->ram_pages) return -1;
     uint32_t page = lin >> 12;
+    if (s->nnodes >= MAX_NODES) { shadow_zap_all(s); s->st.overflow_zaps++; }
+    int w = win_index(s, ww);
     int32_t old = s->lin_node[w][page] - 1;
     if (old >= 0) node_kill(s, old);
-    if (s->nnodes >= MAX_NODES) { shadow_zap_all(s); s->st.overflow_zaps++; }
-    void *at = shadow_window(s, w) + ((uint64_t)page << 12);
+    void *at = win_base(s, w) + ((uint64_t)page << 12);
     void *p = mmap(at, 4096, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED, s->fd,
                    (off_t)(pfn << 12));
     if (p == MAP_FAILED) return -1;
@@ -144,32 +219,31 @@ int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable
     s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global };
     s->pfn_head[pfn] = i;
     s->lin_node[w][page] = i + 1;
+    s->live[w]++;
     s->st.fills++;
     return 0;
 }
 
 void shadow_zap_nonglobal(struct shadow *s)
 {
-    /* one mmap over the span of the non-global pages of each window (for
-     * Linux: user space below the kernel), then the global pages that span
-     * covered are forgotten too (they refill on demand) */
-    uint32_t lo[2] = { UINT32_MAX, UINT32_MAX }, hi[2] = { 0, 0 };
-    uint32_t n = 0;
+    /* the current supervisor window: one mmap over the span of its non-global pages
+     * (for Linux: user space below the kernel); global pages inside that
+     * span are forgotten too (they refill on demand) */
+    uint32_t lo = UINT32_MAX, hi = 0, n = 0;
+    int sw = 2 * s->cur;
     for (int32_t i = 0; i < s->nnodes; i++) {
         const struct node *nd = &s->nodes[i];
-        if (!nd->live || nd->global) continue;
-        if (nd->lin_page < lo[nd->win]) lo[nd->win] = nd->lin_page;
-        if (nd->lin_page > hi[nd->win]) hi[nd->win] = nd->lin_page;
+        if (nd->win != sw || !nd->live || nd->global) continue;
+        if (nd->lin_page < lo) lo = nd->lin_page;
+        if (nd->lin_page > hi) hi = nd->lin_page;
         n++;
     }
     if (!n) return;
     for (int32_t i = 0; i < s->nnodes; i++) {
         struct node *nd = &s->nodes[i];
-        if (nd->live && nd->lin_page >= lo[nd->win] && nd->lin_page <= hi[nd->win]) node_kill(s, i);
+        if (nd->win == sw && nd->live && nd->lin_page >= lo && nd->lin_page <= hi) node_kill(s, i);
     }
-    for (int w = 0; w < 2; w++)
-        if (lo[w] <= hi[w])
-            (void)reserve(shadow_window(s, w) + ((uint64_t)lo[w] << 12), ((uint64_t)(hi[w] - lo[w]) + 1) << 12);
+    (void)reserve(win_base(s, sw) + ((uint64_t)lo << 12), ((uint64_t)(hi - lo) + 1) << 12);
     s->st.zaps_nonglobal++;
 }
 
@@ -179,7 +253,7 @@ void shadow_protect_pfn(struct shadow *s, uint64_t pfn)
     for (int32_t i = s->pfn_head[pfn]; i != NO_NODE; i = s->nodes[i].next) {
         struct node *n = &s->nodes[i];
         if (!n->live || !n->writable) continue;
-        (void)mprotect(shadow_window(s, n->win) + ((uint64_t)n->lin_page << 12), 4096, PROT_READ);
+        (void)mprotect(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), 4096, PROT_READ);
         n->writable = 0;
         s->st.protects++;
     }

@@ -30,6 +30,9 @@ struct shadow_stats {
     uint64_t zaps_all;         /* whole-window zaps                           */
     uint64_t zaps_page;        /* single-page zaps (INVLPG)                   */
     uint64_t zaps_nonglobal;   /* CR3 writes keeping global pages             */
+    uint64_t as_hits;          /* CR3 writes back to a parked user window     */
+    uint64_t as_misses;        /* ... to a new one                            */
+    uint64_t validate_drops;   /* pages of a parked window no longer valid    */
     uint64_t protects;         /* mappings made read-only for code            */
     uint64_t overflow_zaps;    /* zaps forced by the mapping bound            */
 };
@@ -44,9 +47,17 @@ int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off);
  * Returns 0, or -1 if pa is not RAM or the host refused. */
 int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable, bool global);
 void shadow_zap_all(struct shadow *s);
-/* MOV CR3 with CR4.PGE: drop every mapping that did not come from a global
- * guest page (SDM vol. 3 sec. 4.10.4.1). */
+/* Drop the supervisor window's mappings that did not come from a global
+ * guest page. */
 void shadow_zap_nonglobal(struct shadow *s);
+/* MOV CR3 with CR4.PGE (SDM vol. 3 sec. 4.10.4.1): park the current window
+ * pair under old_cr3 and make new_cr3's current: a parked pair keeps its
+ * global pages and, page by page, the non-global ones that still_valid()
+ * says the guest tables still map to the same frame (accessed; dirty if
+ * writable); else a fresh pair. */
+void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
+                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable),
+                      void *opaque);
 void shadow_zap_page(struct shadow *s, uint32_t lin);
 /* Make every mapping of RAM page pfn read-only (it now holds code). */
 void shadow_protect_pfn(struct shadow *s, uint64_t pfn);

@@ -64,7 +64,8 @@ struct bt {
     uint32_t smc_total;             /* SMC faults since the counters' reset */
     uint64_t ram_pages;
     uint8_t *poll_page, *poll_guard;
-    int cur_window;                 /* window GS points at, -1: unknown     */
+    uintptr_t cur_window;           /* window base GS points at, 0: unknown */
+    uint32_t as_cr3;                /* CR3 the current user window is for  */
     bool use_wrgsbase;
     bool smc_hit;                   /* a page was invalidated in a callout  */
     int delivered;                  /* vector a callout delivered (bt_step) */
@@ -380,13 +381,33 @@ static void flush_all(struct bt *bt)
 }
 
 /* the guest flushed its TLB: the shadow follows */
+/* a parked user window's page is kept only if the guest's tables (of the
+ * new CR3, now loaded) still give it: same frame, accessed, dirty if the
+ * mapping is writable. The walk sets no A/D bits and leaves no #PF state. */
+static bool page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable)
+{
+    struct bt *bt = opaque;
+    struct cpu *c = bt->cpu;
+    uint32_t cr2 = c->cr[2], err = c->exc_err;
+    bool has = c->exc_has_err;
+    uint64_t pa;
+    bool ok = paging_walk(c, lin, ACC_READ, user, &pa, false) == EXC_NONE;
+    c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
+    if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
+    return ok && (pa >> 12) == pfn && c->last_walk_accessed &&
+           (!writable || (c->last_walk_writable && c->last_walk_dirty));
+}
+
 static void tlb_hook(void *opaque, int kind, uint32_t lin)
 {
     struct bt *bt = opaque;
+    struct cpu *c = bt->cpu;
     jc_flush(bt);                     /* cached targets assumed the old mappings */
     if (kind == CPU_FLUSH_PAGE) shadow_zap_page(bt->sh, lin);
-    else if (kind == CPU_FLUSH_NONGLOBAL) shadow_zap_nonglobal(bt->sh);
+    else if (kind == CPU_FLUSH_NONGLOBAL && (c->cr[0] & CR0_PG))
+        shadow_switch_as(bt->sh, bt->as_cr3, c->cr[3], page_still_valid, bt);
     else shadow_zap_all(bt->sh);
+    bt->as_cr3 = c->cr[3];
 }
 
 /* ---- modes ---- */
@@ -647,7 +668,8 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     if (!bt) { snprintf(err, errlen, "out of memory"); return NULL; }
     bt->cpu = c;
     bt->trap = trap_mode;
-    bt->cur_window = -1;
+    bt->cur_window = 0;
+    bt->as_cr3 = c->cr[3];
     bt->ram_pages = mem_ram_size(c->mem) >> 12;
     bt->sh = shadow_new(c->mem, err, errlen);
     if (!bt->sh) { free(bt); return NULL; }
@@ -714,11 +736,11 @@ void bt_free(struct bt *bt)
 
 static void set_window(struct bt *bt, int w)
 {
-    if (w == bt->cur_window) return;
     uintptr_t base = (uintptr_t)shadow_window(bt->sh, w);
+    if (base == bt->cur_window) return;
     if (bt->use_wrgsbase) __asm__ volatile("wrgsbase %0" :: "r"(base) : "memory");
     else syscall(SYS_arch_prctl, ARCH_SET_GS, base);
-    bt->cur_window = w;
+    bt->cur_window = base;
 }
 
 /* ---- --check: lockstep against the interpreter ---- */
@@ -1050,6 +1072,8 @@ void bt_print_stats(struct bt *bt, FILE *f)
             (unsigned long long)s->callouts[CO_SYSTEM], (unsigned long long)s->callouts[CO_IO],
             (unsigned long long)s->callouts[CO_STRING], (unsigned long long)s->callouts[CO_FPU],
             (unsigned long long)s->callouts[CO_STACK], (unsigned long long)s->callouts[CO_OTHER]);
+    fprintf(f, "bt86: address-space switches: %llu back to a parked window (%llu pages dropped), %llu to a new one\n",
+            (unsigned long long)sh->as_hits, (unsigned long long)sh->validate_drops, (unsigned long long)sh->as_misses);
     fprintf(f, "bt86: shadow: fills %llu, zaps %llu (+%llu non-global, %llu pages, %llu overflow), code write-protects %llu; "
                "faults: guest #PF %llu, mmio/rom %llu, smc %llu, #DE %llu; smc invalidations %llu\n",
             (unsigned long long)sh->fills, (unsigned long long)sh->zaps_all, (unsigned long long)sh->zaps_nonglobal,
