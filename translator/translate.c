@@ -606,9 +606,10 @@ static unsigned callout_kind(const struct insn *in)
 static unsigned callout_ends_block(const struct insn *in)
 {
     uint32_t a = optab[in->op].attrs;
-    /* loads of DS, ES, FS, GS: continue when the segment classes stay */
+    /* loads of DS, ES, FS, GS, and INVLPG (the shadow follows it at once):
+     * continue when the mode key stays */
     const char *h = optab[in->op].handler;
-    if ((!strcmp(h, "mov_to_seg") && in->opnd[0].reg != SEG_SS) ||
+    if ((!strcmp(h, "mov_to_seg") && in->opnd[0].reg != SEG_SS) || !strcmp(h, "invlpg") ||
         (!strcmp(h, "popseg") && in->opnd[0].reg != SEG_SS) ||
         (!strcmp(h, "lseg") && in->opc != 0xB2))
         return 2;

@@ -970,7 +970,9 @@ kw_iters:   db  "iters=", 0
 kw_batches: db  "batches=", 0
 hexdig:     db  "0123456789abcdef"
 
-        align   8
+        ; the mutable data starts on a page of its own: stores next to code
+        ; would make a translator treat the code page as self-modifying
+        align   4096
 t0:         dq  0                       ; batch start TSC
 t1:         dq  0                       ; last batch's elapsed ticks
 v_min:      dq  0                       ; fastest batch, per op x 1e5
