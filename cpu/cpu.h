@@ -143,8 +143,8 @@ struct cpu {
         uint64_t jc_gen;       /* jump-cache generation << 47 (translator/)  */
         uint64_t fpu_hook;     /* called before each translated x87 insn:
                                   loads the guest x87 state into the host's */
-        uint32_t fpu_fip, fpu_fdp;   /* guest FIP/FDP/FOP of the last      */
-        uint16_t fpu_fop;            /* translated x87 instruction         */
+        uint32_t fpu_fip, fpu_fop;   /* guest FIP and FOP (adjacent: one   */
+        uint32_t fpu_fdp;            /* store), FDP of the last translated x87 insn */
         uint8_t  fpu_img[108] __attribute__((aligned(16)));   /* FNSAVE image */
     } btrt;
 

@@ -313,7 +313,7 @@ static void fpu_sync(struct bt *bt)
     for (unsigned i = 0; i < 8; i++) memcpy(c->fpu.st[(top + i) & 7], img + 28 + 10 * i, 10);
     c->fpu.fip = c->btrt.fpu_fip;
     c->fpu.fdp = c->btrt.fpu_fdp;
-    c->fpu.fop = c->btrt.fpu_fop;
+    c->fpu.fop = (uint16_t)c->btrt.fpu_fop;
     c->btrt.fpu_hook = (uint64_t)(uintptr_t)bt->stub_fpu_load;
     __asm__ volatile("fninit");
     uint16_t cw = 0x037F;
@@ -568,6 +568,10 @@ static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
 
 static void exit_at(struct bt *bt, ucontext_t *uc, struct tb *tb, unsigned k, int code)
 {
+    if (tb->map[k].fpu_ptr_valid) {                 /* an x87 insn before k whose FIP/FOP wait */
+        bt->cpu->btrt.fpu_fip = (uint32_t)tb->map[k].fpu_ptr;
+        bt->cpu->btrt.fpu_fop = (uint32_t)(tb->map[k].fpu_ptr >> 32);
+    }
     uc->uc_mcontext.gregs[REG_R15] += tb->map[k].pending;
     bt->cpu->eip = tb->map[k].eip;
     bt->cpu->btrt.exit_code = code;

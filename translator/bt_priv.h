@@ -46,6 +46,8 @@ struct tb_insn {
     uint32_t host_off;     /* offset of its host code from the block entry  */
     uint32_t eip;          /* guest EIP                                     */
     uint16_t pending;      /* retired instructions of the block not yet in r15 */
+    uint8_t  fpu_ptr_valid;/* fpu_ptr is the last x87 insn before this one, not yet stored */
+    uint64_t fpu_ptr;      /* its FIP | FOP << 32                           */
 };
 
 struct tb {

@@ -107,7 +107,24 @@ struct tr {
     uint32_t eip, next;    /* guest EIP of this instruction and the next     */
     bool fpu_hooked;       /* the x87 hook was called since the block entry or
                               the last callout (which may have unloaded it) */
+    bool fpu_ptr_dirty;    /* fpu_ptr is not stored yet: the guest's FIP/FOP
+                              are stored once, where control can leave     */
+    uint64_t fpu_ptr;      /* FIP | FOP << 32 of the last x87 insn          */
 };
+
+#define OFF_FPU_FIP ((int32_t)offsetof(struct cpu, btrt.fpu_fip))
+#define OFF_FPU_FDP ((int32_t)offsetof(struct cpu, btrt.fpu_fdp))
+#define OFF_FPU_FOP ((int32_t)offsetof(struct cpu, btrt.fpu_fop))
+#define OFF_FPU_HOOK ((int32_t)offsetof(struct cpu, btrt.fpu_hook))
+
+/* store the pending FIP/FOP (one 8-byte store) */
+static void fpu_ptr_sync(struct tr *t)
+{
+    if (!t->fpu_ptr_dirty) return;
+    e_mov64_imm(t->b, H_R11, t->fpu_ptr);
+    e_store_cpu64(t->b, H_R11, OFF_FPU_FIP);
+    t->fpu_ptr_dirty = false;
+}
 
 static inline unsigned hreg(unsigned g) { return g == 4 ? H_R12 : g; }
 /* host register number of a guest GPR operand (byte registers keep their
@@ -553,11 +570,6 @@ static bool tr_popf(struct tr *t, const struct insn *in)
  * return from C and is a bare RET afterwards; bt.c saves it back (FNSAVE)
  * whenever translated code returns to C. The guest's FIP/FOP/FDP are kept
  * by stores beside each instruction (the host's would be host addresses). */
-#define OFF_FPU_FIP ((int32_t)offsetof(struct cpu, btrt.fpu_fip))
-#define OFF_FPU_FDP ((int32_t)offsetof(struct cpu, btrt.fpu_fdp))
-#define OFF_FPU_FOP ((int32_t)offsetof(struct cpu, btrt.fpu_fop))
-#define OFF_FPU_HOOK ((int32_t)offsetof(struct cpu, btrt.fpu_hook))
-
 static bool tr_fpu(struct tr *t, const struct insn *in)
 {
     if (!(t->mode & MODE_FPU)) return false;             /* #NM: the interpreter */
@@ -572,14 +584,13 @@ static bool tr_fpu(struct tr *t, const struct insn *in)
         t->fpu_hooked = true;
     }
     if (!strcmp(h, "fpu_init")) {                         /* FNINIT clears the pointers */
+        t->fpu_ptr_dirty = false;
         e_store_cpu_imm32(b, OFF_FPU_FIP, 0);
+        e_store_cpu_imm32(b, OFF_FPU_FOP, 0);
         e_store_cpu_imm32(b, OFF_FPU_FDP, 0);
-        e8(b, 0x66); e_rex(b, false, 0, 0, H_R13); e8(b, 0xC7); e_ea(b, 0, H_R13, -1, 0, OFF_FPU_FOP); e8(b, 0); e8(b, 0);
     } else if (!control) {
-        e_store_cpu_imm32(b, OFF_FPU_FIP, t->eip);
-        unsigned fop = ((in->opc & 7) << 8) | in->modrm;
-        e8(b, 0x66); e_rex(b, false, 0, 0, H_R13); e8(b, 0xC7); e_ea(b, 0, H_R13, -1, 0, OFF_FPU_FOP);
-        e8(b, fop & 0xFF); e8(b, fop >> 8);
+        t->fpu_ptr = t->eip | (uint64_t)(((in->opc & 7) << 8) | in->modrm) << 32;
+        t->fpu_ptr_dirty = true;
         if (in->mod != 3) {                               /* FDP: the operand's offset */
             int base = in->base == REG_NONE ? -1 : (int)hreg(in->base);
             int index = in->index == REG_NONE ? -1 : (int)hreg(in->index);
@@ -631,6 +642,7 @@ static bool tr_callout(struct tr *t, const struct insn *in)
     rec->mode = t->mode;
     rec->kind = (uint8_t)callout_kind(in);
     if (rec->ends_block || rec->kind == CO_IO || rec->kind == CO_SYSTEM) t->tb->sensitive = true;
+    fpu_ptr_sync(t);
     e_count(t->b, t->k - t->sync);
     e_mov64_imm(t->b, H_R11, (uint64_t)(uintptr_t)rec);
     e_call(t->b, bt_stub_callout(t->bt));
@@ -643,6 +655,7 @@ static bool tr_callout(struct tr *t, const struct insn *in)
 /* exit before instruction k (trap mode: the monitor emulates it) */
 static void exit_trap(struct tr *t)
 {
+    fpu_ptr_sync(t);
     e_count(t->b, t->k - t->sync);
     e_store_cpu_imm32(t->b, OFF_EIP, t->eip);
     e_store_cpu_imm32(t->b, OFF_EXIT_CODE, BT_EXIT_TRAP);
@@ -722,7 +735,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     struct cbuf cb;
     uint8_t *start = tb ? bt_code_alloc_begin(bt, &cb) : NULL;
     if (!start) { *no_space = true; return NULL; }
-    struct tr t = { bt, c, &cb, tb, mode, lin & ~0xFFFu, 0, 0, 0, 0, false };
+    struct tr t = { bt, c, &cb, tb, mode, lin & ~0xFFFu, 0, 0, 0, 0, false, false, 0 };
     tb->eip = c->eip; tb->lin = lin; tb->phys = phys;
     tb->cs_base = c->seg[SEG_CS].base; tb->mode = mode;
     tb->host = start;
@@ -740,7 +753,16 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         t.k = k;
         t.eip = eip;
         t.next = eip + in->len;
-        tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, (uint16_t)(k - t.sync) };
+        tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, (uint16_t)(k - t.sync),
+                                       t.fpu_ptr_dirty, t.fpu_ptr };
+        switch (tk[in->op]) {                        /* where control may leave: FIP/FOP first */
+        case TK_JMP: case TK_JCC: case TK_CALL: case TK_RET: case TK_JMP_EV: case TK_CALL_EV: case TK_LOOP:
+        case TK_POPF: case TK_STI:
+            fpu_ptr_sync(&t);
+            break;
+        default:
+            break;
+        }
         const struct opinfo *oi = &optab[in->op];
         uint32_t attrs = oi->attrs;
         tb->undef_flags = (tb->undef_flags & ~oi->fw) | oi->fu;
@@ -781,12 +803,13 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         eip = t.next;
     }
     if (!ended) {                                   /* fell off the end */
+        fpu_ptr_sync(&t);
         t.k = k - 1;
         exit_direct(&t, eip, k - t.sync);
     }
     tb->ninsn = (uint16_t)k;
     tb->nbytes = (uint16_t)(eip - c->eip);
-    tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, 0 };
+    tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, 0, 0, 0 };
     /* invalidation stub: the entry is patched to jump here */
     e_store_cpu_imm32(&cb, OFF_EIP, c->eip);
     e_jmp(&cb, bt_stub_exit_save(bt));
