@@ -30,48 +30,11 @@ fi
 if [ ! -f "$K" ] || [ ! -f "$I" ]; then
     echo "SKIP boot_seabios: no reference guest in build/guest (scripts/make-guest.sh)"; exit 0
 fi
-if [ ! -x "$D/root/usr/bin/syslinux" ]; then
-    (cd "$D" && apt-get download syslinux syslinux-common >/dev/null 2>&1)
-    for f in "$D"/syslinux*.deb; do [ -f "$f" ] && dpkg-deb -x "$f" "$D/root"; done
-fi
-SYSLINUX="$D/root/usr/bin/syslinux"
-MBR="$D/root/usr/lib/syslinux/mbr/mbr.bin"
-if [ ! -x "$SYSLINUX" ] || [ ! -f "$MBR" ] || ! command -v mkfs.vfat >/dev/null || ! command -v mcopy >/dev/null; then
-    echo "SKIP boot_seabios: needs syslinux (apt-get download), mkfs.vfat and mtools"; exit 0
-fi
-
-# the disk of run-syslinux.sh: syslinux's MBR, one active FAT16 partition at
-# sector 2048 with ldlinux.sys, the kernel, the initramfs and syslinux.cfg
+# the disk of run-syslinux.sh (tests/boot/syslinux-disk.sh)
+. tests/boot/syslinux-disk.sh
 IMG="$B/seabios-syslinux.img"
-PART="$B/seabios-part.img"
-rm -f "$IMG" "$PART"
-truncate -s 63M "$PART"
-mkfs.vfat -F 16 -h 2048 -n BT86BOOT "$PART" >/dev/null || { echo "FAIL boot_seabios_image: mkfs.vfat"; exit 1; }
-cat > "$B/seabios-syslinux.cfg" <<CFG
-SERIAL 0 115200
-DEFAULT linux
-PROMPT 0
-TIMEOUT 0
-LABEL linux
-  KERNEL /vmlinuz
-  INITRD /initrd.gz
-  APPEND console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet
-CFG
-MTOOLS_SKIP_CHECK=1 mcopy -i "$PART" "$K" ::/vmlinuz && MTOOLS_SKIP_CHECK=1 mcopy -i "$PART" "$I" ::/initrd.gz &&
-    MTOOLS_SKIP_CHECK=1 mcopy -i "$PART" "$B/seabios-syslinux.cfg" ::/syslinux.cfg || { echo "FAIL boot_seabios_image: mcopy"; exit 1; }
-"$SYSLINUX" --install "$PART" || { echo "FAIL boot_seabios_image: syslinux --install"; exit 1; }
-truncate -s 64M "$IMG"
-dd if="$MBR" of="$IMG" bs=440 count=1 conv=notrunc 2>/dev/null
-python3 - "$IMG" <<'PYEOF'
-import struct, sys
-with open(sys.argv[1], "r+b") as f:
-    start, count = 2048, 63 * 2048
-    entry = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x0E, b"\xfe\xff\xff", start, count)
-    f.seek(446); f.write(entry + b"\0" * 48)
-    f.seek(510); f.write(b"\x55\xaa")
-PYEOF
-dd if="$PART" of="$IMG" bs=1M seek=1 conv=notrunc 2>/dev/null
-rm -f "$PART"
+make_syslinux_disk boot_seabios "$IMG"
+case $? in 0) ;; 2) exit 0 ;; *) exit 1 ;; esac
 
 python3 - "$IMG" "$B" <<'PYEOF'
 import os, re, sys, time
