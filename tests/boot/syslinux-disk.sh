@@ -17,7 +17,7 @@ make_syslinux_disk() {
         echo "SKIP $test_name: needs syslinux (apt-get download), mkfs.vfat and mtools"; return 2
     fi
     part="$img.part"
-    cfg="$img.cfg"
+    cfg="$img.cfg"                      # (run-seabios.sh reuses it for the CD)
     rm -f "$img" "$part"
     truncate -s 63M "$part"
     mkfs.vfat -F 16 -h 2048 -n BT86BOOT "$part" >/dev/null || { echo "FAIL ${test_name}_image: mkfs.vfat"; return 1; }
