@@ -523,10 +523,20 @@ static void exit_to_loop(struct tr *t, uint32_t eip)
     e_jmp(t->b, bt_stub_exit_save(t->bt));
 }
 
-static bool tr_sti(struct tr *t)
+/* STI: the interrupt shadow covers the next instruction. When that one is
+ * in this block it runs right here and the block then leaves for the run
+ * loop (no interrupt check can come between them); else the shadow is set
+ * and the run loop steps the next instruction. */
+static bool tr_sti(struct tr *t, bool next_in_block)
 {
     if (MODE_CPL(t->mode) != 0) return false;
     struct cbuf *b = t->b;
+    if (next_in_block) {
+        e8(b, 0x9C);
+        e_alu_cpu_imm(b, 1, OFF_EFLAGS, FL_IF);
+        e8(b, 0x9D);
+        return true;
+    }
     e8(b, 0x9C);
     /* test dword [r13 + eflags], IF; jnz +N; mov byte [r13 + shadow], 1 */
     e_rex(b, false, 0, 0, H_R13); e8(b, 0xF7); e_ea(b, 0, H_R13, -1, 0, OFF_EFLAGS); e32(b, FL_IF);
@@ -727,6 +737,14 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         uint32_t attrs = optab[insns[n].op].attrs;
         off += insns[n].len;
         n++;
+        if (!strcmp(optab[insns[n - 1].op].handler, "sti") && MODE_CPL(mode) == 0 && n < max) {
+            /* one more: the instruction in STI's shadow runs in this block */
+            if (off < avail && decode(&insns[n], code + off, avail - off, dmode) == DECODE_OK) {
+                off += insns[n].len;
+                n++;
+            }
+            break;
+        }
         if (attrs & (A_BRANCH | A_ENDTB)) break;
         if (self_check && touches_memory(&insns[n - 1])) break;   /* a store may change the code after it */
     }
@@ -746,7 +764,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     tb->self_check = self_check;
     if (self_check) self_check_prologue(&t, code, off, code);
     uint32_t eip = c->eip;
-    bool ended = false;
+    bool ended = false, after_sti = false;
     unsigned k;
     for (k = 0; k < n && !ended; k++) {
         const struct insn *in = &insns[k];
@@ -774,7 +792,13 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         }
         uint8_t *mark = cb.p;
         bool ok;
-        switch (tk[in->op]) {
+        bool shadowed = after_sti;                   /* this one is in STI's shadow */
+        after_sti = false;
+        unsigned kind = tk[in->op];
+        if (shadowed && !(kind == TK_IDENT || kind == TK_NOP || kind == TK_LEA || kind == TK_INCDEC_Z ||
+                          kind == TK_PUSH || kind == TK_POP || kind == TK_FPU || kind == TK_PUSHF || kind == TK_CLI))
+            kind = TK_CALLOUT;                       /* a jump or a system insn: through the loop */
+        switch (kind) {
         case TK_IDENT: ok = tr_ident(&t, in, false); break;
         case TK_LEA: ok = in->opnd[1].kind == OPND_MEM && tr_ident(&t, in, true); break;
         case TK_NOP: ok = true; break;
@@ -784,7 +808,11 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         case TK_STD: ok = tr_cld_std(&t, true); break;
         case TK_PUSH_SEG: ok = tr_push_seg(&t, in); break;
         case TK_CLI: ok = tr_cli(&t); break;
-        case TK_STI: ok = tr_sti(&t); if (ok) ended = true; break;
+        case TK_STI:
+            ok = tr_sti(&t, k + 1 < n);
+            if (ok && k + 1 < n) after_sti = true;
+            else if (ok) ended = true;
+            break;
         case TK_POPF: ok = tr_popf(&t, in); if (ok) ended = true; break;
         case TK_INCDEC_Z: ok = tr_incdec_z(&t, in); break;
         case TK_PUSH: ok = tr_push(&t, in); break;
@@ -799,6 +827,11 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         if (!ok) {
             cb.p = mark;
             ended = tr_callout(&t, in);   /* else the block goes on (or exits below) */
+        }
+        if (shadowed && !ended) {                    /* the shadow ends: take interrupts */
+            fpu_ptr_sync(&t);
+            exit_to_loop(&t, t.next);
+            ended = true;
         }
         eip = t.next;
     }
