@@ -108,8 +108,15 @@ static uint32_t string_bulk(struct cpu *c, const struct insn *in, enum sop op)
     if (!d) return 0;
     if (op == S_STOS) {
         uint32_t v = c->r[R_EAX];
-        if (size == 1) memset(d, (int)(v & 0xFF), n);
-        else for (uint32_t i = 0; i < n; i++) memcpy(d + i * size, &v, size);
+        if (size == 1 || (size == 2 && (v & 0xFF) == ((v >> 8) & 0xFF)) ||
+            (size == 4 && v == (v & 0xFF) * 0x01010101u)) {
+            memset(d, (int)(v & 0xFF), n * size);           /* one repeated byte */
+        } else {
+            uint64_t pat = size == 2 ? (v & 0xFFFFu) * 0x0001000100010001ull : (uint64_t)v * 0x0000000100000001ull;
+            uint32_t bytes = n * size, i = 0;
+            for (; i + 8 <= bytes; i += 8) memcpy(d + i, &pat, 8);
+            if (i < bytes) memcpy(d + i, &pat, bytes - i);   /* a whole number of elements */
+        }
     } else {
         const uint8_t *sp = seg_fast(c, in->seg, si, n * size, false);
         if (!sp) return 0;

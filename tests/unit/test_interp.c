@@ -81,6 +81,37 @@ static void test_rep_movsb_and_cmps(void)
     EXPECT(c.eflags & FL_ZF);
 }
 
+/* REP STOSD/STOSW with 32-bit addresses take the page-at-a-time path
+ * (cpu/ops_string.c string_bulk): a non-repeating pattern, an odd count
+ * (tail), and nothing written past the end. */
+static void test_rep_stos_bulk_pattern(void)
+{
+    static const uint8_t p[] = {
+        0x66, 0xB8, 0x44, 0x33, 0x22, 0x11,       /* mov eax, 0x11223344 */
+        0x66, 0xB9, 0x00, 0x03, 0x00, 0x00,       /* mov ecx, 768        */
+        0x66, 0xBF, 0x00, 0x90, 0x00, 0x00,       /* mov edi, 0x9000     */
+        0xF3, 0x67, 0x66, 0xAB,                   /* rep stosd (a32)     */
+        0xB8, 0xCD, 0xAB,                         /* mov ax, 0xABCD      */
+        0x66, 0xB9, 0x05, 0x00, 0x00, 0x00,       /* mov ecx, 5          */
+        0x66, 0xBF, 0x00, 0xA0, 0x00, 0x00,       /* mov edi, 0xA000     */
+        0xF3, 0x67, 0xAB,                         /* rep stosw (a32)     */
+        0xF4 };
+    struct cpu c; setup(&c, p, sizeof p);
+    EXPECT_EQ(run(&c), EXIT_HLT);
+    const uint8_t *ram = mem_ram(m);
+    bool ok = true;
+    for (unsigned i = 0; i < 768; i++) {
+        uint32_t v; memcpy(&v, ram + 0x9000 + 4 * i, 4);
+        if (v != 0x11223344u) ok = false;
+    }
+    EXPECT(ok);
+    EXPECT_EQ(ram[0x9000 + 3072], 0);
+    EXPECT_EQ(c.r[R_EDI], 0xA00Au);
+    EXPECT_EQ(c.r[R_ECX], 0);
+    for (unsigned i = 0; i < 5; i++) { EXPECT_EQ(ram[0xA000 + 2 * i], 0xCD); EXPECT_EQ(ram[0xA001 + 2 * i], 0xAB); }
+    EXPECT_EQ(ram[0xA00A], 0);
+}
+
 static void test_call_ret_push_pop(void)
 {
     /* call f; hlt; f: push 0x1234; pop bx; ret */
@@ -250,6 +281,7 @@ int main(void)
     RUN(test_div_zero_ivt);
     RUN(test_rep_movsb_and_cmps);
     RUN(test_call_ret_push_pop);
+    RUN(test_rep_stos_bulk_pattern);
     RUN(test_word_at_segment_end_faults);
     RUN(test_shifts_and_mul);
     RUN(test_ud_on_bad_opcode);
