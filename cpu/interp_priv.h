@@ -228,6 +228,8 @@ uint32_t io_in(struct cpu *c, uint16_t port, unsigned size);
 void io_out(struct cpu *c, uint16_t port, uint32_t v, unsigned size);
 
 int op_unimpl(struct cpu *cpu, const struct insn *in);
+/* The EFLAGS image PUSHF/INT store: VM and RF read as 0 (SDM vol. 2 PUSHF) */
+#define EFLAGS_PUSHF_MASK 0x00FCFFFFu
 /* EFLAGS bits POPF/IRET may change in the current mode and CPL */
 uint32_t eflags_writable(const struct cpu *c, unsigned opsize);
 #endif

@@ -222,7 +222,7 @@ int op_popa(struct cpu *c, const struct insn *in)
 int op_pushf(struct cpu *c, const struct insn *in)
 {
     if (cpu_v86(c) && iopl(c) < 3) return fault(c, EXC_GP, 0);
-    return stack_push(c, in->opsize, c->eflags & 0x00FCFFFFu);
+    return stack_push(c, in->opsize, c->eflags & EFLAGS_PUSHF_MASK);
 }
 
 /* The EFLAGS bits POPF/IRET may change in this mode and privilege. */

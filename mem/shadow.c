@@ -224,29 +224,6 @@ int shadow_map(struct shadow *s, int ww, uint32_t lin, uint64_t pa, bool writabl
     return 0;
 }
 
-void shadow_zap_nonglobal(struct shadow *s)
-{
-    /* the current supervisor window: one mmap over the span of its non-global pages
-     * (for Linux: user space below the kernel); global pages inside that
-     * span are forgotten too (they refill on demand) */
-    uint32_t lo = UINT32_MAX, hi = 0, n = 0;
-    int sw = 2 * s->cur;
-    for (int32_t i = 0; i < s->nnodes; i++) {
-        const struct node *nd = &s->nodes[i];
-        if (nd->win != sw || !nd->live || nd->global) continue;
-        if (nd->lin_page < lo) lo = nd->lin_page;
-        if (nd->lin_page > hi) hi = nd->lin_page;
-        n++;
-    }
-    if (!n) return;
-    for (int32_t i = 0; i < s->nnodes; i++) {
-        struct node *nd = &s->nodes[i];
-        if (nd->win == sw && nd->live && nd->lin_page >= lo && nd->lin_page <= hi) node_kill(s, i);
-    }
-    (void)reserve(win_base(s, sw) + ((uint64_t)lo << 12), ((uint64_t)(hi - lo) + 1) << 12);
-    s->st.zaps_nonglobal++;
-}
-
 void shadow_protect_pfn(struct shadow *s, uint64_t pfn)
 {
     if (pfn >= s->ram_pages) return;

@@ -29,7 +29,6 @@ struct shadow_stats {
     uint64_t fills;            /* pages mapped                                */
     uint64_t zaps_all;         /* whole-window zaps                           */
     uint64_t zaps_page;        /* single-page zaps (INVLPG)                   */
-    uint64_t zaps_nonglobal;   /* CR3 writes keeping global pages             */
     uint64_t as_hits;          /* CR3 writes back to a parked user window     */
     uint64_t as_misses;        /* ... to a new one                            */
     uint64_t validate_drops;   /* pages of a parked window no longer valid    */
@@ -47,9 +46,6 @@ int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off);
  * Returns 0, or -1 if pa is not RAM or the host refused. */
 int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable, bool global);
 void shadow_zap_all(struct shadow *s);
-/* Drop the supervisor window's mappings that did not come from a global
- * guest page. */
-void shadow_zap_nonglobal(struct shadow *s);
 /* MOV CR3 with CR4.PGE (SDM vol. 3 sec. 4.10.4.1): park the current window
  * pair under old_cr3 and make new_cr3's current: a parked pair keeps its
  * global pages and, page by page, the non-global ones that still_valid()

@@ -118,9 +118,7 @@ static int dma_read(void *opaque, uint64_t pa, void *buf, size_t len)
 static int dma_write(void *opaque, uint64_t pa, const void *buf, size_t len)
 {
     struct machine *m = opaque;
-    int r = mem_write_bytes(m->mem, pa, buf, len);
-    if (m->eng) engine_ram_written(m->eng, pa, len);   /* translated code there is stale */
-    return r;
+    return mem_write_bytes(m->mem, pa, buf, len);   /* (mem's code watch tells the translator) */
 }
 static uint64_t clk_now(void *opaque) { return vclock_now_ns(opaque); }
 /* the VGA's PCI function: the LFB BAR moves with the guest's programming */

@@ -118,7 +118,6 @@ static void jc_insert(struct bt *bt, const struct tb *tb)
     bt->jc_key[i] = 0 - ((uint64_t)tb->eip + ((uint64_t)tb->mode << 32) + bt->cpu->btrt.jc_gen);
     bt->jc_host[i] = (uint64_t)(uintptr_t)tb->host;
 }
-struct bt_stats *bt_stats(struct bt *bt) { return &bt->st; }
 void *bt_stub_exit_save(struct bt *bt) { return bt->stub_exit_save; }
 void *bt_stub_callout(struct bt *bt) { return bt->stub_callout; }
 
@@ -314,10 +313,7 @@ static void fpu_sync(struct bt *bt)
     c->fpu.fip = c->btrt.fpu_fip;
     c->fpu.fdp = c->btrt.fpu_fdp;
     c->fpu.fop = (uint16_t)c->btrt.fpu_fop;
-    c->btrt.fpu_hook = (uint64_t)(uintptr_t)bt->stub_fpu_load;
-    __asm__ volatile("fninit");
-    uint16_t cw = 0x037F;
-    __asm__ volatile("fldcw %0" : : "m"(cw));
+    c->btrt.fpu_hook = (uint64_t)(uintptr_t)bt->stub_fpu_load;   /* (FNSAVE left the FPU initialised) */
 }
 
 /* ---- code pages and invalidation ---- */
@@ -1078,9 +1074,9 @@ void bt_print_stats(struct bt *bt, FILE *f)
             (unsigned long long)s->callouts[CO_STACK], (unsigned long long)s->callouts[CO_OTHER]);
     fprintf(f, "bt86: address-space switches: %llu back to a parked window (%llu pages dropped), %llu to a new one\n",
             (unsigned long long)sh->as_hits, (unsigned long long)sh->validate_drops, (unsigned long long)sh->as_misses);
-    fprintf(f, "bt86: shadow: fills %llu, zaps %llu (+%llu non-global, %llu pages, %llu overflow), code write-protects %llu; "
+    fprintf(f, "bt86: shadow: fills %llu, zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
                "faults: guest #PF %llu, mmio/rom %llu, smc %llu, #DE %llu; smc invalidations %llu\n",
-            (unsigned long long)sh->fills, (unsigned long long)sh->zaps_all, (unsigned long long)sh->zaps_nonglobal,
+            (unsigned long long)sh->fills, (unsigned long long)sh->zaps_all,
             (unsigned long long)sh->zaps_page,
             (unsigned long long)sh->overflow_zaps, (unsigned long long)sh->protects,
             (unsigned long long)s->faults_guest, (unsigned long long)s->faults_mmio, (unsigned long long)s->faults_smc,

@@ -93,9 +93,6 @@ struct bt_stats {
 struct bt;
 
 /* translator/translate.c */
-struct tr_result {
-    struct tb *tb;         /* NULL: nothing translatable at this address    */
-};
 void tr_init_tables(void);
 /* Translate the block at cpu's CS:EIP (linear `lin`, physical `phys`, host
  * pointer `code` valid to the end of the page). */
@@ -114,6 +111,5 @@ uint64_t *bt_jc_key(struct bt *bt);
 uint64_t *bt_jc_host(struct bt *bt);
 void *bt_stub_callout(struct bt *bt);
 bool bt_trap_mode(const struct bt *bt);
-struct bt_stats *bt_stats(struct bt *bt);
 
 #endif

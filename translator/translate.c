@@ -17,6 +17,7 @@
  * and becomes a callout, so every instruction runs from the start.
  */
 #include "translator/bt_priv.h"
+#include "cpu/interp_priv.h"
 #include <stddef.h>
 #include <string.h>
 
@@ -468,7 +469,7 @@ static bool tr_pushf(struct tr *t, const struct insn *in)
     struct cbuf *b = t->b;
     e_pushfq_pop(b, H_R9);                                 /* r9 = host flags */
     e_load_cpu32(b, H_R8, OFF_EFLAGS);
-    e_alu_imm(b, 4, H_R8, 0x00FCFFFFu & ~0x8D5u);          /* and: VM, RF clear; arith from the host */
+    e_alu_imm(b, 4, H_R8, EFLAGS_PUSHF_MASK & ~0x8D5u);    /* and: VM, RF clear; arith from the host */
     e_alu_imm(b, 4, H_R9, 0x8D5u);
     e_rex(b, false, H_R9, 0, H_R8); e8(b, 0x09); e8(b, 0xC0 | (H_R9 & 7) << 3 | (H_R8 & 7));   /* or r8d, r9d */
     e_push_popfq(b, H_R9);                                 /* guest flags back before the store */
@@ -553,7 +554,7 @@ static bool tr_popf(struct tr *t, const struct insn *in)
 {
     if (MODE_CPL(t->mode) != 0 || in->opsize != 4 || !stack_ok(t)) return false;
     struct cbuf *b = t->b;
-    const uint32_t m = 0x00247FD5u;    /* writable at CPL 0 (eflags_writable): arith TF IF DF OF IOPL NT AC ID */
+    const uint32_t m = eflags_writable(t->c, 4);    /* CPL 0, protected mode: the interpreter's set */
     e_mem_op(b, false, 0x8B, -1, H_R8, &at_r12);           /* mov r8d, [r12]: the only access */
     e_lea32(b, H_R12, H_R12, 4);
     e_load_cpu32(b, H_R9, OFF_EFLAGS);
@@ -673,7 +674,6 @@ static void exit_trap(struct tr *t)
 }
 
 #define MAX_BLOCK_INSNS 48
-#define OFF_EXIT_CODE2 ((int32_t)offsetof(struct cpu, btrt.exit_code))
 
 /* may the instruction write memory (explicit operand, stack, string, or
  * anything the interpreter runs)? */
@@ -718,7 +718,7 @@ static void self_check_prologue(struct tr *t, const uint8_t *code, unsigned nbyt
     for (unsigned i = 0; i < nf; i++) e_patch32(fails[i], b->p);
     e8(b, 0x9D);
     e_store_cpu_imm32(b, OFF_EIP, t->c->eip);
-    e_store_cpu_imm32(b, OFF_EXIT_CODE2, BT_EXIT_STALE);
+    e_store_cpu_imm32(b, OFF_EXIT_CODE, BT_EXIT_STALE);
     e_jmp(b, bt_stub_exit_save(t->bt));
     over[1] = (uint8_t)(b->p - (over + 2));
 }
