@@ -45,6 +45,7 @@ void cpu_tlb_flush(struct cpu *c)
     for (int u = 0; u < 2; u++)
         for (int w = 0; w < 2; w++)
             for (int i = 0; i < TLB_SIZE; i++) c->tlb.tag[u][w][i] = TLB_INVALID;
+    c->tlb_large = false;
     if (c->tlb_flush_hook) c->tlb_flush_hook(c->tlb_hook_opaque, CPU_FLUSH_ALL, 0);
 }
 
@@ -65,6 +66,8 @@ void cpu_tlb_flush_nonglobal(struct cpu *c)
 
 void cpu_tlb_flush_page(struct cpu *c, uint32_t lin)
 {
+    /* in a large page, cached as 4 KiB pieces: drop everything (paging.c) */
+    if (c->tlb_large && (lin & c->tlb_large_mask) == c->tlb_large_base) { cpu_tlb_flush(c); return; }
     unsigned i = (lin >> 12) % TLB_SIZE;
     for (int u = 0; u < 2; u++)
         for (int w = 0; w < 2; w++) c->tlb.tag[u][w][i] = TLB_INVALID;

@@ -113,6 +113,10 @@ struct cpu {
         uint8_t global[2][2][TLB_SIZE];   /* from a G=1 leaf with CR4.PGE  */
     } tlb;
     bool last_walk_global;     /* the last page walk ended in a global leaf   */
+    bool last_walk_large;      /* ... in a 4 MiB (2 MiB with PAE) leaf        */
+    bool tlb_large;            /* large pages were walked since the last full
+                                  flush, all within the region below         */
+    uint32_t tlb_large_base, tlb_large_mask;
     bool last_walk_dirty;      /* ... in a leaf with D set (after the walk)   */
     bool last_walk_writable;   /* ... that allows writes at that privilege    */
     bool last_walk_accessed;   /* ... with A set at every level               */
@@ -140,7 +144,7 @@ struct cpu {
         uint64_t exit_site;    /* patchable jump of the exit taken, 0: none  */
         uint64_t poll;         /* address polled at every block entry        */
         int32_t  exit_code;    /* why translated code returned (translator/) */
-        uint64_t jc_gen;       /* jump-cache generation << 47 (translator/)  */
+        uint64_t jc_gen;       /* jump-cache generation * JC_GEN_ONE (translator/)  */
         uint64_t fpu_hook;     /* called before each translated x87 insn:
                                   loads the guest x87 state into the host's */
         uint32_t fpu_fip, fpu_fop;   /* guest FIP and FOP (adjacent: one   */

@@ -94,7 +94,25 @@ int paging_walk(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa
             set_bits(c, ent_pa[i], ent[i], PTE_A | (is_leaf && write ? PTE_D : 0), pae);
         }
     }
-    (void)large; (void)leaf;
+    (void)leaf;
+    c->last_walk_large = large;
+    if (large) {
+        /* INVLPG of one address drops the whole large page (SDM vol. 3 sec.
+         * 4.10.4.1); the TLB holds it as 4 KiB entries, so one linear region
+         * covering every large page walked is kept (grown by widening its
+         * mask) and INVLPG inside it flushes everything */
+        uint32_t size_mask = pae ? 0xFFE00000u : 0xFFC00000u;
+        if (!c->tlb_large) {
+            c->tlb_large = true;
+            c->tlb_large_base = lin & size_mask;
+            c->tlb_large_mask = size_mask;
+        } else {
+            while ((lin & c->tlb_large_mask) != c->tlb_large_base) {
+                c->tlb_large_mask <<= 1;
+                c->tlb_large_base &= c->tlb_large_mask;
+            }
+        }
+    }
     /* G (bit 8) of the leaf counts only with CR4.PGE (SDM vol. 3 sec. 4.10.2.4) */
     c->last_walk_global = (c->cr[4] & 0x80) && (ent[levels - 1] & 0x100);
     c->last_walk_dirty = (ent[levels - 1] & PTE_D) || (write && set_ad);

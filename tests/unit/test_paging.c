@@ -91,6 +91,37 @@ static void test_pse_4m_page(void)
     cpu_free(&c);
 }
 
+/* INVLPG of one address of a 4 MiB page drops the whole page (SDM vol. 3
+ * sec. 4.10.4.1), though the TLB holds it as 4 KiB pieces */
+static void test_invlpg_drops_whole_large_page(void)
+{
+    struct cpu c; setup(&c);
+    c.cr[4] |= 0x10;                                  /* PSE */
+    wr32(0x10000 + 2 * 4, 0x00800000 | 0x83);         /* 0x800000 -> 4 MiB page at 0x800000 */
+    cpu_tlb_flush(&c);
+    ram[0x800000 + 0x1000] = 0x11;
+    ram[0x800000 + 0x3FF000] = 0x22;
+    ram[0xC00000 + 0x1000] = 0x33;
+    ram[0xC00000 + 0x3FF000] = 0x44;
+    uint64_t v = 0;
+    EXPECT_EQ(lin_read(&c, 0x801000, 1, &v, false), EXC_NONE);
+    EXPECT_EQ(v, 0x11);
+    EXPECT_EQ(lin_read(&c, 0xBFF000, 1, &v, false), EXC_NONE);
+    EXPECT_EQ(v, 0x22);
+    wr32(0x10000 + 2 * 4, 0x00C00000 | 0x83);         /* remap to 0xC00000 */
+    cpu_tlb_flush_page(&c, 0x801000);                 /* INVLPG of its first piece only */
+    EXPECT_EQ(lin_read(&c, 0xBFF000, 1, &v, false), EXC_NONE);
+    EXPECT_EQ(v, 0x44);                               /* the last piece is gone too */
+    EXPECT_EQ(lin_read(&c, 0x801000, 1, &v, false), EXC_NONE);
+    EXPECT_EQ(v, 0x33);
+    /* a 4 KiB page elsewhere is dropped alone: the stale large page stays */
+    wr32(0x10000 + 2 * 4, 0x00800000 | 0x83);
+    cpu_tlb_flush_page(&c, 0x400000);
+    EXPECT_EQ(lin_read(&c, 0x801000, 1, &v, false), EXC_NONE);
+    EXPECT_EQ(v, 0x33);
+    cpu_free(&c);
+}
+
 static void test_pae_mappings(void)
 {
     struct cpu c; setup(&c);
@@ -149,6 +180,7 @@ int main(void)
     RUN(test_not_present_fault);
     RUN(test_protection_faults);
     RUN(test_pse_4m_page);
+    RUN(test_invlpg_drops_whole_large_page);
     RUN(test_pae_mappings);
     RUN(test_global_pages_and_invlpg);
     mem_free(m);
