@@ -12,9 +12,15 @@
  * Bookkeeping: every mapping made since the last full zap is a node
  * {window, linear page, pfn, writable}; lin_node[w][page] finds the node of
  * a window page, and nodes of one pfn are chained from pfn_head[pfn] (the
- * reverse map). Nodes are never reused before a full zap, which also runs
- * when MAX_NODES is reached, so the process stays far below
- * vm.max_map_count (65530 by default) even when no two mappings merge.
+ * reverse map). A guest 4 MiB (2 MiB with PAE) page is one large node made
+ * by one mmap, with every page of its range pointing at it in lin_node; its
+ * pages that must not be mapped as the rest (not RAM, holding code, ROM)
+ * are carved out with mprotect, and the reverse map of large nodes is the
+ * short list large[] (shadow_protect_pfn scans it). Nodes are never reused
+ * before a full zap, which also runs when the host mappings they may make
+ * (a node, plus two for each carved run) reach MAX_NODES, so the process
+ * stays far below vm.max_map_count (65530 by default) even when no two
+ * mappings merge.
  * All functions are async-signal-safe (only mmap/mprotect are called) so
  * the translator's SIGSEGV handler can fill pages.
  */
@@ -32,6 +38,7 @@
 #define MAX_VALIDATE 1024                /* larger windows are zapped instead */
 #define WIN_MAP    ((4ull << 30) + 65536) /* what zaps cover                 */
 #define MAX_NODES  40000
+#define MAX_LARGE  1024                  /* large nodes between full zaps     */
 #define NO_NODE    (-1)
 
 struct node {
@@ -42,6 +49,7 @@ struct node {
     uint8_t  writable;      /* mapped PROT_WRITE                           */
     uint8_t  live;          /* not zapped since                            */
     uint8_t  global;        /* from a global guest mapping (survives CR3)  */
+    uint16_t npages;        /* 1, or the pages of a large node             */
 };
 
 struct shadow {
@@ -58,6 +66,11 @@ struct shadow {
     bool tagged[NAS];
     uint64_t last_use[NAS], clock;
     uint32_t live[NWIN];          /* live nodes per window                 */
+    int32_t large[MAX_LARGE];     /* large nodes (live or not) since the last
+                                     full zap: their reverse map          */
+    int32_t nlarge;
+    int32_t carved;               /* host mappings added by carving and
+                                     protecting inside large nodes         */
     struct shadow_stats st;
 };
 
@@ -123,10 +136,12 @@ void shadow_zap_all(struct shadow *s)
     for (int w = 0; w < NWIN; w++) (void)reserve(win_base(s, w), WIN_MAP);
     for (int32_t i = 0; i < s->nnodes; i++) {
         struct node *n = &s->nodes[i];
-        s->lin_node[n->win][n->lin_page] = 0;
+        for (uint32_t k = 0; k < n->npages; k++) s->lin_node[n->win][n->lin_page + k] = 0;
         s->pfn_head[n->pfn] = NO_NODE;
     }
     s->nnodes = 0;
+    s->nlarge = 0;
+    s->carved = 0;
     s->st.zaps_all++;
 }
 
@@ -135,7 +150,7 @@ static void node_kill(struct shadow *s, int32_t i)
     struct node *n = &s->nodes[i];
     if (!n->live) return;
     n->live = 0;
-    s->lin_node[n->win][n->lin_page] = 0;
+    for (uint32_t k = 0; k < n->npages; k++) s->lin_node[n->win][n->lin_page + k] = 0;
     s->live[n->win]--;
 }
 
@@ -146,8 +161,9 @@ void shadow_zap_page(struct shadow *s, uint32_t lin)
     for (int w = 0; w < NWIN; w++) {
         int32_t i = s->lin_node[w][page] - 1;
         if (i < 0) continue;
+        struct node *n = &s->nodes[i];
         node_kill(s, i);
-        (void)reserve(win_base(s, w) + ((uint64_t)page << 12), 4096);
+        (void)reserve(win_base(s, w) + ((uint64_t)n->lin_page << 12), (uint64_t)n->npages << 12);
         s->st.zaps_page++;
     }
 }
@@ -162,7 +178,8 @@ static void zap_window(struct shadow *s, int idx)
 }
 
 void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
-                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable),
+                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable,
+                                          bool large),
                       void *opaque)
 {
     int cur = s->cur;
@@ -183,9 +200,9 @@ void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
         for (int32_t i = 0; i < s->nnodes; i++) {
             struct node *n = &s->nodes[i];
             if (n->win / 2 != found || !n->live || n->global) continue;
-            if (still_valid(opaque, n->lin_page << 12, n->pfn, n->win & 1, n->writable)) continue;
+            if (still_valid(opaque, n->lin_page << 12, n->pfn, n->win & 1, n->writable, n->npages > 1)) continue;
             node_kill(s, i);
-            (void)reserve(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), 4096);
+            (void)reserve(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), (uint64_t)n->npages << 12);
             s->st.validate_drops++;
         }
         s->st.as_hits++;
@@ -207,16 +224,20 @@ int shadow_map(struct shadow *s, int ww, uint32_t lin, uint64_t pa, bool writabl
     uint64_t pfn = pa >> 12;
     if (pfn >= s->ram_pages) return -1;
     uint32_t page = lin >> 12;
-    if (s->nnodes >= MAX_NODES) { shadow_zap_all(s); s->st.overflow_zaps++; }
+    if (s->nnodes + s->carved >= MAX_NODES) { shadow_zap_all(s); s->st.overflow_zaps++; }
     int w = win_index(s, ww);
     int32_t old = s->lin_node[w][page] - 1;
-    if (old >= 0) node_kill(s, old);
+    if (old >= 0) {
+        if (s->nodes[old].npages > 1)           /* a 4 KiB page inside a large one: all of it goes */
+            (void)reserve(win_base(s, w) + ((uint64_t)s->nodes[old].lin_page << 12), (uint64_t)s->nodes[old].npages << 12);
+        node_kill(s, old);
+    }
     void *at = win_base(s, w) + ((uint64_t)page << 12);
     void *p = mmap(at, 4096, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED, s->fd,
                    (off_t)(pfn << 12));
     if (p == MAP_FAILED) return -1;
     int32_t i = s->nnodes++;
-    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global };
+    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global, 1 };
     s->pfn_head[pfn] = i;
     s->lin_node[w][page] = i + 1;
     s->live[w]++;
@@ -224,9 +245,75 @@ int shadow_map(struct shadow *s, int ww, uint32_t lin, uint64_t pa, bool writabl
     return 0;
 }
 
+static int prot_of(int kind, bool writable)
+{
+    return kind == SHADOW_PAGE_NONE ? PROT_NONE :
+           kind == SHADOW_PAGE_RO || !writable ? PROT_READ : PROT_READ | PROT_WRITE;
+}
+
+int shadow_map_large(struct shadow *s, int ww, uint32_t lin, uint64_t pa_base, unsigned npages,
+                     bool writable, bool global, int (*page_kind)(void *opaque, uint64_t pfn), void *opaque)
+{
+    uint64_t pfn0 = pa_base >> 12;
+    if (npages < 2 || (npages & (npages - 1)) || pfn0 % npages || pfn0 >= s->ram_pages) return -1;
+    uint32_t page0 = (lin >> 12) & ~(npages - 1), fpage = lin >> 12;
+    int w = win_index(s, ww);
+    uint8_t *at = win_base(s, w) + ((uint64_t)page0 << 12);
+    int32_t cur = s->lin_node[w][fpage] - 1;
+    if (cur >= 0) {
+        struct node *n = &s->nodes[cur];
+        if (n->npages == npages && n->lin_page == page0 && n->pfn == pfn0 && (n->writable || !writable)) {
+            /* mapped already: the faulting page was carved out; it may be
+             * mapped as the rest now (its code was dropped, say) */
+            int kind = page_kind(opaque, pfn0 + (fpage - page0));
+            if (kind == SHADOW_PAGE_NONE) return -1;
+            if (mprotect(at + ((uint64_t)(fpage - page0) << 12), 4096, prot_of(kind, n->writable)) != 0) return -1;
+            s->carved += 2;
+            return 0;
+        }
+    }
+    if (s->nnodes + s->carved + 64 >= MAX_NODES || s->nlarge >= MAX_LARGE) { shadow_zap_all(s); s->st.overflow_zaps++; }
+    for (uint32_t k = 0; k < npages; k++) {                /* what the range mapped before */
+        int32_t old = s->lin_node[w][page0 + k] - 1;
+        if (old >= 0) node_kill(s, old);
+    }
+    uint64_t ram = s->ram_pages - pfn0 < npages ? s->ram_pages - pfn0 : npages;
+    if (ram < npages) (void)reserve(at + (ram << 12), (npages - ram) << 12);   /* beyond RAM: nothing */
+    void *p = mmap(at, ram << 12, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED, s->fd,
+                   (off_t)(pfn0 << 12));
+    if (p == MAP_FAILED) { (void)reserve(at, (uint64_t)npages << 12); return -1; }
+    /* carve out the pages that must not be mapped as the rest, run by run */
+    uint32_t k = 0;
+    while (k < ram) {
+        int kind = page_kind(opaque, pfn0 + k);
+        if (kind == SHADOW_PAGE_RW && writable) { k++; continue; }
+        if (kind != SHADOW_PAGE_NONE && !writable) { k++; continue; }
+        uint32_t e = k + 1;
+        while (e < ram && page_kind(opaque, pfn0 + e) == kind) e++;
+        (void)mprotect(at + ((uint64_t)k << 12), (uint64_t)(e - k) << 12, prot_of(kind, writable));
+        s->carved += 2;
+        k = e;
+    }
+    int32_t i = s->nnodes++;
+    s->nodes[i] = (struct node){ page0, (uint32_t)pfn0, NO_NODE, (uint8_t)w, writable, 1, global, (uint16_t)npages };
+    for (uint32_t j = 0; j < npages; j++) s->lin_node[w][page0 + j] = i + 1;
+    s->large[s->nlarge++] = i;
+    s->live[w]++;
+    s->st.fills++;
+    s->st.fills_large++;
+    return 0;
+}
+
 void shadow_protect_pfn(struct shadow *s, uint64_t pfn)
 {
     if (pfn >= s->ram_pages) return;
+    for (int32_t j = 0; j < s->nlarge; j++) {
+        struct node *n = &s->nodes[s->large[j]];
+        if (!n->live || !n->writable || pfn < n->pfn || pfn >= (uint64_t)n->pfn + n->npages) continue;
+        (void)mprotect(win_base(s, n->win) + ((uint64_t)(n->lin_page + (pfn - n->pfn)) << 12), 4096, PROT_READ);
+        s->carved += 2;
+        s->st.protects++;
+    }
     for (int32_t i = s->pfn_head[pfn]; i != NO_NODE; i = s->nodes[i].next) {
         struct node *n = &s->nodes[i];
         if (!n->live || !n->writable) continue;

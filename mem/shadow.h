@@ -26,7 +26,8 @@ struct shadow;
 #define SHADOW_USER 1
 
 struct shadow_stats {
-    uint64_t fills;            /* pages mapped                                */
+    uint64_t fills;            /* pages mapped (a large page counts once)     */
+    uint64_t fills_large;      /* ... of them 4 MiB / 2 MiB pages             */
     uint64_t zaps_all;         /* whole-window zaps                           */
     uint64_t zaps_page;        /* single-page zaps (INVLPG)                   */
     uint64_t as_hits;          /* CR3 writes back to a parked user window     */
@@ -45,14 +46,26 @@ int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off);
 /* Map guest page `lin` (page-aligned) of window w to RAM page `pa`.
  * Returns 0, or -1 if pa is not RAM or the host refused. */
 int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable, bool global);
+/* Map the guest large page (4 MiB, or 2 MiB with PAE: npages 4 KiB pages)
+ * holding `lin` onto RAM from pa_base, all of it with one mmap, for a
+ * fault at `lin`. page_kind(opaque, pfn) says how each of its pages may be
+ * mapped (SHADOW_PAGE_*): not at all (not RAM), read-only (code, ROM) or as
+ * the large page. Already mapped (a fault on a carved page): that page gets
+ * its kind again. Returns 0, or -1 (not RAM, host refused). */
+#define SHADOW_PAGE_NONE 0
+#define SHADOW_PAGE_RO   1
+#define SHADOW_PAGE_RW   2
+int shadow_map_large(struct shadow *s, int w, uint32_t lin, uint64_t pa_base, unsigned npages,
+                     bool writable, bool global, int (*page_kind)(void *opaque, uint64_t pfn), void *opaque);
 void shadow_zap_all(struct shadow *s);
 /* MOV CR3 with CR4.PGE (SDM vol. 3 sec. 4.10.4.1): park the current window
  * pair under old_cr3 and make new_cr3's current: a parked pair keeps its
  * global pages and, page by page, the non-global ones that still_valid()
  * says the guest tables still map to the same frame (accessed; dirty if
- * writable); else a fresh pair. */
+ * writable; with a page of the same size); else a fresh pair. */
 void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
-                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable),
+                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable,
+                                          bool large),
                       void *opaque);
 void shadow_zap_page(struct shadow *s, uint32_t lin);
 /* Make every mapping of RAM page pfn read-only (it now holds code). */
