@@ -81,9 +81,16 @@ struct bt {
         uint8_t *site;              /* its patchable jump (NULL: none)      */
         uint64_t gen;               /* code-cache generation then           */
         uint32_t mode, eip, cs;     /* its mode key and target              */
-        bool fill_jc;               /* an indirect exit: cache its target   */
     } pend;
     uint64_t *jc_key, *jc_host;     /* indirect-jump cache (bt_priv.h)      */
+    uint32_t *jc_eip;               /* the EIP each entry was made for       */
+    struct tb **jc_tb;              /* ... and its block (find_block)        */
+    uint32_t *jc_ng;                /* entries made on non-global pages since
+                                       the last flush (a CR3 load drops them) */
+    uint32_t njc_ng;
+    bool jc_ng_overflow;            /* more than JC_NG_MAX: flush them all   */
+    uint8_t *jc_pages;              /* bit per linear page that may have
+                                       entries (INVLPG looks only there)    */
     struct wlog { uint64_t pa; uint64_t old, now; uint8_t size; bool ram; } *wlog;
     uint32_t nwlog, wlog_cap;
     bool wlog_overflow;
@@ -101,22 +108,75 @@ uint64_t *bt_jc_key(struct bt *bt) { return bt->jc_key; }
 uint64_t *bt_jc_host(struct bt *bt) { return bt->jc_host; }
 
 /* forget every cached indirect target: a new generation (a memset when the
- * 17-bit generation wraps) */
+ * 15-bit generation wraps) */
 static void jc_flush(struct bt *bt)
 {
     struct cpu *c = bt->cpu;
-    c->btrt.jc_gen += 1ull << 47;
+    c->btrt.jc_gen += JC_GEN_ONE;
     bt->st.jc_flushes++;
+    bt->njc_ng = 0;
+    bt->jc_ng_overflow = false;
     if (c->btrt.jc_gen == 0)
         for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;   /* never matches */
 }
 
-static void jc_insert(struct bt *bt, const struct tb *tb)
+/* The jump cache holds linear EIPs (CS base 0), so it must forget what a
+ * TLB flush makes stale, and only that: a CR3 load keeps global pages
+ * (SDM vol. 3 sec. 4.10.4.1), where the kernel's code is, and INVLPG drops
+ * one page (for a 4 MiB page: its 4 MiB, which are in jc_pages as 4 KiB
+ * pages like any other). Flushing everything on each of them sent every
+ * kernel indirect and cross-page jump through the run loop after each
+ * context switch (3500 loop exits per fork+wait). */
+static void jc_drop_nonglobal(struct bt *bt)
+{
+    if (bt->jc_ng_overflow) { jc_flush(bt); return; }
+    for (uint32_t k = 0; k < bt->njc_ng; k++) bt->jc_key[bt->jc_ng[k]] = 1;
+    bt->njc_ng = 0;
+}
+
+static void jc_drop_page(struct bt *bt, uint32_t lin)
+{
+    uint32_t page = lin >> 12;
+    if (!((bt->jc_pages[page >> 3] >> (page & 7)) & 1)) return;
+    bt->jc_pages[page >> 3] &= (uint8_t)~(1u << (page & 7));
+    uint32_t first = (lin & (JC_SIZE - 1)) & ~0xFFFu;   /* the slots of this page's EIPs */
+    for (uint32_t i = first; i < first + 4096; i++)
+        if (bt->jc_eip[i] >> 12 == page) bt->jc_key[i] = 1;
+}
+
+/* a block that goes away leaves the cache too */
+static void jc_forget(struct bt *bt, const struct tb *tb)
 {
     unsigned i = tb->eip & (JC_SIZE - 1);
+    if (bt->jc_tb[i] == tb) bt->jc_key[i] = 1;
+}
+
+static inline bool jc_match(const struct bt *bt, uint32_t eip, uint32_t mode)
+{
+    return bt->jc_key[eip & (JC_SIZE - 1)] == 0 - ((uint64_t)eip + ((uint64_t)mode << 32) + bt->cpu->btrt.jc_gen);
+}
+
+static void jc_insert(struct bt *bt, const struct tb *tb)
+{
+    struct cpu *c = bt->cpu;
+    unsigned i = tb->eip & (JC_SIZE - 1);
     bt->st.jc_inserts++;
-    bt->jc_key[i] = 0 - ((uint64_t)tb->eip + ((uint64_t)tb->mode << 32) + bt->cpu->btrt.jc_gen);
+    bt->jc_key[i] = 0 - ((uint64_t)tb->eip + ((uint64_t)tb->mode << 32) + c->btrt.jc_gen);
     bt->jc_host[i] = (uint64_t)(uintptr_t)tb->host;
+    bt->jc_eip[i] = tb->eip;
+    bt->jc_tb[i] = (struct tb *)tb;
+    uint32_t page = tb->eip >> 12;
+    bt->jc_pages[page >> 3] |= (uint8_t)(1u << (page & 7));
+    if (c->cr[0] & CR0_PG) {
+        /* the translation find_block just used: global or not */
+        bool user = c->cpl == 3;
+        unsigned t = page % TLB_SIZE;
+        bool global = c->tlb.tag[user][0][t] == (tb->eip & ~0xFFFu) && c->tlb.global[user][0][t];
+        if (!global) {
+            if (bt->njc_ng < JC_NG_MAX) bt->jc_ng[bt->njc_ng++] = i;
+            else bt->jc_ng_overflow = true;
+        }
+    }
 }
 void *bt_stub_exit_save(struct bt *bt) { return bt->stub_exit_save; }
 void *bt_stub_callout(struct bt *bt) { return bt->stub_callout; }
@@ -169,9 +229,10 @@ static void e_save_state(struct cbuf *b)
     e_store_cpu32(b, H_R9, OFF(eflags));
 }
 
-int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired);
+uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired);
 void bt_fpu_load(struct cpu *c);
 static bool mode_key(const struct cpu *c, uint32_t *mode);
+static void set_window(struct bt *bt, int w);
 static void fpu_sync(struct bt *bt);
 
 static void emit_stubs(struct bt *bt)
@@ -212,9 +273,17 @@ static void emit_stubs(struct bt *bt)
     e_mov64_imm(&b, H_RAX, (uint64_t)(uintptr_t)bt_helper);
     e8(&b, 0xFF); e8(&b, 0xD0);                                   /* call rax */
     e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xC4); e8(&b, 0x08);       /* add rsp, 8 */
-    e8(&b, 0x85); e8(&b, 0xC0);                                   /* test eax, eax */
-    e8(&b, 0x0F); e8(&b, 0x85);                                   /* jnz exit_nosave */
+    /* rax: 0 = on with the block, 1 = leave, else a block to go on at */
+    e8(&b, 0x48); e8(&b, 0x85); e8(&b, 0xC0);                     /* test rax, rax */
+    uint8_t *jz = b.p; e8(&b, 0x0F); e8(&b, 0x84); e32(&b, 0);    /* jz on */
+    e8(&b, 0x48); e8(&b, 0x83); e8(&b, 0xF8); e8(&b, 0x01);       /* cmp rax, 1 */
+    e8(&b, 0x0F); e8(&b, 0x84);                                   /* je exit_nosave */
     e32(&b, (uint32_t)(bt->stub_exit_nosave - (b.p + 4)));
+    e8(&b, 0x49); e8(&b, 0x89); e8(&b, 0xC3);                     /* mov r11, rax */
+    e_load_state(&b);
+    e8(&b, 0x48); e8(&b, 0x8D); e8(&b, 0x64); e8(&b, 0x24); e8(&b, 0x08);   /* lea rsp, [rsp + 8]: drop the return */
+    e8(&b, 0x41); e8(&b, 0xFF); e8(&b, 0xE3);                     /* jmp r11 */
+    e_patch32(jz + 2, b.p);
     e_load_state(&b);
     e8(&b, 0xC3);                                                 /* ret */
     /* x87 hooks: a bare RET once loaded, else save the caller-saved
@@ -239,8 +308,34 @@ static void emit_stubs(struct bt *bt)
     bt->blocks_start = (uint8_t *)(((uintptr_t)b.p + 63) & ~(uintptr_t)63);
 }
 
+/* After a callout that leaves its block (SYSENTER, SYSEXIT, INT, IRET, a
+ * far jump, a mode change): the block to go on at, found in the jump cache,
+ * or NULL to leave for the run loop, which must see interrupts, the timer,
+ * a pending #PF prefill and everything else it does between blocks. */
+static struct tb *callout_next(struct bt *bt, struct cpu *c, const struct bt_callout *rec)
+{
+    if (bt->check || bt->smc_hit || bt->pf_pending || (rec->mode & MODE_SINGLE) || c->halted ||
+        c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page || c->seg[SEG_CS].base != 0)
+        return NULL;
+    if (c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque)) return NULL;
+    uint32_t mode;
+    if (!mode_key(c, &mode) || !jc_match(bt, c->eip, mode) || !bt->jc_tb[c->eip & (JC_SIZE - 1)]->valid) return NULL;
+    set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
+    bt->st.callout_continues++;
+    return bt->jc_tb[c->eip & (JC_SIZE - 1)];
+}
+
+/* RDTSC in ring 0, called from translated code (translate.c tr_rdtsc):
+ * the instructions before it retire first, as in a callout */
+uint64_t bt_rdtsc(struct cpu *c, uint64_t retired)
+{
+    c->icount += retired;
+    c->tsc += retired;
+    return cpu_tsc_read(c);
+}
+
 /* ---- the callout helper (called from translated code) ---- */
-int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
+uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
 {
     struct bt *bt = tls_bt;
     fpu_sync(bt);
@@ -263,8 +358,12 @@ int bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
         uint32_t mode;
         leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE));
     } else leave = rec->ends_block != 0;
+    if (leave) {
+        struct tb *next = callout_next(bt, c, rec);
+        if (next) return (uint64_t)(uintptr_t)next->host;
+    }
     bt->st.callout_exits += (unsigned)leave;
-    return leave;
+    return (uint64_t)leave;
 }
 
 /* ---- the guest x87 state in the host FPU ---- */
@@ -342,7 +441,7 @@ static void invalidate_pfn(struct bt *bt, uint64_t pfn)
         *pp = tb->pnext;
         tb->valid = false;
         hash_remove(bt, tb);
-        if (bt->jc_host[tb->eip & (JC_SIZE - 1)] == (uint64_t)(uintptr_t)tb->host) bt->jc_key[tb->eip & (JC_SIZE - 1)] = 1;
+        jc_forget(bt, tb);
         /* entry -> its invalidation stub (chained jumps into it now exit) */
         uint8_t *stub = tb->host + tb->map[tb->ninsn].host_off;
         tb->host[0] = 0xE9;
@@ -380,7 +479,7 @@ static void flush_all(struct bt *bt)
 /* a parked user window's page is kept only if the guest's tables (of the
  * new CR3, now loaded) still give it: same frame, accessed, dirty if the
  * mapping is writable. The walk sets no A/D bits and leaves no #PF state. */
-static bool page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable)
+static bool page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable, bool large)
 {
     struct bt *bt = opaque;
     struct cpu *c = bt->cpu;
@@ -390,7 +489,7 @@ static bool page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user
     bool ok = paging_walk(c, lin, ACC_READ, user, &pa, false) == EXC_NONE;
     c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
     if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
-    return ok && (pa >> 12) == pfn && c->last_walk_accessed &&
+    return ok && (pa >> 12) == pfn && c->last_walk_accessed && c->last_walk_large == large &&
            (!writable || (c->last_walk_writable && c->last_walk_dirty));
 }
 
@@ -398,7 +497,9 @@ static void tlb_hook(void *opaque, int kind, uint32_t lin)
 {
     struct bt *bt = opaque;
     struct cpu *c = bt->cpu;
-    jc_flush(bt);                     /* cached targets assumed the old mappings */
+    if (kind == CPU_FLUSH_PAGE) jc_drop_page(bt, lin);     /* cached targets assumed the old mappings */
+    else if (kind == CPU_FLUSH_NONGLOBAL) jc_drop_nonglobal(bt);
+    else jc_flush(bt);
     if (kind == CPU_FLUSH_PAGE) shadow_zap_page(bt->sh, lin);
     else if (kind == CPU_FLUSH_NONGLOBAL && (c->cr[0] & CR0_PG))
         shadow_switch_as(bt->sh, bt->as_cr3, c->cr[3], page_still_valid, bt);
@@ -422,8 +523,12 @@ static bool mode_key(const struct cpu *c, uint32_t *mode)
     if (c->dr[7] & 0xFF) return false;
     uint32_t m = (uint32_t)c->cpl;
     if (!(c->cr[0] & (CR0_EM | CR0_TS))) m |= MODE_FPU;
+    /* GS's class only in user mode: a kernel runs the same code under each
+     * process's GS (Linux: user TLS, or null for kernel threads), which
+     * would split every kernel block (and its jump-cache entry) in two;
+     * GS accesses in supervisor code are callouts instead (class OTHER) */
     static const int segs[5] = { SEG_ES, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
-    for (int i = 0; i < 5; i++) m |= seg_class(&c->seg[segs[i]]) << (2 + 2 * segs[i]);
+    for (int i = 0; i < (c->cpl == 3 ? 5 : 4); i++) m |= seg_class(&c->seg[segs[i]]) << (2 + 2 * segs[i]);
     if (c->seg[SEG_SS].ar & AR_DB) m |= MODE_SS32;
     *mode = m;
     return true;
@@ -472,6 +577,17 @@ static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t
 /* The block at CS:EIP, translated if needed; NULL: interpret. */
 static struct tb *find_block(struct bt *bt, struct cpu *c, uint32_t mode)
 {
+    /* the jump cache first: an entry stands for a TLB translation that
+     * is still valid (jc_insert) and saves the walk of a hash chain, whose
+     * blocks are cache misses */
+    if (c->seg[SEG_CS].base == 0) {
+        unsigned i = c->eip & (JC_SIZE - 1);
+        if (jc_match(bt, c->eip, mode) && bt->jc_tb[i]->valid) {
+            bt->st.lookups++;
+            bt->st.jc_lookups++;
+            return bt->jc_tb[i];
+        }
+    }
     uint32_t lin = c->seg[SEG_CS].base + c->eip;
     bool user = c->cpl == 3;
     uint8_t *h = tlb_hit(c, lin, false, user);
@@ -520,12 +636,24 @@ static unsigned insn_of_pc(const struct tb *tb, uintptr_t pc)
 }
 
 /* Map the page a translated access faulted on, if the guest allows it. */
+/* how a page inside a guest large page may be mapped (shadow_map_large) */
+static int large_page_kind(void *opaque, uint64_t pfn)
+{
+    struct bt *bt = opaque;
+    struct cpu *c = bt->cpu;
+    uint64_t page = pfn << 12;
+    uint8_t *h = mem_host_page(c->mem, page, false);
+    if (!h || h != mem_ram(c->mem) + page) return SHADOW_PAGE_NONE;
+    if (code_bit(bt, pfn) || mem_host_page(c->mem, page, true) != h) return SHADOW_PAGE_RO;
+    return SHADOW_PAGE_RW;
+}
+
 static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
 {
     struct cpu *c = bt->cpu;
     bool user = w == SHADOW_USER;
     uint64_t pa;
-    bool writable = true, global = false;
+    bool writable = true, global = false, large = false;
     if (c->cr[0] & CR0_PG) {
         if (paging_walk(c, lin, write ? ACC_WRITE : ACC_READ, user, &pa, true) != EXC_NONE) {
             bt->st.faults_guest++;
@@ -533,6 +661,7 @@ static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
         }
         writable = c->last_walk_writable && c->last_walk_dirty;
         global = c->last_walk_global;
+        large = c->last_walk_large && c->a20_enabled;
     } else {
         pa = lin;
     }
@@ -557,6 +686,17 @@ static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
         writable = false;
     }
     if (write && !writable) return false;
+    if (large) {
+        /* the whole 4 MiB (PAE: 2 MiB) page at once; its pages that hold
+         * code or are not RAM are carved out by large_page_kind */
+        unsigned npages = (c->cr[4] & 0x20) ? 512 : 1024;
+        uint64_t base = page & ~((uint64_t)npages * 4096 - 1);
+        if (shadow_map_large(bt->sh, w, lin, base, npages, c->last_walk_writable && c->last_walk_dirty, global,
+                             large_page_kind, bt) == 0) {
+            bt->st.faults_fill++;
+            return true;
+        }
+    }
     if (shadow_map(bt->sh, w, lin & ~0xFFFu, page, writable, global) != 0) return false;
     bt->st.faults_fill++;
     return true;
@@ -683,8 +823,13 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     bt->smc_count = calloc(bt->ram_pages + 1, 1);
     bt->jc_key = malloc(JC_SIZE * sizeof *bt->jc_key);
     bt->jc_host = calloc(JC_SIZE, sizeof *bt->jc_host);
+    bt->jc_eip = calloc(JC_SIZE, sizeof *bt->jc_eip);
+    bt->jc_tb = calloc(JC_SIZE, sizeof *bt->jc_tb);
+    bt->jc_ng = malloc(JC_NG_MAX * sizeof *bt->jc_ng);
+    bt->jc_pages = calloc(1u << 17, 1);
     if (bt->jc_key) for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;
     if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits || !bt->jc_key || !bt->jc_host ||
+        !bt->jc_eip || !bt->jc_tb || !bt->jc_ng || !bt->jc_pages ||
         !bt->notrans_bits || !bt->smc_count) {
         snprintf(err, errlen, "cannot allocate the translator's code cache: %s", strerror(errno));
         if (bt->code == MAP_FAILED) bt->code = NULL;
@@ -728,7 +873,7 @@ void bt_free(struct bt *bt)
     if (bt->code) munmap(bt->code, CODE_SIZE);
     if (bt->poll_page) munmap(bt->poll_page, 8192);
     free(bt->wlog);
-    free(bt->jc_key); free(bt->jc_host);
+    free(bt->jc_key); free(bt->jc_host); free(bt->jc_eip); free(bt->jc_tb); free(bt->jc_ng); free(bt->jc_pages);
     free(bt->notrans_bits); free(bt->smc_count);
     free(bt->tbs); free(bt->maps); free(bt->callouts); free(bt->code_bits);
     free(bt);
@@ -916,7 +1061,6 @@ int bt_run(struct bt *bt, uint64_t n)
         struct tb *tb = translatable ? find_block(bt, c, mode) : NULL;
         if (!tb) {
             bt->pend.site = NULL;
-            bt->pend.fill_jc = false;
             /* real mode, V86, 16-bit code, mixed pages: the interpreter's
              * block engine for a while; a TLB miss or ROM: one step */
             uint64_t ic = c->icount;
@@ -930,8 +1074,7 @@ int bt_run(struct bt *bt, uint64_t n)
             rc = EXC_NONE;
             continue;
         }
-        if (bt->pend.fill_jc && tb->cs_base == 0 && !bt->check) jc_insert(bt, tb);
-        bt->pend.fill_jc = false;
+        if (tb->cs_base == 0 && !bt->check && !jc_match(bt, tb->eip, mode)) jc_insert(bt, tb);
         /* chain only to the exit's own target: an interrupt taken in
          * between changed EIP */
         if (bt->pend.site && bt->pend.gen == bt->generation && bt->pend.mode == mode && bt->pend.eip == tb->eip &&
@@ -976,13 +1119,14 @@ int bt_run(struct bt *bt, uint64_t n)
                 bt->pend.eip = c->eip;
                 bt->pend.cs = c->seg[SEG_CS].base;
                 bt->st.exits_direct++;
-            } else { bt->st.exits_indirect++; bt->pend.fill_jc = true; }
+            } else bt->st.exits_indirect++;
         } else if (code == BT_EXIT_POLL) {
             break;
         } else if (code == BT_EXIT_STALE) {
             /* a self-checking block whose code changed: drop it */
             tb->valid = false;
             hash_remove(bt, tb);
+            jc_forget(bt, tb);
             tb->host[0] = 0xE9;
             e_patch32(tb->host + 1, tb->host + tb->map[tb->ninsn].host_off);
             bt->st.smc_invalidations++;
@@ -1058,11 +1202,13 @@ void bt_print_stats(struct bt *bt, FILE *f)
     const struct shadow_stats *sh = shadow_get_stats(bt->sh);
     if (bt->check) fprintf(f, "bt86: --check: %llu blocks compared with the interpreter, no divergence\n",
                            (unsigned long long)bt->checked_blocks);
-    fprintf(f, "bt86: %s: blocks translated %llu (%llu insns), lookups %llu (misses %llu), flushes %llu\n",
+    fprintf(f, "bt86: %s: blocks translated %llu (%llu insns), lookups %llu (%llu in the jump cache, misses %llu), flushes %llu\n",
             bt->trap ? "trap" : "bt", (unsigned long long)s->blocks, (unsigned long long)s->insns_translated,
-            (unsigned long long)s->lookups, (unsigned long long)s->lookup_misses, (unsigned long long)s->flushes);
-    fprintf(f, "bt86: exits: direct %llu (chained %llu), after callouts %llu, indirect %llu, timer %llu, slow-path %llu, trap %llu; interpreted steps %llu\n",
+            (unsigned long long)s->lookups, (unsigned long long)s->jc_lookups, (unsigned long long)s->lookup_misses,
+            (unsigned long long)s->flushes);
+    fprintf(f, "bt86: exits: direct %llu (chained %llu), after callouts %llu (+%llu went on in the jump cache), indirect %llu, timer %llu, slow-path %llu, trap %llu; interpreted steps %llu\n",
             (unsigned long long)s->exits_direct, (unsigned long long)s->chains, (unsigned long long)s->callout_exits,
+            (unsigned long long)s->callout_continues,
             (unsigned long long)(s->exits_indirect - s->callout_exits),
             (unsigned long long)s->exits_poll, (unsigned long long)s->exits_slow, (unsigned long long)s->exits_trap,
             (unsigned long long)s->interp_steps);
@@ -1074,9 +1220,9 @@ void bt_print_stats(struct bt *bt, FILE *f)
             (unsigned long long)s->callouts[CO_STACK], (unsigned long long)s->callouts[CO_OTHER]);
     fprintf(f, "bt86: address-space switches: %llu back to a parked window (%llu pages dropped), %llu to a new one\n",
             (unsigned long long)sh->as_hits, (unsigned long long)sh->validate_drops, (unsigned long long)sh->as_misses);
-    fprintf(f, "bt86: shadow: fills %llu, zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
+    fprintf(f, "bt86: shadow: fills %llu (%llu large pages), zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
                "faults: guest #PF %llu, mmio/rom %llu, smc %llu, #DE %llu; smc invalidations %llu\n",
-            (unsigned long long)sh->fills, (unsigned long long)sh->zaps_all,
+            (unsigned long long)sh->fills, (unsigned long long)sh->fills_large, (unsigned long long)sh->zaps_all,
             (unsigned long long)sh->zaps_page,
             (unsigned long long)sh->overflow_zaps, (unsigned long long)sh->protects,
             (unsigned long long)s->faults_guest, (unsigned long long)s->faults_mmio, (unsigned long long)s->faults_smc,
@@ -1084,20 +1230,23 @@ void bt_print_stats(struct bt *bt, FILE *f)
     /* the most frequent callouts by instruction */
     for (int pass = 0; pass < 2; pass++) {
         const uint64_t *cnt = pass ? s->steps_by_op : s->callouts_by_op;
-        int top[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+        enum { NTOP = 16 };
+        int top[NTOP];
+        for (int i = 0; i < NTOP; i++) top[i] = -1;
         for (int op = 0; op < OP_COUNT; op++) {
             if (!cnt[op]) continue;
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < NTOP; i++)
                 if (top[i] < 0 || cnt[op] > cnt[top[i]]) {
-                    memmove(&top[i + 1], &top[i], (size_t)(7 - i) * sizeof top[0]);
+                    memmove(&top[i + 1], &top[i], (size_t)(NTOP - 1 - i) * sizeof top[0]);
                     top[i] = op;
                     break;
                 }
         }
         if (top[0] < 0) continue;
         fprintf(f, "bt86: top %s:", pass ? "exits to the interpreter (slow path, trap)" : "callouts");
-        for (int i = 0; i < 8 && top[i] >= 0; i++)
-            fprintf(f, " %s %llu%s", optab[top[i]].name, (unsigned long long)cnt[top[i]], i < 7 && top[i + 1] >= 0 ? "," : "");
+        for (int i = 0; i < NTOP && top[i] >= 0; i++)
+            fprintf(f, " %s %llu%s", optab[top[i]].name, (unsigned long long)cnt[top[i]],
+                    i < NTOP - 1 && top[i + 1] >= 0 ? "," : "");
         fputc('\n', f);
     }
 }

@@ -82,6 +82,9 @@ enum { CO_SYSTEM, CO_IO, CO_STRING, CO_FPU, CO_STACK, CO_OTHER, CO_KINDS };
 
 struct bt_stats {
     uint64_t blocks, insns_translated, lookups, lookup_misses, chains, flushes;
+    uint64_t jc_lookups;       /* lookups the jump cache answered             */
+    uint64_t callout_continues; /* block-ending callouts that went on at the
+                                   next block without the run loop          */
     uint64_t exits_poll, exits_slow, exits_trap, exits_indirect, exits_direct;
     uint64_t callouts[CO_KINDS];
     uint64_t faults_fill, faults_guest, faults_mmio, faults_smc, faults_de;
@@ -107,9 +110,13 @@ void *bt_stub_exit_save(struct bt *bt);
 /* the indirect-jump cache: JC_SIZE entries indexed by EIP & (JC_SIZE-1);
  * key[i] = -(eip + (mode << 32) + generation), host[i] = block entry */
 #define JC_SIZE 65536
+/* the generation sits above EIP (bits 0-31) and the mode (32-48) */
+#define JC_GEN_ONE (1ull << 49)
+#define JC_NG_MAX 8192
 uint64_t *bt_jc_key(struct bt *bt);
 uint64_t *bt_jc_host(struct bt *bt);
 void *bt_stub_callout(struct bt *bt);
+uint64_t bt_rdtsc(struct cpu *c, uint64_t retired);
 bool bt_trap_mode(const struct bt *bt);
 
 #endif

@@ -23,7 +23,7 @@
 
 enum trk {
     TK_CALLOUT = 0, TK_IDENT, TK_NOP, TK_LEA, TK_INCDEC_Z, TK_PUSH, TK_POP,
-    TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP, TK_FPU,
+    TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP, TK_FPU, TK_RDTSC, TK_RET_LOOP,
     TK_PUSHF, TK_POPF, TK_CLI, TK_STI, TK_CLD, TK_STD, TK_PUSH_SEG,
 };
 static uint8_t tk[OP_COUNT];
@@ -77,6 +77,7 @@ void tr_init_tables(void)
         else if (!strcmp(h, "call")) k = (oi->ot[0] == OT_Ev) ? TK_CALL_EV : TK_CALL;
         else if (!strcmp(h, "ret")) k = TK_RET;
         else if (!strcmp(h, "leave")) k = TK_LEAVE;
+        else if (!strcmp(h, "rdtsc")) k = TK_RDTSC;
         else if (!strcmp(h, "pushf")) k = TK_PUSHF;
         else if (!strcmp(h, "popf")) k = TK_POPF;
         else if (!strcmp(h, "cli")) k = TK_CLI;
@@ -489,6 +490,44 @@ static bool tr_cli(struct tr *t)
     return true;
 }
 
+/* RDTSC in ring 0 (CR4.TSD cannot fault there: SDM vol. 2): a direct call
+ * of bt_rdtsc with the guest flags and the caller-saved guest registers
+ * around it, no callout (Linux reads the TSC several times per system call) */
+static bool tr_rdtsc(struct tr *t)
+{
+    if (MODE_CPL(t->mode) != 0) return false;
+    struct cbuf *b = t->b;
+    e_count(b, t->k - t->sync);                                   /* the TSC counts what ran before */
+    t->sync = t->k;
+    e8(b, 0x9C); e8(b, 0x51); e8(b, 0x56); e8(b, 0x57);           /* pushfq; push rcx, rsi, rdi (rsp stays 16-aligned) */
+    e8(b, 0x4C); e8(b, 0x89); e8(b, 0xEF);                        /* mov rdi, r13 */
+    e8(b, 0x4C); e8(b, 0x89); e8(b, 0xFE);                        /* mov rsi, r15 */
+    e_mov64_imm(b, H_RAX, (uint64_t)(uintptr_t)bt_rdtsc);
+    e8(b, 0xFF); e8(b, 0xD0);                                     /* call rax */
+    e8(b, 0x5F); e8(b, 0x5E); e8(b, 0x59);                        /* pop rdi, rsi, rcx */
+    e8(b, 0x45); e8(b, 0x31); e8(b, 0xFF);                        /* xor r15d, r15d */
+    e8(b, 0x48); e8(b, 0x89); e8(b, 0xC2);                        /* mov rdx, rax */
+    e8(b, 0x48); e8(b, 0xC1); e8(b, 0xEA); e8(b, 0x20);           /* shr rdx, 32 */
+    e8(b, 0x89); e8(b, 0xC0);                                     /* mov eax, eax */
+    e8(b, 0x9D);                                                  /* popfq */
+    return true;
+}
+
+/* RET in STI's shadow: the return, then the run loop (which takes the
+ * interrupts the shadow held off) */
+static bool tr_ret_to_loop(struct tr *t, const struct insn *in)
+{
+    if (!stack_ok(t) || in->opsize != 4) return false;
+    struct cbuf *b = t->b;
+    uint32_t extra = in->imm_size ? (in->imm & 0xFFFF) : 0;
+    e_mem_op(b, false, 0x8B, -1, H_R8, &at_r12);                  /* mov r8d, [r12] */
+    e_lea32(b, H_R12, H_R12, (int32_t)(4 + extra));
+    e_count(b, retired_here(t));
+    e_store_cpu32(b, H_R8, OFF_EIP);
+    e_jmp(b, bt_stub_exit_save(t->bt));
+    return true;
+}
+
 /* CLD/STD: DF lives in cpu->eflags (the host's DF stays 0) */
 static bool tr_cld_std(struct tr *t, bool set)
 {
@@ -795,10 +834,13 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         bool shadowed = after_sti;                   /* this one is in STI's shadow */
         after_sti = false;
         unsigned kind = tk[in->op];
-        if (shadowed && !(kind == TK_IDENT || kind == TK_NOP || kind == TK_LEA || kind == TK_INCDEC_Z ||
-                          kind == TK_PUSH || kind == TK_POP || kind == TK_FPU || kind == TK_PUSHF || kind == TK_CLI))
+        if (shadowed && kind == TK_RET) kind = TK_RET_LOOP;
+        else if (shadowed && !(kind == TK_IDENT || kind == TK_NOP || kind == TK_LEA || kind == TK_INCDEC_Z ||
+                               kind == TK_PUSH || kind == TK_POP || kind == TK_FPU || kind == TK_PUSHF || kind == TK_CLI))
             kind = TK_CALLOUT;                       /* a jump or a system insn: through the loop */
         switch (kind) {
+        case TK_RET_LOOP: ok = tr_ret_to_loop(&t, in); if (ok) ended = true; break;
+        case TK_RDTSC: ok = tr_rdtsc(&t); break;
         case TK_IDENT: ok = tr_ident(&t, in, false); break;
         case TK_LEA: ok = in->opnd[1].kind == OPND_MEM && tr_ident(&t, in, true); break;
         case TK_NOP: ok = true; break;
