@@ -178,8 +178,8 @@ static void zap_window(struct shadow *s, int idx)
 }
 
 void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
-                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable,
-                                          bool large),
+                      int (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable,
+                                         bool large),
                       void *opaque)
 {
     int cur = s->cur;
@@ -200,7 +200,14 @@ void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
         for (int32_t i = 0; i < s->nnodes; i++) {
             struct node *n = &s->nodes[i];
             if (n->win / 2 != found || !n->live || n->global) continue;
-            if (still_valid(opaque, n->lin_page << 12, n->pfn, n->win & 1, n->writable, n->npages > 1)) continue;
+            int v = still_valid(opaque, n->lin_page << 12, n->pfn, n->win & 1, n->writable, n->npages > 1);
+            if (v == SHADOW_KEEP) continue;
+            if (v == SHADOW_KEEP_RO && n->npages == 1 &&
+                mprotect(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), 4096, PROT_READ) == 0) {
+                n->writable = 0;             /* fork's copy-on-write: reads go on without a fault */
+                s->st.validate_ro++;
+                continue;
+            }
             node_kill(s, i);
             (void)reserve(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), (uint64_t)n->npages << 12);
             s->st.validate_drops++;

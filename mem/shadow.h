@@ -33,6 +33,7 @@ struct shadow_stats {
     uint64_t as_hits;          /* CR3 writes back to a parked user window     */
     uint64_t as_misses;        /* ... to a new one                            */
     uint64_t validate_drops;   /* pages of a parked window no longer valid    */
+    uint64_t validate_ro;      /* ... valid for reads only: made read-only    */
     uint64_t protects;         /* mappings made read-only for code            */
     uint64_t overflow_zaps;    /* zaps forced by the mapping bound            */
 };
@@ -62,10 +63,15 @@ void shadow_zap_all(struct shadow *s);
  * pair under old_cr3 and make new_cr3's current: a parked pair keeps its
  * global pages and, page by page, the non-global ones that still_valid()
  * says the guest tables still map to the same frame (accessed; dirty if
- * writable; with a page of the same size); else a fresh pair. */
+ * writable; with a page of the same size): SHADOW_KEEP; SHADOW_KEEP_RO
+ * when it may now only be read (a 4 KiB page is made read-only); else
+ * SHADOW_DROP. Otherwise a fresh pair. */
+#define SHADOW_DROP    0
+#define SHADOW_KEEP_RO 1
+#define SHADOW_KEEP    2
 void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
-                      bool (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable,
-                                          bool large),
+                      int (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable,
+                                         bool large),
                       void *opaque);
 void shadow_zap_page(struct shadow *s, uint32_t lin);
 /* Make every mapping of RAM page pfn read-only (it now holds code). */

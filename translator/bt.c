@@ -37,6 +37,7 @@
 #define MAX_CALLOUTS  (512u << 10)
 #define HASH_SIZE     (1u << 16)
 #define PAGE_HASH     (1u << 14)
+#define MAX_CROSS     4096      /* blocks crossing a page between flushes   */
 #define TIMER_NS      1000000L       /* control back to the run loop every 1 ms */
 
 struct bt {
@@ -83,6 +84,10 @@ struct bt {
         uint32_t mode, eip, cs;     /* its mode key and target              */
     } pend;
     uint64_t *jc_key, *jc_host;     /* indirect-jump cache (bt_priv.h)      */
+    FILE *perf_map;                 /* BT86_PERF_MAP: /tmp/perf-PID.map      */
+    struct tb **cross;              /* blocks whose last instruction crosses
+                                       into the next page (invalidate_pfn)  */
+    uint32_t ncross;
     uint32_t *jc_eip;               /* the EIP each entry was made for       */
     struct tb **jc_tb;              /* ... and its block (find_block)        */
     uint32_t *jc_ng;                /* entries made on non-global pages since
@@ -91,6 +96,8 @@ struct bt {
     bool jc_ng_overflow;            /* more than JC_NG_MAX: flush them all   */
     uint8_t *jc_pages;              /* bit per linear page that may have
                                        entries (INVLPG looks only there)    */
+    uint8_t *jc_cross_pages;        /* ... entries of blocks that cross into
+                                       the next page (INVLPG of that one)   */
     struct wlog { uint64_t pa; uint64_t old, now; uint8_t size; bool ram; } *wlog;
     uint32_t nwlog, wlog_cap;
     bool wlog_overflow;
@@ -137,11 +144,20 @@ static void jc_drop_nonglobal(struct bt *bt)
 static void jc_drop_page(struct bt *bt, uint32_t lin)
 {
     uint32_t page = lin >> 12;
-    if (!((bt->jc_pages[page >> 3] >> (page & 7)) & 1)) return;
-    bt->jc_pages[page >> 3] &= (uint8_t)~(1u << (page & 7));
-    uint32_t first = (lin & (JC_SIZE - 1)) & ~0xFFFu;   /* the slots of this page's EIPs */
-    for (uint32_t i = first; i < first + 4096; i++)
-        if (bt->jc_eip[i] >> 12 == page) bt->jc_key[i] = 1;
+    if ((bt->jc_pages[page >> 3] >> (page & 7)) & 1) {
+        bt->jc_pages[page >> 3] &= (uint8_t)~(1u << (page & 7));
+        uint32_t first = (lin & (JC_SIZE - 1)) & ~0xFFFu;   /* the slots of this page's EIPs */
+        for (uint32_t i = first; i < first + 4096; i++)
+            if (bt->jc_eip[i] >> 12 == page) bt->jc_key[i] = 1;
+    }
+    /* blocks of the page before whose last instruction reaches into this one */
+    uint32_t prev = (page - 1) & 0xFFFFF;
+    if ((bt->jc_cross_pages[prev >> 3] >> (prev & 7)) & 1) {
+        bt->jc_cross_pages[prev >> 3] &= (uint8_t)~(1u << (prev & 7));
+        uint32_t first = ((prev << 12) & (JC_SIZE - 1)) & ~0xFFFu;
+        for (uint32_t i = first; i < first + 4096; i++)
+            if (bt->jc_eip[i] >> 12 == prev && bt->jc_tb[i] && bt->jc_tb[i]->phys2 != TB_NO_PHYS2) bt->jc_key[i] = 1;
+    }
 }
 
 /* a block that goes away leaves the cache too */
@@ -167,11 +183,14 @@ static void jc_insert(struct bt *bt, const struct tb *tb)
     bt->jc_tb[i] = (struct tb *)tb;
     uint32_t page = tb->eip >> 12;
     bt->jc_pages[page >> 3] |= (uint8_t)(1u << (page & 7));
+    if (tb->phys2 != TB_NO_PHYS2) bt->jc_cross_pages[page >> 3] |= (uint8_t)(1u << (page & 7));
     if (c->cr[0] & CR0_PG) {
         /* the translation find_block just used: global or not */
         bool user = c->cpl == 3;
         unsigned t = page % TLB_SIZE;
-        bool global = c->tlb.tag[user][0][t] == (tb->eip & ~0xFFFu) && c->tlb.global[user][0][t];
+        /* (a block crossing into the next page counts as non-global) */
+        bool global = c->tlb.tag[user][0][t] == (tb->eip & ~0xFFFu) && c->tlb.global[user][0][t] &&
+                      tb->phys2 == TB_NO_PHYS2;
         if (!global) {
             if (bt->njc_ng < JC_NG_MAX) bt->jc_ng[bt->njc_ng++] = i;
             else bt->jc_ng_overflow = true;
@@ -430,6 +449,18 @@ static void hash_remove(struct bt *bt, struct tb *tb)
         if (*pp == tb) { *pp = tb->hnext; return; }
 }
 
+/* a block goes: out of the lookups, its entry patched to its
+ * invalidation stub (chained jumps into it now exit) */
+static void drop_block(struct bt *bt, struct tb *tb)
+{
+    if (!tb->valid) return;
+    tb->valid = false;
+    hash_remove(bt, tb);
+    jc_forget(bt, tb);
+    tb->host[0] = 0xE9;
+    e_patch32(tb->host + 1, tb->host + tb->map[tb->ninsn].host_off);
+}
+
 static void invalidate_pfn(struct bt *bt, uint64_t pfn)
 {
     if (!code_bit(bt, pfn)) return;
@@ -439,14 +470,10 @@ static void invalidate_pfn(struct bt *bt, uint64_t pfn)
         struct tb *tb = *pp;
         if ((tb->phys >> 12) != pfn) { pp = &tb->pnext; continue; }
         *pp = tb->pnext;
-        tb->valid = false;
-        hash_remove(bt, tb);
-        jc_forget(bt, tb);
-        /* entry -> its invalidation stub (chained jumps into it now exit) */
-        uint8_t *stub = tb->host + tb->map[tb->ninsn].host_off;
-        tb->host[0] = 0xE9;
-        e_patch32(tb->host + 1, stub);
+        drop_block(bt, tb);
     }
+    for (uint32_t i = 0; i < bt->ncross; i++)        /* blocks whose last instruction reaches into it */
+        if (bt->cross[i]->phys2 >> 12 == pfn) drop_block(bt, bt->cross[i]);
     bt->smc_hit = true;
     bt->st.smc_invalidations++;
 }
@@ -467,7 +494,7 @@ static void flush_all(struct bt *bt)
     memset(bt->hash, 0, sizeof bt->hash);
     memset(bt->page_head, 0, sizeof bt->page_head);
     memset(bt->code_bits, 0, (bt->ram_pages + 7) / 8);
-    bt->ntb = 0; bt->nmap = 0; bt->ncallout = 0;
+    bt->ntb = 0; bt->nmap = 0; bt->ncallout = 0; bt->ncross = 0;
     bt->code_ptr = bt->blocks_start;
     bt->generation++;
     bt->st.flushes++;
@@ -478,8 +505,10 @@ static void flush_all(struct bt *bt)
 /* the guest flushed its TLB: the shadow follows */
 /* a parked user window's page is kept only if the guest's tables (of the
  * new CR3, now loaded) still give it: same frame, accessed, dirty if the
- * mapping is writable. The walk sets no A/D bits and leaves no #PF state. */
-static bool page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable, bool large)
+ * mapping is writable; if it is no longer writable (fork made it
+ * copy-on-write), it stays for reads. The walk sets no A/D bits and leaves
+ * no #PF state. */
+static int page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable, bool large)
 {
     struct bt *bt = opaque;
     struct cpu *c = bt->cpu;
@@ -489,8 +518,8 @@ static bool page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user
     bool ok = paging_walk(c, lin, ACC_READ, user, &pa, false) == EXC_NONE;
     c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
     if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
-    return ok && (pa >> 12) == pfn && c->last_walk_accessed && c->last_walk_large == large &&
-           (!writable || (c->last_walk_writable && c->last_walk_dirty));
+    if (!ok || (pa >> 12) != pfn || !c->last_walk_accessed || c->last_walk_large != large) return SHADOW_DROP;
+    return !writable || (c->last_walk_writable && c->last_walk_dirty) ? SHADOW_KEEP : SHADOW_KEEP_RO;
 }
 
 static void tlb_hook(void *opaque, int kind, uint32_t lin)
@@ -542,18 +571,77 @@ static struct tb *lookup(struct bt *bt, uint32_t lin, uint64_t phys, uint32_t cs
     return NULL;
 }
 
+/* The RAM page the linear page after `lin`'s maps for instruction fetch
+ * now, without side effects: a TLB hit, or a walk that sets no A/D bits
+ * and needs A already set (a fetch into it would set it: the interpreter
+ * runs such an instruction the first time). TB_NO_PHYS2 if none. */
+static uint64_t next_page_phys(struct cpu *c, uint32_t lin)
+{
+    uint32_t lin2 = (lin & ~0xFFFu) + 0x1000;
+    bool user = c->cpl == 3;
+    uint8_t *h = tlb_hit(c, lin2, false, user);
+    uint8_t *ram = mem_ram(c->mem);
+    if (!h) {
+        uint64_t pa;
+        if (!(c->cr[0] & CR0_PG)) pa = c->a20_enabled ? lin2 : (lin2 & ~0x100000u);
+        else {
+            uint32_t cr2 = c->cr[2], err = c->exc_err;
+            bool has = c->exc_has_err;
+            int r = paging_walk(c, lin2, ACC_EXEC, user, &pa, false);
+            c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
+            if (r != EXC_NONE || !c->last_walk_accessed) return TB_NO_PHYS2;
+            if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
+        }
+        h = mem_host_page(c->mem, pa & ~0xFFFull, false);
+        if (!h || h != ram + (pa & ~0xFFFull)) return TB_NO_PHYS2;
+        return pa & ~0xFFFull;
+    }
+    h = (uint8_t *)((uintptr_t)h & ~(uintptr_t)0xFFF);
+    if (h < ram || h >= ram + mem_ram_size(c->mem)) return TB_NO_PHYS2;
+    return (uint64_t)(h - ram);
+}
+
+/* mark a physical page as holding translated code */
+static void mark_code(struct bt *bt, struct cpu *c, uint64_t pfn)
+{
+    if (code_bit(bt, pfn)) return;
+    bt->code_bits[pfn >> 3] |= (uint8_t)(1u << (pfn & 7));
+    shadow_protect_pfn(bt->sh, pfn);
+    cpu_tlb_drop_writes(c);
+}
+
 static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
                             unsigned avail, uint32_t mode)
 {
     bool no_space;
     uint64_t pfn0 = phys >> 12;
     bool self_check = (bt->notrans_bits[pfn0 >> 3] >> (pfn0 & 7)) & 1;
-    struct tb *tb = tr_block(bt, c, lin, phys, code, avail, mode, self_check, &no_space);
+    uint64_t phys2 = TB_NO_PHYS2;
+    const uint8_t *next = NULL;
+    if (bt->ncross == MAX_CROSS) {                /* keep the live ones */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < bt->ncross; i++)
+            if (bt->cross[i]->valid) bt->cross[k++] = bt->cross[i];
+        bt->ncross = k;
+    }
+    if (avail < 16 && !self_check && bt->ncross < MAX_CROSS) {      /* the block may reach the next page */
+        phys2 = next_page_phys(c, lin);
+        uint64_t pfn2 = phys2 >> 12;
+        if (phys2 != TB_NO_PHYS2 && !((bt->notrans_bits[pfn2 >> 3] >> (pfn2 & 7)) & 1))
+            next = mem_ram(c->mem) + phys2;
+    }
+    struct tb *tb = tr_block(bt, c, lin, phys, code, next, avail, mode, self_check, &no_space);
     if (!tb && no_space) {
         flush_all(bt);
-        tb = tr_block(bt, c, lin, phys, code, avail, mode, self_check, &no_space);
+        tb = tr_block(bt, c, lin, phys, code, next, avail, mode, self_check, &no_space);
     }
     if (!tb) return NULL;
+    if (tb->phys2 != TB_NO_PHYS2) {               /* its last instruction crosses */
+        tb->phys2 = phys2;
+        bt->cross[bt->ncross++] = tb;
+        mark_code(bt, c, phys2 >> 12);
+        bt->st.cross_blocks++;
+    }
     bt->code_ptr = (uint8_t *)(((uintptr_t)tb->host + tb->host_len + 15) & ~(uintptr_t)15);
     bt->ntb++;
     bt->nmap += tb->ninsn + 1u;
@@ -564,12 +652,11 @@ static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t
     uint64_t pfn = phys >> 12;
     tb->pnext = bt->page_head[pfn & (PAGE_HASH - 1)];
     bt->page_head[pfn & (PAGE_HASH - 1)] = tb;
-    if (!tb->self_check && !code_bit(bt, pfn)) {
-        bt->code_bits[pfn >> 3] |= (uint8_t)(1u << (pfn & 7));
-        shadow_protect_pfn(bt->sh, pfn);
-        cpu_tlb_drop_writes(c);
-    }
+    if (!tb->self_check) mark_code(bt, c, pfn);
     bt->st.blocks++;
+    if (bt->perf_map)                             /* perf(1) names translated code by guest EIP */
+        fprintf(bt->perf_map, "%llx %x guest_%08x%s\n", (unsigned long long)(uintptr_t)tb->host, tb->host_len,
+                tb->eip, tb->mode & 3 ? "_user" : "");
     bt->st.insns_translated += tb->ninsn;
     return tb;
 }
@@ -609,6 +696,10 @@ static struct tb *find_block(struct bt *bt, struct cpu *c, uint32_t mode)
     if (!mem_host_page(c->mem, phys, false)) return NULL;
     bt->st.lookups++;
     struct tb *tb = lookup(bt, lin, phys, c->seg[SEG_CS].base, mode);
+    if (tb && tb->phys2 != TB_NO_PHYS2 && next_page_phys(c, lin) != tb->phys2) {
+        drop_block(bt, tb);                       /* the next page maps elsewhere now */
+        tb = NULL;
+    }
     if (tb) return tb;
     bt->st.lookup_misses++;
     return translate(bt, c, lin, phys, h, 4096 - (lin & 0xFFF), mode);
@@ -808,6 +899,12 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     if (!bt) { snprintf(err, errlen, "out of memory"); return NULL; }
     bt->cpu = c;
     bt->trap = trap_mode;
+    if (getenv("BT86_PERF_MAP")) {
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
+        bt->perf_map = fopen(path, "w");
+        if (bt->perf_map) setvbuf(bt->perf_map, NULL, _IOLBF, 0);
+    }
     bt->cur_window = 0;
     bt->as_cr3 = c->cr[3];
     bt->ram_pages = mem_ram_size(c->mem) >> 12;
@@ -825,11 +922,13 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     bt->jc_host = calloc(JC_SIZE, sizeof *bt->jc_host);
     bt->jc_eip = calloc(JC_SIZE, sizeof *bt->jc_eip);
     bt->jc_tb = calloc(JC_SIZE, sizeof *bt->jc_tb);
+    bt->cross = malloc(MAX_CROSS * sizeof *bt->cross);
     bt->jc_ng = malloc(JC_NG_MAX * sizeof *bt->jc_ng);
     bt->jc_pages = calloc(1u << 17, 1);
+    bt->jc_cross_pages = calloc(1u << 17, 1);
     if (bt->jc_key) for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;
     if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits || !bt->jc_key || !bt->jc_host ||
-        !bt->jc_eip || !bt->jc_tb || !bt->jc_ng || !bt->jc_pages ||
+        !bt->jc_eip || !bt->jc_tb || !bt->jc_ng || !bt->jc_pages || !bt->jc_cross_pages || !bt->cross ||
         !bt->notrans_bits || !bt->smc_count) {
         snprintf(err, errlen, "cannot allocate the translator's code cache: %s", strerror(errno));
         if (bt->code == MAP_FAILED) bt->code = NULL;
@@ -873,8 +972,9 @@ void bt_free(struct bt *bt)
     if (bt->code) munmap(bt->code, CODE_SIZE);
     if (bt->poll_page) munmap(bt->poll_page, 8192);
     free(bt->wlog);
-    free(bt->jc_key); free(bt->jc_host); free(bt->jc_eip); free(bt->jc_tb); free(bt->jc_ng); free(bt->jc_pages);
+    free(bt->jc_key); free(bt->jc_host); free(bt->jc_eip); free(bt->jc_tb); free(bt->cross); free(bt->jc_ng); free(bt->jc_pages); free(bt->jc_cross_pages);
     free(bt->notrans_bits); free(bt->smc_count);
+    if (bt->perf_map) fclose(bt->perf_map);
     free(bt->tbs); free(bt->maps); free(bt->callouts); free(bt->code_bits);
     free(bt);
 }
@@ -918,7 +1018,8 @@ static void report_block(struct bt *bt, const struct tb *tb, const struct cpu *s
     csh cs;
     if (h && cs_open(CS_ARCH_X86, CS_MODE_32, &cs) == CS_ERR_OK) {
         cs_insn *ins;
-        size_t n = cs_disasm(cs, h + (tb->phys & 0xFFF), tb->nbytes, tb->eip, 0, &ins);
+        size_t len = tb->nbytes < 4096 - (tb->phys & 0xFFF) ? tb->nbytes : 4096 - (tb->phys & 0xFFF);
+        size_t n = cs_disasm(cs, h + (tb->phys & 0xFFF), len, tb->eip, 0, &ins);
         for (size_t i = 0; i < n; i++) {
             fprintf(stderr, "  %08llx  ", (unsigned long long)ins[i].address);
             for (int j = 0; j < 10; j++) fprintf(stderr, j < ins[i].size ? "%02x" : "  ", ins[i].bytes[j]);
@@ -995,6 +1096,7 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
     cpu_tlb_drop_writes(c);
     int rc = EXC_NONE;
     for (unsigned i = 0; i < tb->ninsn && rc == EXC_NONE; i++) {
+        if (c->eip != tb->map[i].eip) break;     /* a taken Jcc in the middle left the block */
         uint32_t before = c->eip;
         rc = interp_step(c);
         if (c->eip == before) break;     /* a REP chunk: bt's callout also returns here */
@@ -1074,11 +1176,14 @@ int bt_run(struct bt *bt, uint64_t n)
             rc = EXC_NONE;
             continue;
         }
+        /* (no chained jump into a block crossing into the next page: chains
+         * outlive TLB flushes, and that page's mapping may change alone) */
+        bool crosses = tb->phys2 != TB_NO_PHYS2;
         if (tb->cs_base == 0 && !bt->check && !jc_match(bt, tb->eip, mode)) jc_insert(bt, tb);
         /* chain only to the exit's own target: an interrupt taken in
          * between changed EIP */
-        if (bt->pend.site && bt->pend.gen == bt->generation && bt->pend.mode == mode && bt->pend.eip == tb->eip &&
-            bt->pend.cs == tb->cs_base) {
+        if (bt->pend.site && !crosses && bt->pend.gen == bt->generation && bt->pend.mode == mode &&
+            bt->pend.eip == tb->eip && bt->pend.cs == tb->cs_base) {
             e_patch32(bt->pend.site + 1, tb->host);
             bt->st.chains++;
         }
@@ -1124,11 +1229,7 @@ int bt_run(struct bt *bt, uint64_t n)
             break;
         } else if (code == BT_EXIT_STALE) {
             /* a self-checking block whose code changed: drop it */
-            tb->valid = false;
-            hash_remove(bt, tb);
-            jc_forget(bt, tb);
-            tb->host[0] = 0xE9;
-            e_patch32(tb->host + 1, tb->host + tb->map[tb->ninsn].host_off);
+            drop_block(bt, tb);
             bt->st.smc_invalidations++;
         } else if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP) {
             if (code == BT_EXIT_SLOW) bt->st.exits_slow++; else bt->st.exits_trap++;
@@ -1202,8 +1303,9 @@ void bt_print_stats(struct bt *bt, FILE *f)
     const struct shadow_stats *sh = shadow_get_stats(bt->sh);
     if (bt->check) fprintf(f, "bt86: --check: %llu blocks compared with the interpreter, no divergence\n",
                            (unsigned long long)bt->checked_blocks);
-    fprintf(f, "bt86: %s: blocks translated %llu (%llu insns), lookups %llu (%llu in the jump cache, misses %llu), flushes %llu\n",
+    fprintf(f, "bt86: %s: blocks translated %llu (%llu insns, %llu ending in a page-crossing insn), lookups %llu (%llu in the jump cache, misses %llu), flushes %llu\n",
             bt->trap ? "trap" : "bt", (unsigned long long)s->blocks, (unsigned long long)s->insns_translated,
+            (unsigned long long)s->cross_blocks,
             (unsigned long long)s->lookups, (unsigned long long)s->jc_lookups, (unsigned long long)s->lookup_misses,
             (unsigned long long)s->flushes);
     fprintf(f, "bt86: exits: direct %llu (chained %llu), after callouts %llu (+%llu went on in the jump cache), indirect %llu, timer %llu, slow-path %llu, trap %llu; interpreted steps %llu\n",
@@ -1218,8 +1320,9 @@ void bt_print_stats(struct bt *bt, FILE *f)
             (unsigned long long)s->callouts[CO_SYSTEM], (unsigned long long)s->callouts[CO_IO],
             (unsigned long long)s->callouts[CO_STRING], (unsigned long long)s->callouts[CO_FPU],
             (unsigned long long)s->callouts[CO_STACK], (unsigned long long)s->callouts[CO_OTHER]);
-    fprintf(f, "bt86: address-space switches: %llu back to a parked window (%llu pages dropped), %llu to a new one\n",
-            (unsigned long long)sh->as_hits, (unsigned long long)sh->validate_drops, (unsigned long long)sh->as_misses);
+    fprintf(f, "bt86: address-space switches: %llu back to a parked window (%llu pages dropped, %llu made read-only), %llu to a new one\n",
+            (unsigned long long)sh->as_hits, (unsigned long long)sh->validate_drops, (unsigned long long)sh->validate_ro,
+            (unsigned long long)sh->as_misses);
     fprintf(f, "bt86: shadow: fills %llu (%llu large pages), zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
                "faults: guest #PF %llu, mmio/rom %llu, smc %llu, #DE %llu; smc invalidations %llu\n",
             (unsigned long long)sh->fills, (unsigned long long)sh->fills_large, (unsigned long long)sh->zaps_all,

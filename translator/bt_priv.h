@@ -53,6 +53,9 @@ struct tb_insn {
 struct tb {
     uint32_t eip, lin;     /* guest EIP and linear address of the first insn */
     uint64_t phys;         /* physical address of the first byte            */
+    uint64_t phys2;        /* the last instruction crosses into the next
+                              linear page: that page's physical address
+                              (checked at each lookup), else TB_NO_PHYS2  */
     uint32_t cs_base, mode;
     uint8_t *host;         /* entry point                                   */
     uint32_t host_len;
@@ -83,6 +86,7 @@ enum { CO_SYSTEM, CO_IO, CO_STRING, CO_FPU, CO_STACK, CO_OTHER, CO_KINDS };
 struct bt_stats {
     uint64_t blocks, insns_translated, lookups, lookup_misses, chains, flushes;
     uint64_t jc_lookups;       /* lookups the jump cache answered             */
+    uint64_t cross_blocks;     /* blocks ending in a page-crossing instruction */
     uint64_t callout_continues; /* block-ending callouts that went on at the
                                    next block without the run loop          */
     uint64_t exits_poll, exits_slow, exits_trap, exits_indirect, exits_direct;
@@ -99,7 +103,10 @@ struct bt;
 void tr_init_tables(void);
 /* Translate the block at cpu's CS:EIP (linear `lin`, physical `phys`, host
  * pointer `code` valid to the end of the page). */
-struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
+#define TB_NO_PHYS2 (~0ull)
+/* next_page: the host bytes of the next linear page (its first 16), or
+ * NULL: then no instruction may cross into it */
+struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code, const uint8_t *next_page,
                     unsigned avail, uint32_t mode, bool self_check, bool *no_space);
 
 /* translator/bt.c: services for translate.c */

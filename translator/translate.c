@@ -423,6 +423,18 @@ static bool tr_branch(struct tr *t, const struct insn *in, enum trk kind)
     }
 }
 
+/* a Jcc inside a superblock: taken, leave for the target; not taken, go
+ * on with the next instruction */
+static bool tr_jcc_on(struct tr *t, const struct insn *in)
+{
+    if (in->opsize != 4) return false;
+    struct cbuf *b = t->b;
+    uint8_t *skip = e_jcc_fwd(b, (in->opc & 0xF) ^ 1);          /* not taken: over the exit */
+    exit_direct(t, t->next + in->imm, retired_here(t));
+    e_patch32(skip, b->p);
+    return true;
+}
+
 static bool tr_leave(struct tr *t, const struct insn *in)
 {
     if (!stack_ok(t) || in->opsize != 4) return false;
@@ -762,17 +774,34 @@ static void self_check_prologue(struct tr *t, const uint8_t *code, unsigned nbyt
     over[1] = (uint8_t)(b->p - (over + 2));
 }
 
-struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code,
+struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code, const uint8_t *next_page,
                     unsigned avail, uint32_t mode, bool self_check, bool *no_space)
 {
     *no_space = false;
     struct insn insns[MAX_BLOCK_INSNS];
     unsigned n = 0, off = 0;
     unsigned dmode = DECODE_32;
+    bool crosses = false;
     /* decode first: the block's extent and instruction count */
     unsigned max = (mode & MODE_SINGLE) ? 1 : MAX_BLOCK_INSNS;
     while (n < max && off < avail) {
-        if (decode(&insns[n], code + off, avail - off, dmode) != DECODE_OK) break;
+        int dr = decode(&insns[n], code + off, avail - off, dmode);
+        if (dr == DECODE_MORE && next_page && !self_check) {
+            /* an instruction that crosses into the next page: the last
+             * of the block, decoded from both pages' bytes */
+            uint8_t both[32];
+            unsigned head = avail - off;
+            memcpy(both, code + off, head);
+            memcpy(both + head, next_page, 16);
+            dr = decode(&insns[n], both, head + 16, dmode);
+            if (dr == DECODE_OK) {
+                off += insns[n].len;
+                n++;
+                crosses = true;
+                break;
+            }
+        }
+        if (dr != DECODE_OK) break;
         uint32_t attrs = optab[insns[n].op].attrs;
         off += insns[n].len;
         n++;
@@ -784,7 +813,11 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
             }
             break;
         }
-        if (attrs & (A_BRANCH | A_ENDTB)) break;
+        /* a Jcc does not end the block: its not-taken path goes on inline
+         * (a superblock: one poll and no jump per not-taken branch) */
+        bool jcc_on = tk[insns[n - 1].op] == TK_JCC && insns[n - 1].opsize == 4 && !self_check &&
+                      !bt_trap_mode(bt) && !crosses;
+        if ((attrs & (A_BRANCH | A_ENDTB)) && !jcc_on) break;
         if (self_check && touches_memory(&insns[n - 1])) break;   /* a store may change the code after it */
     }
     if (n == 0) return NULL;
@@ -794,6 +827,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     if (!start) { *no_space = true; return NULL; }
     struct tr t = { bt, c, &cb, tb, mode, lin & ~0xFFFu, 0, 0, 0, 0, false, false, 0 };
     tb->eip = c->eip; tb->lin = lin; tb->phys = phys;
+    tb->phys2 = crosses ? 0 : TB_NO_PHYS2;           /* (the caller sets it) */
     tb->cs_base = c->seg[SEG_CS].base; tb->mode = mode;
     tb->host = start;
     tb->sensitive = false;
@@ -860,7 +894,10 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         case TK_PUSH: ok = tr_push(&t, in); break;
         case TK_POP: ok = tr_pop(&t, in); break;
         case TK_LEAVE: ok = tr_leave(&t, in); break;
-        case TK_JMP: case TK_JCC: case TK_CALL: case TK_RET: case TK_JMP_EV: case TK_CALL_EV: case TK_LOOP:
+        case TK_JCC:
+            if (k + 1 < n) { ok = tr_jcc_on(&t, in); break; }   /* not the last: the block goes on */
+            /* fall through */
+        case TK_JMP: case TK_CALL: case TK_RET: case TK_JMP_EV: case TK_CALL_EV: case TK_LOOP:
             ok = tr_branch(&t, in, (enum trk)tk[in->op]);
             if (ok) ended = true;
             break;
