@@ -104,6 +104,8 @@ void engine_set_check(struct engine *e, bool on)
     if (e->bt) bt_set_check(e->bt, on);
 }
 
+bool engine_translates(const struct engine *e) { return e->bt != NULL; }
+
 void engine_ram_written(struct engine *e, uint64_t pa, uint64_t len)
 {
     if (e->bt) bt_ram_written(e->bt, pa, len);

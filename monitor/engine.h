@@ -51,6 +51,9 @@ int engine_step(struct engine *e);
 void engine_set_check(struct engine *e, bool on);
 /* The machine tells the engine that guest RAM at [pa, pa+len) was written
  * behind its back (DMA, loaders): translated code there is stale. */
+/* Does the engine run translated code (bt, trap)? Its own 1 ms timer then
+ * bounds how long engine_run runs, so the machine can give it long slices. */
+bool engine_translates(const struct engine *e);
 void engine_ram_written(struct engine *e, uint64_t pa, uint64_t len);
 /* `--stats`: exits / callouts by kind, blocks, fills ... one per line. */
 void engine_print_stats(struct engine *e, FILE *f);

@@ -45,6 +45,9 @@
 
 #define MAX_POST 256
 #define SLICE_INSNS 20000
+/* bt and trap: their 1 ms timer ends a slice anyway; short slices cost a
+ * clock read and the device poll each (5% of a CPU-bound guest's time) */
+#define SLICE_INSNS_TRANSLATED 2000000
 
 struct machine {
     struct machine_config cfg;
@@ -468,7 +471,9 @@ enum machine_stop machine_run(struct machine *m)
             if (pic_has_intr(m->pic)) c->halted = false;
             else { chardev_poll(m->serial); wait_for_event(m); continue; }
         }
-        int rc = engine_run(m->eng, SLICE_INSNS);
+        uint64_t slice = engine_translates(m->eng) ? SLICE_INSNS_TRANSLATED : SLICE_INSNS;
+        if (m->cfg.max_insns && m->cfg.max_insns - c->icount < slice) slice = m->cfg.max_insns - c->icount;
+        int rc = engine_run(m->eng, slice);
         /* legacy x87 error reporting: FERR# drives IRQ13 while CR0.NE = 0 */
         irq_set(&m->isa_irq[13], fpu_ferr(c));
         if (rc == EXIT_RESET) {

@@ -112,6 +112,11 @@ struct tr {
     bool fpu_ptr_dirty;    /* fpu_ptr is not stored yet: the guest's FIP/FOP
                               are stored once, where control can leave     */
     uint64_t fpu_ptr;      /* FIP | FOP << 32 of the last x87 insn          */
+    bool fdp_valid;        /* FDP holds the offset below, and no instruction
+                              since has changed a register (x87 only)      */
+    int fdp_base, fdp_index;
+    unsigned fdp_scale;
+    int32_t fdp_disp;
 };
 
 #define OFF_FPU_FIP ((int32_t)offsetof(struct cpu, btrt.fpu_fip))
@@ -645,6 +650,7 @@ static bool tr_fpu(struct tr *t, const struct insn *in)
         e8(b, 0x41); e8(b, 0xFF); e_ea(b, 2, H_R13, -1, 0, OFF_FPU_HOOK);    /* call [r13 + fpu_hook] */
         t->fpu_hooked = true;
     }
+    if (control) t->fdp_valid = false;                  /* FNSTSW AX writes a register */
     if (!strcmp(h, "fpu_init")) {                         /* FNINIT clears the pointers */
         t->fpu_ptr_dirty = false;
         e_store_cpu_imm32(b, OFF_FPU_FIP, 0);
@@ -656,9 +662,15 @@ static bool tr_fpu(struct tr *t, const struct insn *in)
         if (in->mod != 3) {                               /* FDP: the operand's offset */
             int base = in->base == REG_NONE ? -1 : (int)hreg(in->base);
             int index = in->index == REG_NONE ? -1 : (int)hreg(in->index);
-            e8(b, 0x67); e_rex(b, false, H_R11, index < 0 ? 0 : (unsigned)index, base < 0 ? 0 : (unsigned)base);
-            e8(b, 0x8D); e_ea(b, H_R11, base, index, in->scale, in->disp);
-            e_store_cpu32(b, H_R11, OFF_FPU_FDP);
+            /* (not again for the same address: FLD m; FSTP m and the like) */
+            if (!(t->fdp_valid && t->fdp_base == base && t->fdp_index == index && t->fdp_scale == in->scale &&
+                  t->fdp_disp == in->disp)) {
+                e8(b, 0x67); e_rex(b, false, H_R11, index < 0 ? 0 : (unsigned)index, base < 0 ? 0 : (unsigned)base);
+                e8(b, 0x8D); e_ea(b, H_R11, base, index, in->scale, in->disp);
+                e_store_cpu32(b, H_R11, OFF_FPU_FDP);
+                t->fdp_valid = true;
+                t->fdp_base = base; t->fdp_index = index; t->fdp_scale = in->scale; t->fdp_disp = in->disp;
+            }
         }
     }
     return tr_ident(t, in, false);
@@ -825,7 +837,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     struct cbuf cb;
     uint8_t *start = tb ? bt_code_alloc_begin(bt, &cb) : NULL;
     if (!start) { *no_space = true; return NULL; }
-    struct tr t = { bt, c, &cb, tb, mode, lin & ~0xFFFu, 0, 0, 0, 0, false, false, 0 };
+    struct tr t = { .bt = bt, .c = c, .b = &cb, .tb = tb, .mode = mode, .page = lin & ~0xFFFu };
     tb->eip = c->eip; tb->lin = lin; tb->phys = phys;
     tb->phys2 = crosses ? 0 : TB_NO_PHYS2;           /* (the caller sets it) */
     tb->cs_base = c->seg[SEG_CS].base; tb->mode = mode;
@@ -865,6 +877,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         }
         uint8_t *mark = cb.p;
         bool ok;
+        if (tk[in->op] != TK_FPU) t.fdp_valid = false;    /* may change a register or FDP */
         bool shadowed = after_sti;                   /* this one is in STI's shadow */
         after_sti = false;
         unsigned kind = tk[in->op];
@@ -905,6 +918,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         }
         if (!ok) {
             cb.p = mark;
+            t.fdp_valid = false;                     /* (its store, if any, is undone) */
             ended = tr_callout(&t, in);   /* else the block goes on (or exits below) */
         }
         if (shadowed && !ended) {                    /* the shadow ends: take interrupts */
