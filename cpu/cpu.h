@@ -145,6 +145,7 @@ struct cpu {
         uint64_t poll;         /* address polled at every block entry        */
         int32_t  exit_code;    /* why translated code returned (translator/) */
         uint64_t jc_gen;       /* jump-cache generation * JC_GEN_ONE (translator/)  */
+        uint64_t window;       /* host base of the current shadow window     */
         uint64_t fpu_hook;     /* called before each translated x87 insn:
                                   loads the guest x87 state into the host's */
         uint32_t fpu_fip, fpu_fop;   /* guest FIP and FOP (adjacent: one   */

@@ -111,6 +111,7 @@ static bool handlers_installed;
 
 /* ---- services for translate.c ---- */
 bool bt_trap_mode(const struct bt *bt) { return bt->trap; }
+bool bt_check_mode(const struct bt *bt) { return bt->check; }
 uint64_t *bt_jc_key(struct bt *bt) { return bt->jc_key; }
 uint64_t *bt_jc_host(struct bt *bt) { return bt->jc_host; }
 
@@ -739,7 +740,11 @@ static int large_page_kind(void *opaque, uint64_t pfn)
     return SHADOW_PAGE_RW;
 }
 
-static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
+/* string: the access is a native string instruction's, which clears or
+ * copies whole pages (a page that held code being reused): its writes into
+ * code do not count toward making the page self-checking, as the
+ * interpreter's do not */
+static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write, bool string)
 {
     struct cpu *c = bt->cpu;
     bool user = w == SHADOW_USER;
@@ -766,7 +771,7 @@ static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write)
             uint64_t pfn = page >> 12;
             invalidate_pfn(bt, pfn);
             bt->st.faults_smc++;
-            if (++bt->smc_count[pfn] > 16) bt->notrans_bits[pfn >> 3] |= (uint8_t)(1u << (pfn & 7));
+            if (!string && ++bt->smc_count[pfn] > 16) bt->notrans_bits[pfn >> 3] |= (uint8_t)(1u << (pfn & 7));
             if (++bt->smc_total >= 65536) {      /* decay: pages are reused for other things */
                 memset(bt->smc_count, 0, bt->ram_pages);
                 memset(bt->notrans_bits, 0, (bt->ram_pages + 7) / 8);
@@ -800,6 +805,15 @@ static void exit_at(struct bt *bt, ucontext_t *uc, struct tb *tb, unsigned k, in
         bt->cpu->btrt.fpu_fop = (uint32_t)(tb->map[k].fpu_ptr >> 32);
     }
     uc->uc_mcontext.gregs[REG_R15] += tb->map[k].pending;
+    if (tb->map[k].flags_pushed && code != BT_EXIT_POLL) {   /* a native string insn stopped part way
+                                                                (not the poll at the block's entry) */
+        greg_t *g = uc->uc_mcontext.gregs;
+        uint64_t *sp = (uint64_t *)(uintptr_t)g[REG_RSP];
+        g[REG_EFL] = (greg_t)*sp;                   /* the guest flags, from the stack */
+        g[REG_RSP] += 8;
+        g[REG_RDI] = (greg_t)(uint32_t)(g[REG_RDI] - (greg_t)bt->cpu->btrt.window);
+        if (tb->map[k].flags_pushed == 2) g[REG_RSI] = (greg_t)(uint32_t)(g[REG_RSI] - (greg_t)bt->cpu->btrt.window);
+    }
     bt->cpu->eip = tb->map[k].eip;
     bt->cpu->btrt.exit_code = code;
     uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)bt->stub_exit_save;
@@ -838,7 +852,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
         int w = shadow_window_of(bt->sh, addr, &off);
         if (w >= 0 && off < (1ull << 32)) {
             bool write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
-            if (shadow_fill(bt, w, (uint32_t)off, write)) return;        /* retry */
+            if (shadow_fill(bt, w, (uint32_t)off, write, tb->map[k].flags_pushed != 0)) return;   /* retry */
         }
     } else if (sig == SIGFPE) {
         bt->st.faults_de++;
@@ -982,6 +996,7 @@ void bt_free(struct bt *bt)
 static void set_window(struct bt *bt, int w)
 {
     uintptr_t base = (uintptr_t)shadow_window(bt->sh, w);
+    bt->cpu->btrt.window = base;
     if (base == bt->cur_window) return;
     if (bt->use_wrgsbase) __asm__ volatile("wrgsbase %0" :: "r"(base) : "memory");
     else syscall(SYS_arch_prctl, ARCH_SET_GS, base);
@@ -1200,7 +1215,7 @@ int bt_run(struct bt *bt, uint64_t n)
             uint32_t cr2 = c->cr[2];         /* a failed walk must leave no trace */
             uint32_t err = c->exc_err;
             bool has = c->exc_has_err;
-            if (shadow_fill(bt, bt->pf_user ? SHADOW_USER : SHADOW_SUP, bt->pf_lin, false)) {
+            if (shadow_fill(bt, bt->pf_user ? SHADOW_USER : SHADOW_SUP, bt->pf_lin, false, false)) {
                 bt->pf_pending = false;
                 bt->st.prefills++;
             } else if (--bt->pf_tries == 0) bt->pf_pending = false;

@@ -47,6 +47,9 @@ struct tb_insn {
     uint32_t eip;          /* guest EIP                                     */
     uint16_t pending;      /* retired instructions of the block not yet in r15 */
     uint8_t  fpu_ptr_valid;/* fpu_ptr is the last x87 insn before this one, not yet stored */
+    uint8_t  flags_pushed; /* a native string insn: it faults with the guest
+                              flags pushed on the host stack and the window
+                              base added to RDI (1) or RSI and RDI (2)    */
     uint64_t fpu_ptr;      /* its FIP | FOP << 32                           */
 };
 
@@ -125,5 +128,6 @@ uint64_t *bt_jc_host(struct bt *bt);
 void *bt_stub_callout(struct bt *bt);
 uint64_t bt_rdtsc(struct cpu *c, uint64_t retired);
 bool bt_trap_mode(const struct bt *bt);
+bool bt_check_mode(const struct bt *bt);
 
 #endif

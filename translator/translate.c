@@ -24,7 +24,7 @@
 enum trk {
     TK_CALLOUT = 0, TK_IDENT, TK_NOP, TK_LEA, TK_INCDEC_Z, TK_PUSH, TK_POP,
     TK_JMP, TK_JCC, TK_CALL, TK_RET, TK_JMP_EV, TK_CALL_EV, TK_LEAVE, TK_LOOP, TK_FPU, TK_RDTSC, TK_RET_LOOP,
-    TK_PUSHF, TK_POPF, TK_CLI, TK_STI, TK_CLD, TK_STD, TK_PUSH_SEG,
+    TK_PUSHF, TK_POPF, TK_CLI, TK_STI, TK_CLD, TK_STD, TK_PUSH_SEG, TK_STRING,
 };
 static uint8_t tk[OP_COUNT];
 
@@ -78,6 +78,7 @@ void tr_init_tables(void)
         else if (!strcmp(h, "ret")) k = TK_RET;
         else if (!strcmp(h, "leave")) k = TK_LEAVE;
         else if (!strcmp(h, "rdtsc")) k = TK_RDTSC;
+        else if (!strcmp(h, "movs") || !strcmp(h, "stos")) k = TK_STRING;
         else if (!strcmp(h, "pushf")) k = TK_PUSHF;
         else if (!strcmp(h, "popf")) k = TK_POPF;
         else if (!strcmp(h, "cli")) k = TK_CLI;
@@ -530,6 +531,43 @@ static bool tr_rdtsc(struct tr *t)
     return true;
 }
 
+#define OFF_WINDOW ((int32_t)offsetof(struct cpu, btrt.window))
+
+/* MOVS/STOS (REP or not) with flat DS/ES and 32-bit addresses: the host's
+ * own string instruction on the shadow window, with the guest's DF: RSI/RDI
+ * get the window's base added and taken off again. A host fault stops it
+ * part way with ECX, RSI and RDI exact (REP is restartable: SDM vol. 2,
+ * REP); a fill resumes it, any other exit takes the base off RSI/RDI and
+ * the guest flags back from the host stack (flags_pushed: 1 STOS, 2 MOVS),
+ * and the interpreter goes on from there. */
+static bool tr_string(struct tr *t, const struct insn *in)
+{
+    if (bt_check_mode(t->bt) || in->addrsize != 4 || in->rep == 0xF2) return false;
+    bool movs = !strcmp(optab[in->op].handler, "movs");
+    unsigned src = in->seg_override == SEG_NONE ? SEG_DS : in->seg_override;
+    if (MODE_SEGC(t->mode, SEG_ES) != SEGC_FLAT || (movs && MODE_SEGC(t->mode, src) != SEGC_FLAT)) return false;
+    struct cbuf *b = t->b;
+    t->tb->map[t->k].flags_pushed = movs ? 2 : 1;
+    e8(b, 0x9C);                                                  /* pushfq */
+    if (movs) { e8(b, 0x89); e8(b, 0xF6); }                       /* mov esi, esi */
+    e8(b, 0x89); e8(b, 0xFF);                                     /* mov edi, edi */
+    if (in->rep) { e8(b, 0x89); e8(b, 0xC9); }                    /* mov ecx, ecx */
+    e_load_cpu64(b, H_R8, OFF_WINDOW);
+    if (movs) { e8(b, 0x4C); e8(b, 0x01); e8(b, 0xC6); }          /* add rsi, r8 */
+    e8(b, 0x4C); e8(b, 0x01); e8(b, 0xC7);                        /* add rdi, r8 */
+    e_rex(b, false, 0, 0, H_R13); e8(b, 0xF7); e_ea(b, 0, H_R13, -1, 0, OFF_EFLAGS); e32(b, FL_DF);
+    e8(b, 0x74); e8(b, 0x01);                                     /* jz +1 */
+    e8(b, 0xFD);                                                  /* std */
+    if (in->rep) e8(b, 0xF3);
+    if (in->opsize == 2 && (in->opc & 1)) e8(b, 0x66);
+    e8(b, in->opc);                                               /* movs/stos b/w/d */
+    e8(b, 0xFC);                                                  /* cld */
+    if (movs) { e8(b, 0x4C); e8(b, 0x29); e8(b, 0xC6); }          /* sub rsi, r8 */
+    e8(b, 0x4C); e8(b, 0x29); e8(b, 0xC7);                        /* sub rdi, r8 */
+    e8(b, 0x9D);                                                  /* popfq */
+    return true;
+}
+
 /* RET in STI's shadow: the return, then the run loop (which takes the
  * interrupts the shadow held off) */
 static bool tr_ret_to_loop(struct tr *t, const struct insn *in)
@@ -856,8 +894,9 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         t.k = k;
         t.eip = eip;
         t.next = eip + in->len;
-        tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, (uint16_t)(k - t.sync),
-                                       t.fpu_ptr_dirty, t.fpu_ptr };
+        tb->map[k] = (struct tb_insn){ .host_off = (uint32_t)(cb.p - start), .eip = eip,
+                                       .pending = (uint16_t)(k - t.sync), .fpu_ptr_valid = t.fpu_ptr_dirty,
+                                       .fpu_ptr = t.fpu_ptr };
         switch (tk[in->op]) {                        /* where control may leave: FIP/FOP first */
         case TK_JMP: case TK_JCC: case TK_CALL: case TK_RET: case TK_JMP_EV: case TK_CALL_EV: case TK_LOOP:
         case TK_POPF: case TK_STI:
@@ -888,6 +927,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         switch (kind) {
         case TK_RET_LOOP: ok = tr_ret_to_loop(&t, in); if (ok) ended = true; break;
         case TK_RDTSC: ok = tr_rdtsc(&t); break;
+        case TK_STRING: ok = tr_string(&t, in); break;
         case TK_IDENT: ok = tr_ident(&t, in, false); break;
         case TK_LEA: ok = in->opnd[1].kind == OPND_MEM && tr_ident(&t, in, true); break;
         case TK_NOP: ok = true; break;
@@ -918,6 +958,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
         }
         if (!ok) {
             cb.p = mark;
+            tb->map[k].flags_pushed = 0;
             t.fdp_valid = false;                     /* (its store, if any, is undone) */
             ended = tr_callout(&t, in);   /* else the block goes on (or exits below) */
         }
@@ -935,7 +976,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     }
     tb->ninsn = (uint16_t)k;
     tb->nbytes = (uint16_t)(eip - c->eip);
-    tb->map[k] = (struct tb_insn){ (uint32_t)(cb.p - start), eip, 0, 0, 0 };
+    tb->map[k] = (struct tb_insn){ .host_off = (uint32_t)(cb.p - start), .eip = eip };
     /* invalidation stub: the entry is patched to jump here */
     e_store_cpu_imm32(&cb, OFF_EIP, c->eip);
     e_jmp(&cb, bt_stub_exit_save(bt));

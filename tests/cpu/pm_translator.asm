@@ -95,6 +95,105 @@ kstart:
         EXPECT32 "large-page-invlpg-first", eax, 0x33333333
         EXPECT32 "large-page-invlpg-last", ebx, 0x44444444
 
+        ; ---- string instructions that stop part way: REP MOVSD into a page
+        ; that is not present (the #PF handler maps it), MOVSW and REP STOSB
+        ; likewise, and REP MOVSB backwards (DF=1)
+        mov     eax, pf_handler
+        mov     edi, 14
+        call    set_gate
+        lidt    [idt_desc]
+        mov     edi, 0x00310000                     ; source data: 0..255 repeated
+        xor     eax, eax
+.s0:    mov     [edi], al
+        inc     edi
+        inc     eax
+        cmp     edi, 0x00312000
+        jne     .s0
+        mov     ecx, 3
+.s1:    push    ecx
+        mov     dword [PT + 8], 0                   ; 0x402000 not present
+        invlpg  [0x00402000]
+        mov     esi, 0x00310800
+        mov     edi, 0x00401800                     ; 2 KiB in 0x401000, 2 KiB in 0x402000
+        mov     ecx, 1024
+        cld
+        rep     movsd
+        mov     [str_esi], esi
+        mov     [str_edi], edi
+        mov     [str_ecx], ecx
+        pop     ecx
+        loop    .s1
+        EXPECT32 "rep-movsd-pf-esi", [str_esi], 0x00311800
+        EXPECT32 "rep-movsd-pf-edi", [str_edi], 0x00402800
+        EXPECT32 "rep-movsd-pf-ecx", [str_ecx], 0
+        EXPECT32 "rep-movsd-pf-data", [0x004027FC], 0xFFFEFDFC
+        EXPECT32 "rep-movsd-pf-count", [pf_count], 3
+        mov     ecx, 3
+.s2:    push    ecx
+        mov     dword [PT + 8], 0
+        invlpg  [0x00402000]
+        mov     esi, 0x00310010
+        mov     edi, 0x00402000
+        movsw
+        mov     [str_esi], esi
+        mov     [str_edi], edi
+        pop     ecx
+        loop    .s2
+        EXPECT32 "movsw-pf-esi", [str_esi], 0x00310012
+        EXPECT32 "movsw-pf-edi", [str_edi], 0x00402002
+        EXPECT32 "movsw-pf-data", [0x00402000], 0x03021110
+        mov     ecx, 3
+.s3:    push    ecx
+        mov     dword [PT + 8], 0
+        invlpg  [0x00402000]
+        mov     edi, 0x00402003                     ; backwards from 0x402003 into 0x401FFC
+        mov     esi, 0x00310107
+        mov     ecx, 8
+        std
+        rep     movsb
+        cld
+        mov     [str_esi], esi
+        mov     [str_edi], edi
+        mov     [str_ecx], ecx
+        pop     ecx
+        loop    .s3
+        EXPECT32 "rep-movsb-std-esi", [str_esi], 0x003100FF
+        EXPECT32 "rep-movsb-std-edi", [str_edi], 0x00401FFB
+        EXPECT32 "rep-movsb-std-data", [0x00401FFC], 0x03020100
+        mov     ecx, 3
+.s4:    push    ecx
+        mov     dword [PT + 8], 0
+        invlpg  [0x00402000]
+        mov     edi, 0x00401FF0
+        mov     ecx, 0x20
+        mov     al, 0xA5
+        rep     stosb
+        mov     [str_edi], edi
+        pop     ecx
+        loop    .s4
+        EXPECT32 "rep-stosb-pf-edi", [str_edi], 0x00402010
+        EXPECT32 "rep-stosb-pf-data", [0x0040200C], 0xA5A5A5A5
+        jmp     branches
+
+pf_handler:                                 ; map 0x402000 -> PAGE_B2 + 0x10000
+        push    eax
+        inc     dword [pf_count]
+        mov     dword [PT + 8], PAGE_B2 + 0x10000 + 3
+        invlpg  [0x00402000]
+        pop     eax
+        add     esp, 4                      ; the error code
+        iret
+
+set_gate:                                   ; edi = vector, eax = handler
+        lea     edi, [idt + edi * 8]
+        mov     [edi], ax
+        mov     word [edi + 2], 0x08
+        mov     word [edi + 4], 0x8E00
+        shr     eax, 16
+        mov     [edi + 6], ax
+        ret
+
+branches:
         ; ---- conditional branches inside blocks, both ways: count the
         ; values below, equal to and above 50 in 0..99, then a sum that
         ; leaves through the middle of the loop's block
@@ -134,4 +233,12 @@ gdt:    dq      0
 gdt_end:
 gdt_desc: dw    gdt_end - gdt - 1
         dd      gdt
+idt_desc: dw    15 * 8 - 1
+        dd      idt
+pf_count: dd    0
+str_esi: dd     0
+str_edi: dd     0
+str_ecx: dd     0
+        align   8
+idt:    times   15 * 8 db 0
 bss_end:
