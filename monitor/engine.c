@@ -105,6 +105,7 @@ void engine_set_check(struct engine *e, bool on)
 }
 
 bool engine_translates(const struct engine *e) { return e->bt != NULL; }
+void engine_request_stop(struct engine *e) { if (e->bt) bt_request_stop(e->bt); }
 
 void engine_ram_written(struct engine *e, uint64_t pa, uint64_t len)
 {

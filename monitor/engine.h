@@ -54,6 +54,9 @@ void engine_set_check(struct engine *e, bool on);
 /* Does the engine run translated code (bt, trap)? Its own 1 ms timer then
  * bounds how long engine_run runs, so the machine can give it long slices. */
 bool engine_translates(const struct engine *e);
+/* Make engine_run return soon (a power-off, reset or exit request from a
+ * device): bt at its next block entry; the others end their slice anyway. */
+void engine_request_stop(struct engine *e);
 void engine_ram_written(struct engine *e, uint64_t pa, uint64_t len);
 /* `--stats`: exits / callouts by kind, blocks, fills ... one per line. */
 void engine_print_stats(struct engine *e, FILE *f);

@@ -108,7 +108,10 @@ static void a20_update(struct machine *m)
     }
 }
 static void kbd_a20(void *opaque, bool enabled) { struct machine *m = opaque; m->a20_kbd = enabled; a20_update(m); }
-static void kbd_reset(void *opaque) { struct machine *m = opaque; m->reset_req = true; }
+/* a request that ends the slice: the engine leaves at its next instruction
+ * boundary it checks (bt: the next block entry), as the hardware would */
+static void stop_soon(struct machine *m) { if (m->eng) engine_request_stop(m->eng); }
+static void kbd_reset(void *opaque) { struct machine *m = opaque; m->reset_req = true; stop_soon(m); }
 static bool cpu_intr_pending(void *opaque) { struct machine *m = opaque; return pic_has_intr(m->pic); }
 static int cpu_intr_ack(void *opaque) { struct machine *m = opaque; return pic_ack(m->pic); }
 static void serial_quit(void *opaque) { struct machine *m = opaque; m->quit_req = true; }
@@ -176,9 +179,10 @@ static void sp_exit(void *opaque, int status)
     struct machine *m = opaque;
     m->exit_status = status;
     m->exit_req = true;
+    stop_soon(m);
 }
 static void sp_a20(void *opaque, bool on) { struct machine *m = opaque; m->a20_port92 = on; a20_update(m); }
-static void sp_reset(void *opaque) { ((struct machine *)opaque)->reset_req = true; }
+static void sp_reset(void *opaque) { ((struct machine *)opaque)->reset_req = true; stop_soon(opaque); }
 static const struct sysport_ops sysport_cbs = { sp_post, sp_debug, sp_exit, sp_a20, sp_reset };
 
 /* port 0x190: a second POST port some test ROMs use */
@@ -208,7 +212,7 @@ static void pam_map(void *opaque, uint32_t base, uint32_t len, unsigned mode)
 }
 
 /* reset control register 0xCF9 lives in the PCI host bridge's port block */
-static void cf9_reset(void *opaque, uint8_t val) { (void)val; ((struct machine *)opaque)->reset_req = true; }
+static void cf9_reset(void *opaque, uint8_t val) { (void)val; ((struct machine *)opaque)->reset_req = true; stop_soon(opaque); }
 
 static int map_io(struct machine *m, uint16_t base, uint32_t len, const struct bus_ops *ops, void *opaque,
                   char *err, size_t errlen)
@@ -505,5 +509,5 @@ struct rtc *machine_rtc(struct machine *m) { return m->rtc; }
 struct pci *machine_pci(struct machine *m) { return m->pci; }
 struct ide *machine_ide(struct machine *m) { return m->ide; }
 const struct machine_config *machine_config(const struct machine *m) { return &m->cfg; }
-void machine_request_poweroff(struct machine *m) { m->poweroff_req = true; }
+void machine_request_poweroff(struct machine *m) { m->poweroff_req = true; stop_soon(m); }
 void *machine_fw_state(struct machine *m) { return m->fw; }

@@ -1005,6 +1005,7 @@ static void set_window(struct bt *bt, int w)
 
 /* ---- --check: lockstep against the interpreter ---- */
 void bt_set_check(struct bt *bt, bool on) { bt->check = on; }
+void bt_request_stop(struct bt *bt) { bt->cpu->btrt.poll = (uint64_t)(uintptr_t)bt->poll_guard; }
 
 static void wlog_add(void *opaque, uint64_t pa, unsigned size)
 {
@@ -1189,6 +1190,7 @@ int bt_run(struct bt *bt, uint64_t n)
             bt->st.interp_steps += many ? c->icount - ic : 1;
             if (rc >= 256) break;
             rc = EXC_NONE;
+            if (c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page) break;   /* the timer, a stop request */
             continue;
         }
         /* (no chained jump into a block crossing into the next page: chains

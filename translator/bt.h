@@ -27,6 +27,9 @@ int bt_run(struct bt *bt, uint64_t n);
 int bt_step(struct bt *bt);
 /* --check: run every block under bt and under the interpreter from the same
  * state; stop with a report (EXIT_CHECK_FAILED) at the first divergence. */
+/* Leave translated code at the next block entry (as the 1 ms timer does):
+ * bt_run returns. Callable from device callbacks inside a callout. */
+void bt_request_stop(struct bt *bt);
 void bt_set_check(struct bt *bt, bool on);
 void bt_ram_written(struct bt *bt, uint64_t pa, uint64_t len);
 void bt_print_stats(struct bt *bt, FILE *f);
