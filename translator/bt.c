@@ -345,6 +345,21 @@ static struct tb *callout_next(struct bt *bt, struct cpu *c, const struct bt_cal
     return bt->jc_tb[c->eip & (JC_SIZE - 1)];
 }
 
+/* the frame linear page `lin` maps to for instruction fetch now, without
+ * side effects, or ~0 */
+static uint64_t code_page_phys(struct cpu *c, uint32_t lin)
+{
+    if (!(c->cr[0] & CR0_PG)) return c->a20_enabled ? lin : (lin & ~0x100000u);
+    uint32_t cr2 = c->cr[2], err = c->exc_err;
+    bool has = c->exc_has_err;
+    uint64_t pa;
+    int r = paging_walk(c, lin, ACC_EXEC, c->cpl == 3, &pa, false);
+    c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
+    if (r != EXC_NONE || !c->last_walk_accessed) return ~0ull;
+    if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
+    return pa & ~0xFFFull;
+}
+
 /* RDTSC in ring 0, called from translated code (translate.c tr_rdtsc):
  * the instructions before it retire first, as in a callout */
 uint64_t bt_rdtsc(struct cpu *c, uint64_t retired)
@@ -377,6 +392,14 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     else if (rec->ends_block == 2) {                 /* a data segment load */
         uint32_t mode;
         leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE));
+    } else if (rec->ends_block == 3) {
+        /* MOV CR3: the block goes on if its code page maps to the same
+         * frame in the new address space (a kernel's code does), in the
+         * new address space's window */
+        uint32_t mode;
+        leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE) &&
+                  code_page_phys(c, rec->code_lin) == rec->code_phys);
+        if (!leave) set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
     } else leave = rec->ends_block != 0;
     if (leave) {
         struct tb *next = callout_next(bt, c, rec);

@@ -79,8 +79,12 @@ struct bt_callout {
     struct insn in;
     uint32_t eip, next_eip;
     uint8_t ends_block;    /* 1: return to the run loop afterwards; 2: only
-                              if the mode key changed (data segment loads) */
+                              if the mode key changed (data segment loads);
+                              3: MOV CR3: also if the block's code page no
+                              longer maps to the same frame             */
     uint32_t mode;         /* the block's mode key                          */
+    uint32_t code_lin;     /* (3) the block's linear page ...               */
+    uint64_t code_phys;    /* ... and its frame                             */
     uint8_t kind;          /* statistics bucket                             */
 };
 

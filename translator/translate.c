@@ -732,6 +732,7 @@ static unsigned callout_ends_block(const struct insn *in)
     /* loads of DS, ES, FS, GS, and INVLPG (the shadow follows it at once):
      * continue when the mode key stays */
     const char *h = optab[in->op].handler;
+    if (!strcmp(h, "mov_to_cr") && in->opnd[0].reg == 3) return 3;   /* a context switch: see bt_helper */
     if ((!strcmp(h, "mov_to_seg") && in->opnd[0].reg != SEG_SS) || !strcmp(h, "invlpg") ||
         (!strcmp(h, "popseg") && in->opnd[0].reg != SEG_SS) ||
         (!strcmp(h, "lseg") && in->opc != 0xB2))
@@ -752,6 +753,9 @@ static bool tr_callout(struct tr *t, const struct insn *in)
     rec->next_eip = t->next;
     rec->ends_block = (uint8_t)callout_ends_block(in);
     rec->mode = t->mode;
+    rec->code_lin = t->page;
+    rec->code_phys = t->tb->phys & ~0xFFFull;
+    if (rec->ends_block == 3 && t->tb->phys2 != TB_NO_PHYS2) rec->ends_block = 1;   /* two code pages */
     rec->kind = (uint8_t)callout_kind(in);
     if (rec->ends_block || rec->kind == CO_IO || rec->kind == CO_SYSTEM) t->tb->sensitive = true;
     fpu_ptr_sync(t);
