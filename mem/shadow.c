@@ -11,8 +11,9 @@
  *
  * Bookkeeping: every mapping made since the last full zap is a node
  * {window, linear page, pfn, writable}; lin_node[w][page] finds the node of
- * a window page, and nodes of one pfn are chained from pfn_head[pfn] (the
- * reverse map). A guest 4 MiB (2 MiB with PAE) page is one large node made
+ * a window page, nodes of one pfn are chained from pfn_head[pfn] (the
+ * reverse map), and nodes of one window from whead[w] (what a CR3 switch
+ * re-validates, without a scan of every node). A guest 4 MiB (2 MiB with PAE) page is one large node made
  * by one mmap, with every page of its range pointing at it in lin_node; its
  * pages that must not be mapped as the rest (not RAM, holding code, ROM)
  * are carved out with mprotect, and the reverse map of large nodes is the
@@ -50,6 +51,8 @@ struct node {
     uint8_t  live;          /* not zapped since                            */
     uint8_t  global;        /* from a global guest mapping (survives CR3)  */
     uint16_t npages;        /* 1, or the pages of a large node             */
+    int32_t  wnext;         /* next node of the same window (dead ones are
+                               unlinked lazily)                            */
 };
 
 struct shadow {
@@ -66,6 +69,7 @@ struct shadow {
     bool tagged[NAS];
     uint64_t last_use[NAS], clock;
     uint32_t live[NWIN];          /* live nodes per window                 */
+    int32_t whead[NWIN];          /* per window: its nodes, newest first   */
     int32_t large[MAX_LARGE];     /* large nodes (live or not) since the last
                                      full zap: their reverse map          */
     int32_t nlarge;
@@ -103,6 +107,7 @@ struct shadow *shadow_new(struct mem *mem, char *err, size_t errlen)
         return NULL;
     }
     for (uint64_t i = 0; i < s->ram_pages; i++) s->pfn_head[i] = NO_NODE;
+    for (int w = 0; w < NWIN; w++) s->whead[w] = NO_NODE;
     return s;
 }
 
@@ -140,6 +145,7 @@ void shadow_zap_all(struct shadow *s)
         s->pfn_head[n->pfn] = NO_NODE;
     }
     s->nnodes = 0;
+    for (int w = 0; w < NWIN; w++) s->whead[w] = NO_NODE;
     s->nlarge = 0;
     s->carved = 0;
     s->st.zaps_all++;
@@ -171,10 +177,11 @@ void shadow_zap_page(struct shadow *s, uint32_t lin)
 /* forget everything window idx maps */
 static void zap_window(struct shadow *s, int idx)
 {
-    if (!s->live[idx]) return;
-    (void)reserve(win_base(s, idx), WIN_MAP);
-    for (int32_t i = 0; i < s->nnodes; i++)
-        if (s->nodes[i].win == idx) node_kill(s, i);
+    if (s->live[idx]) {
+        (void)reserve(win_base(s, idx), WIN_MAP);
+        for (int32_t i = s->whead[idx]; i != NO_NODE; i = s->nodes[i].wnext) node_kill(s, i);
+    }
+    s->whead[idx] = NO_NODE;
 }
 
 void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
@@ -197,20 +204,26 @@ void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
     if (found >= 0 && s->live[2 * found] + s->live[2 * found + 1] <= MAX_VALIDATE) {
         /* each non-global page as the guest tables have it now (the CR3
          * load flushed the TLB: nothing may survive the tables no longer allow) */
-        for (int32_t i = 0; i < s->nnodes; i++) {
-            struct node *n = &s->nodes[i];
-            if (n->win / 2 != found || !n->live || n->global) continue;
-            int v = still_valid(opaque, n->lin_page << 12, n->pfn, n->win & 1, n->writable, n->npages > 1);
-            if (v == SHADOW_KEEP) continue;
-            if (v == SHADOW_KEEP_RO && n->npages == 1 &&
-                mprotect(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), 4096, PROT_READ) == 0) {
-                n->writable = 0;             /* fork's copy-on-write: reads go on without a fault */
-                s->st.validate_ro++;
-                continue;
+        for (int idx = 2 * found; idx <= 2 * found + 1; idx++) {
+            int32_t *pp = &s->whead[idx];            /* the window's nodes; dead ones unlinked */
+            while (*pp != NO_NODE) {
+                int32_t i = *pp;
+                struct node *n = &s->nodes[i];
+                if (!n->live) { *pp = n->wnext; continue; }
+                pp = &n->wnext;
+                if (n->global) continue;
+                int v = still_valid(opaque, n->lin_page << 12, n->pfn, n->win & 1, n->writable, n->npages > 1);
+                if (v == SHADOW_KEEP) continue;
+                if (v == SHADOW_KEEP_RO && n->npages == 1 &&
+                    mprotect(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), 4096, PROT_READ) == 0) {
+                    n->writable = 0;         /* fork's copy-on-write: reads go on without a fault */
+                    s->st.validate_ro++;
+                    continue;
+                }
+                node_kill(s, i);
+                (void)reserve(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), (uint64_t)n->npages << 12);
+                s->st.validate_drops++;
             }
-            node_kill(s, i);
-            (void)reserve(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), (uint64_t)n->npages << 12);
-            s->st.validate_drops++;
         }
         s->st.as_hits++;
         s->cur = found;
@@ -244,7 +257,8 @@ int shadow_map(struct shadow *s, int ww, uint32_t lin, uint64_t pa, bool writabl
                    (off_t)(pfn << 12));
     if (p == MAP_FAILED) return -1;
     int32_t i = s->nnodes++;
-    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global, 1 };
+    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global, 1, s->whead[w] };
+    s->whead[w] = i;
     s->pfn_head[pfn] = i;
     s->lin_node[w][page] = i + 1;
     s->live[w]++;
@@ -302,7 +316,9 @@ int shadow_map_large(struct shadow *s, int ww, uint32_t lin, uint64_t pa_base, u
         k = e;
     }
     int32_t i = s->nnodes++;
-    s->nodes[i] = (struct node){ page0, (uint32_t)pfn0, NO_NODE, (uint8_t)w, writable, 1, global, (uint16_t)npages };
+    s->nodes[i] = (struct node){ page0, (uint32_t)pfn0, NO_NODE, (uint8_t)w, writable, 1, global, (uint16_t)npages,
+                                 s->whead[w] };
+    s->whead[w] = i;
     for (uint32_t j = 0; j < npages; j++) s->lin_node[w][page0 + j] = i + 1;
     s->large[s->nlarge++] = i;
     s->live[w]++;

@@ -107,6 +107,40 @@ static void test_large_read_only_then_writable(void)
     EXPECT(!can_read(w + lin + 0x6000));
 }
 
+/* the re-validation of a parked address space: keep, keep read-only, drop */
+static int verdict(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable, bool large)
+{
+    (void)opaque; (void)pfn; (void)user; (void)writable; (void)large;
+    if (lin == 0x20000000) return SHADOW_KEEP;
+    if (lin == 0x20001000) return SHADOW_KEEP_RO;
+    return SHADOW_DROP;
+}
+
+static void test_switch_as_revalidates(void)
+{
+    shadow_zap_all(sh);
+    for (uint32_t k = 0; k < 3; k++)
+        EXPECT_EQ(shadow_map(sh, SHADOW_USER, 0x20000000 + k * 0x1000, 0x7000 + k * 0x1000, true, false), 0);
+    EXPECT_EQ(shadow_map(sh, SHADOW_USER, 0x30000000, 0x9000, true, true), 0);   /* global */
+    uint8_t *w = shadow_window(sh, SHADOW_USER);
+    shadow_switch_as(sh, 0x1000, 0x2000, verdict, NULL);      /* to a new address space */
+    uint8_t *w2 = shadow_window(sh, SHADOW_USER);
+    EXPECT(w2 != w);
+    EXPECT(!can_read(w2 + 0x20000000));
+    EXPECT_EQ(shadow_map(sh, SHADOW_USER, 0x20000000, 0xA000, true, false), 0);
+    shadow_switch_as(sh, 0x2000, 0x1000, verdict, NULL);      /* back: re-validated */
+    EXPECT(shadow_window(sh, SHADOW_USER) == w);
+    EXPECT(can_write(w + 0x20000000));                        /* kept */
+    EXPECT(can_read(w + 0x20001000));                         /* kept for reads only */
+    EXPECT(!can_write(w + 0x20001000));
+    EXPECT(!can_read(w + 0x20002000));                        /* dropped */
+    EXPECT(can_write(w + 0x30000000));                        /* global: not asked */
+    shadow_switch_as(sh, 0x1000, 0x2000, verdict, NULL);      /* the other one kept its page too */
+    EXPECT(shadow_window(sh, SHADOW_USER) == w2);
+    EXPECT(can_write(w2 + 0x20000000));
+    EXPECT_EQ(w2[0x20000000], mem_ram(m)[0xA000]);
+}
+
 int main(void)
 {
     char err[256];
@@ -117,6 +151,7 @@ int main(void)
     RUN(test_map_4k);
     RUN(test_map_large_with_carving);
     RUN(test_large_read_only_then_writable);
+    RUN(test_switch_as_revalidates);
     shadow_free(sh);
     mem_free(m);
     return test_summary();
