@@ -145,14 +145,6 @@ kstart:
         EXPECT32 "fpu-nm-with-ts", [nm_count], 1
         jmp     kexit
 
-set_gate:                                   ; edi = vector, eax = handler (interrupt gate)
-        lea     edi, [idt + edi * 8]
-        mov     [edi], ax
-        mov     word [edi + 2], 0x08
-        mov     word [edi + 4], 0x8E00
-        shr     eax, 16
-        mov     [edi + 6], ax
-        ret
 
 pf_handler:
         pop     dword [pf_err]
@@ -191,13 +183,7 @@ nm_handler:
         clts
         iret
 
-        align   8
-gdt:    dq      0
-        dq      0x00CF9A000000FFFF
-        dq      0x00CF92000000FFFF
-gdt_end:
-gdt_desc: dw    gdt_end - gdt - 1
-        dd      gdt
+%include "flat.inc"
 idt_desc: dw    17 * 8 - 1
         dd      idt
 one:    dq      1.0

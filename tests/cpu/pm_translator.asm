@@ -184,14 +184,6 @@ pf_handler:                                 ; map 0x402000 -> PAGE_B2 + 0x10000
         add     esp, 4                      ; the error code
         iret
 
-set_gate:                                   ; edi = vector, eax = handler
-        lea     edi, [idt + edi * 8]
-        mov     [edi], ax
-        mov     word [edi + 2], 0x08
-        mov     word [edi + 4], 0x8E00
-        shr     eax, 16
-        mov     [edi + 6], ax
-        ret
 
 branches:
         ; ---- conditional branches inside blocks, both ways: count the
@@ -226,13 +218,7 @@ branches:
         EXPECT32 "jcc-middle-exit-ecx", ecx, 448
         jmp     kexit
 
-        align   8
-gdt:    dq      0
-        dq      0x00CF9A000000FFFF
-        dq      0x00CF92000000FFFF
-gdt_end:
-gdt_desc: dw    gdt_end - gdt - 1
-        dd      gdt
+%include "flat.inc"
 idt_desc: dw    15 * 8 - 1
         dd      idt
 pf_count: dd    0
