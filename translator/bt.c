@@ -1047,6 +1047,19 @@ static void wlog_add(void *opaque, uint64_t pa, unsigned size)
     bt->wlog[bt->nwlog++] = (struct wlog){ pa, old, 0, (uint8_t)size, ram };
 }
 
+/* is the instruction at CS:EIP a string instruction with a REP prefix? */
+static bool insn_is_rep_string(struct cpu *c)
+{
+    uint8_t ib[16];
+    struct insn di;
+    uint32_t lin = c->seg[SEG_CS].base + c->eip;
+    uint8_t *hp = tlb_hit(c, lin, false, c->cpl == 3);
+    if (!hp || (lin & 0xFFF) > 4096 - 16) return false;
+    memcpy(ib, hp, 16);
+    return decode(&di, ib, 16, (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16) == DECODE_OK &&
+           (optab[di.op].attrs & A_REP) && di.rep;
+}
+
 static void report_block(struct bt *bt, const struct tb *tb, const struct cpu *s0)
 {
     struct cpu *c = bt->cpu;
@@ -1137,7 +1150,11 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
     for (unsigned i = 0; i < tb->ninsn && rc == EXC_NONE; i++) {
         if (c->eip != tb->map[i].eip) break;     /* a taken Jcc in the middle left the block */
         uint32_t before = c->eip;
+        bool rep = insn_is_rep_string(c);
         rc = interp_step(c);
+        /* a REP string instruction: interp_step runs it a chunk at a time,
+         * bt's callout (interp_exec_decoded) may do all of it: finish it */
+        for (unsigned n = 0; rep && rc == EXC_NONE && c->eip == before && n < (1u << 20); n++) rc = interp_step(c);
         if (c->eip == before) break;     /* a REP chunk: bt's callout also returns here */
     }
     c->write_watch = NULL;

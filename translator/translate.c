@@ -515,6 +515,7 @@ static bool tr_rdtsc(struct tr *t)
 {
     if (MODE_CPL(t->mode) != 0) return false;
     struct cbuf *b = t->b;
+    t->tb->sensitive = true;                      /* time-dependent: --check does not compare it */
     e_count(b, t->k - t->sync);                                   /* the TSC counts what ran before */
     t->sync = t->k;
     e8(b, 0x9C); e8(b, 0x51); e8(b, 0x56); e8(b, 0x57);           /* pushfq; push rcx, rsi, rdi (rsp stays 16-aligned) */
