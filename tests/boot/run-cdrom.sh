@@ -29,16 +29,8 @@ fi
 W="$B/iso"
 rm -rf "$W"; mkdir -p "$W"
 cp "$ISOBIN" "$W/isolinux.bin"; cp "$LDL" "$W/ldlinux.c32"; cp "$K" "$W/vmlinuz"; cp "$I" "$W/initrd.gz"
-cat > "$W/isolinux.cfg" <<CFG
-SERIAL 0 115200
-DEFAULT linux
-PROMPT 0
-TIMEOUT 0
-LABEL linux
-  KERNEL /vmlinuz
-  INITRD /initrd.gz
-  APPEND console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet
-CFG
+. tests/boot/syslinux-disk.sh           # write_syslinux_cfg
+write_syslinux_cfg "$W/isolinux.cfg"
 if ! python3 tests/boot/mkiso.py "$B/boot.iso" "$W/isolinux.bin" --boot-info-table \
         "$W/ldlinux.c32" "$W/isolinux.cfg" "$W/vmlinuz" "$W/initrd.gz"; then
     echo "FAIL boot_cdrom_iso_image"; exit 1

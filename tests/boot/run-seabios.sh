@@ -102,7 +102,7 @@ fi
 W="$B/seabios-iso"
 rm -rf "$W"; mkdir -p "$W"
 cp "$ISOBIN" "$W/isolinux.bin"; cp "$LDL" "$W/ldlinux.c32"; cp "$K" "$W/vmlinuz"; cp "$I" "$W/initrd.gz"
-cp "$IMG.cfg" "$W/isolinux.cfg"          # written by make_syslinux_disk
+write_syslinux_cfg "$W/isolinux.cfg"
 if ! python3 tests/boot/mkiso.py "$B/seabios.iso" "$W/isolinux.bin" --boot-info-table \
         "$W/ldlinux.c32" "$W/isolinux.cfg" "$W/vmlinuz" "$W/initrd.gz"; then
     echo "FAIL boot_seabios_cdrom: mkiso.py"; exit 1

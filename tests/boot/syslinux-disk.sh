@@ -1,10 +1,26 @@
-# tests/boot/syslinux-disk.sh - sourced by run-syslinux.sh and run-seabios.sh:
-# the syslinux hard-disk image both boot. make_syslinux_disk TEST IMG builds
+# tests/boot/syslinux-disk.sh - sourced by run-syslinux.sh, run-seabios.sh and
+# run-cdrom.sh (write_syslinux_cfg only):
+# the syslinux hard-disk image the first two boot. make_syslinux_disk TEST IMG builds
 # IMG (64 MiB): syslinux's MBR code and one active FAT16 (LBA) partition at
 # sector 2048 holding ldlinux.sys, syslinux.cfg, the reference kernel $K and
 # initramfs $I. syslinux comes from Debian's archive (apt-get download, into
 # $D). Prints "SKIP TEST: ..." and returns 2 when a tool is missing, "FAIL
 # TEST_image: ..." and returns 1 when a step fails, returns 0 when built.
+# write_syslinux_cfg FILE: the (iso/sys)linux configuration every boot test
+# uses: serial console, the kernel /vmlinuz with /initrd.gz, no prompt.
+write_syslinux_cfg() {
+    cat > "$1" <<CFG
+SERIAL 0 115200
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL /vmlinuz
+  INITRD /initrd.gz
+  APPEND console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet
+CFG
+}
+
 make_syslinux_disk() {
     test_name=$1 img=$2
     if [ ! -x "$D/root/usr/bin/syslinux" ]; then
@@ -17,20 +33,11 @@ make_syslinux_disk() {
         echo "SKIP $test_name: needs syslinux (apt-get download), mkfs.vfat and mtools"; return 2
     fi
     part="$img.part"
-    cfg="$img.cfg"                      # (run-seabios.sh reuses it for the CD)
+    cfg="$img.cfg"
     rm -f "$img" "$part"
     truncate -s 63M "$part"
     mkfs.vfat -F 16 -h 2048 -n BT86BOOT "$part" >/dev/null || { echo "FAIL ${test_name}_image: mkfs.vfat"; return 1; }
-    cat > "$cfg" <<CFG
-SERIAL 0 115200
-DEFAULT linux
-PROMPT 0
-TIMEOUT 0
-LABEL linux
-  KERNEL /vmlinuz
-  INITRD /initrd.gz
-  APPEND console=ttyS0 bt86.nodisk cryptomgr.notests noisapnp quiet
-CFG
+    write_syslinux_cfg "$cfg"
     MTOOLS_SKIP_CHECK=1 mcopy -i "$part" "$K" ::/vmlinuz && MTOOLS_SKIP_CHECK=1 mcopy -i "$part" "$I" ::/initrd.gz &&
         MTOOLS_SKIP_CHECK=1 mcopy -i "$part" "$cfg" ::/syslinux.cfg || { echo "FAIL ${test_name}_image: mcopy"; return 1; }
     "$syslinux_bin" --install "$part" || { echo "FAIL ${test_name}_image: syslinux --install"; return 1; }
