@@ -43,7 +43,7 @@ int paging_walk(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa
     bool pae = c->cr[4] & 0x20;
     uint64_t ent[3], ent_pa[3];
     int levels = 0;
-    uint64_t leaf, pa;
+    uint64_t pa;
     bool large = false;
     if (!pae) {
         ent_pa[0] = (c->cr[3] & 0xFFFFF000u) + ((lin >> 22) << 2);
@@ -94,7 +94,6 @@ int paging_walk(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa
             set_bits(c, ent_pa[i], ent[i], PTE_A | (is_leaf && write ? PTE_D : 0), pae);
         }
     }
-    (void)leaf;
     c->last_walk_large = large;
     if (large) {
         /* INVLPG of one address drops the whole large page (SDM vol. 3 sec.

@@ -13,11 +13,12 @@
  * {window, linear page, pfn, writable}; lin_node[w][page] finds the node of
  * a window page, nodes of one pfn are chained from pfn_head[pfn] (the
  * reverse map), and nodes of one window from whead[w] (what a CR3 switch
- * re-validates, without a scan of every node). A guest 4 MiB (2 MiB with PAE) page is one large node made
- * by one mmap, with every page of its range pointing at it in lin_node; its
- * pages that must not be mapped as the rest (not RAM, holding code, ROM)
- * are carved out with mprotect, and the reverse map of large nodes is the
- * short list large[] (shadow_protect_pfn scans it). Nodes are never reused
+ * re-validates, without a scan of every node). A guest 4 MiB (2 MiB with
+ * PAE) page is one large node made by one mmap, with every page of its
+ * range pointing at it in lin_node; its pages that must not be mapped as
+ * the rest (not RAM, holding code, ROM) are carved out with mprotect, and
+ * the reverse map of large nodes is the short list large[]
+ * (shadow_protect_pfn scans it). Nodes are never reused
  * before a full zap, which also runs when the host mappings they may make
  * (a node, plus two for each carved run) reach MAX_NODES, so the process
  * stays far below vm.max_map_count (65530 by default) even when no two

@@ -328,6 +328,12 @@ static void emit_stubs(struct bt *bt)
     bt->blocks_start = (uint8_t *)(((uintptr_t)b.p + 63) & ~(uintptr_t)63);
 }
 
+/* an external interrupt is pending and may be taken now */
+static inline bool intr_deliverable(struct cpu *c)
+{
+    return c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque);
+}
+
 /* After a callout that leaves its block (SYSENTER, SYSEXIT, INT, IRET, a
  * far jump, a mode change): the block to go on at, found in the jump cache,
  * or NULL to leave for the run loop, which must see interrupts, the timer,
@@ -337,7 +343,7 @@ static struct tb *callout_next(struct bt *bt, struct cpu *c, const struct bt_cal
     if (bt->check || bt->smc_hit || bt->pf_pending || (rec->mode & MODE_SINGLE) || c->halted ||
         c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page || c->seg[SEG_CS].base != 0)
         return NULL;
-    if (c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque)) return NULL;
+    if (intr_deliverable(c)) return NULL;
     uint32_t mode;
     if (!mode_key(c, &mode) || !jc_match(bt, c->eip, mode) || !bt->jc_tb[c->eip & (JC_SIZE - 1)]->valid) return NULL;
     set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
@@ -345,18 +351,32 @@ static struct tb *callout_next(struct bt *bt, struct cpu *c, const struct bt_cal
     return bt->jc_tb[c->eip & (JC_SIZE - 1)];
 }
 
-/* the frame linear page `lin` maps to for instruction fetch now, without
- * side effects, or ~0 */
-static uint64_t code_page_phys(struct cpu *c, uint32_t lin)
+/* Where linear address `lin` maps now for access `a`, without side
+ * effects: a walk that sets no A/D bits and leaves no #PF state (CR2, error
+ * code), with the A20 mask applied. Returns false if the tables refuse it;
+ * the cpu's last_walk_* flags describe the walk. */
+static bool walk_quietly(struct cpu *c, uint32_t lin, enum acc a, bool user, uint64_t *pa)
 {
-    if (!(c->cr[0] & CR0_PG)) return c->a20_enabled ? lin : (lin & ~0x100000u);
+    if (!(c->cr[0] & CR0_PG)) {
+        *pa = c->a20_enabled ? lin : (lin & ~0x100000u);
+        c->last_walk_accessed = true;
+        c->last_walk_large = false;
+        return true;
+    }
     uint32_t cr2 = c->cr[2], err = c->exc_err;
     bool has = c->exc_has_err;
-    uint64_t pa;
-    int r = paging_walk(c, lin, ACC_EXEC, c->cpl == 3, &pa, false);
+    bool ok = paging_walk(c, lin, a, user, pa, false) == EXC_NONE;
     c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
-    if (r != EXC_NONE || !c->last_walk_accessed) return ~0ull;
-    if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
+    if (ok && !c->a20_enabled) *pa &= ~(uint64_t)0x100000;
+    return ok;
+}
+
+/* the frame linear page `lin` maps to for instruction fetch now, if a TLB
+ * could hold it (A already set), else ~0 */
+static uint64_t code_page_phys(struct cpu *c, uint32_t lin)
+{
+    uint64_t pa;
+    if (!walk_quietly(c, lin, ACC_EXEC, c->cpl == 3, &pa) || !c->last_walk_accessed) return ~0ull;
     return pa & ~0xFFFull;
 }
 
@@ -389,10 +409,10 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     }
     int leave;
     if (c->eip != rec->next_eip || bt->smc_hit) leave = 1;
-    else if (rec->ends_block == 2) {                 /* a data segment load */
+    else if (rec->ends_block == CO_ENDS_IF_MODE) {   /* a data segment load */
         uint32_t mode;
         leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE));
-    } else if (rec->ends_block == 3) {
+    } else if (rec->ends_block == CO_ENDS_IF_CODE_MOVES) {
         /* MOV CR3: the block goes on if its code page maps to the same
          * frame in the new address space (a kernel's code does), in the
          * new address space's window */
@@ -400,7 +420,7 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
         leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE) &&
                   code_page_phys(c, rec->code_lin) == rec->code_phys);
         if (!leave) set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
-    } else leave = rec->ends_block != 0;
+    } else leave = rec->ends_block != CO_GOES_ON;
     if (leave) {
         struct tb *next = callout_next(bt, c, rec);
         if (next) return (uint64_t)(uintptr_t)next->host;
@@ -473,6 +493,18 @@ static void hash_remove(struct bt *bt, struct tb *tb)
         if (*pp == tb) { *pp = tb->hnext; return; }
 }
 
+/* the instruction at CS:EIP when its bytes are in the TLB and on one page
+ * (statistics and --check only) */
+static bool decode_at_eip(struct cpu *c, struct insn *di)
+{
+    uint32_t lin = c->seg[SEG_CS].base + c->eip;
+    uint8_t *hp = tlb_hit(c, lin, false, c->cpl == 3);
+    if (!hp || (lin & 0xFFF) > 4096 - 16) return false;
+    uint8_t ib[16];
+    memcpy(ib, hp, 16);
+    return decode(di, ib, 16, (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16) == DECODE_OK;
+}
+
 /* a block goes: out of the lookups, its entry patched to its
  * invalidation stub (chained jumps into it now exit) */
 static void drop_block(struct bt *bt, struct tb *tb)
@@ -526,7 +558,6 @@ static void flush_all(struct bt *bt)
     jc_flush(bt);
 }
 
-/* the guest flushed its TLB: the shadow follows */
 /* a parked user window's page is kept only if the guest's tables (of the
  * new CR3, now loaded) still give it: same frame, accessed, dirty if the
  * mapping is writable; if it is no longer writable (fork made it
@@ -536,16 +567,13 @@ static int page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user,
 {
     struct bt *bt = opaque;
     struct cpu *c = bt->cpu;
-    uint32_t cr2 = c->cr[2], err = c->exc_err;
-    bool has = c->exc_has_err;
     uint64_t pa;
-    bool ok = paging_walk(c, lin, ACC_READ, user, &pa, false) == EXC_NONE;
-    c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
-    if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
+    bool ok = walk_quietly(c, lin, ACC_READ, user, &pa);
     if (!ok || (pa >> 12) != pfn || !c->last_walk_accessed || c->last_walk_large != large) return SHADOW_DROP;
     return !writable || (c->last_walk_writable && c->last_walk_dirty) ? SHADOW_KEEP : SHADOW_KEEP_RO;
 }
 
+/* the guest flushed its TLB: the jump cache and the shadow follow */
 static void tlb_hook(void *opaque, int kind, uint32_t lin)
 {
     struct bt *bt = opaque;
@@ -596,9 +624,9 @@ static struct tb *lookup(struct bt *bt, uint32_t lin, uint64_t phys, uint32_t cs
 }
 
 /* The RAM page the linear page after `lin`'s maps for instruction fetch
- * now, without side effects: a TLB hit, or a walk that sets no A/D bits
- * and needs A already set (a fetch into it would set it: the interpreter
- * runs such an instruction the first time). TB_NO_PHYS2 if none. */
+ * now, without side effects: a TLB hit, or code_page_phys (A must be set
+ * already: a fetch into it would set it, and the interpreter runs such an
+ * instruction the first time). TB_NO_PHYS2 if none. */
 static uint64_t next_page_phys(struct cpu *c, uint32_t lin)
 {
     uint32_t lin2 = (lin & ~0xFFFu) + 0x1000;
@@ -606,19 +634,10 @@ static uint64_t next_page_phys(struct cpu *c, uint32_t lin)
     uint8_t *h = tlb_hit(c, lin2, false, user);
     uint8_t *ram = mem_ram(c->mem);
     if (!h) {
-        uint64_t pa;
-        if (!(c->cr[0] & CR0_PG)) pa = c->a20_enabled ? lin2 : (lin2 & ~0x100000u);
-        else {
-            uint32_t cr2 = c->cr[2], err = c->exc_err;
-            bool has = c->exc_has_err;
-            int r = paging_walk(c, lin2, ACC_EXEC, user, &pa, false);
-            c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
-            if (r != EXC_NONE || !c->last_walk_accessed) return TB_NO_PHYS2;
-            if (!c->a20_enabled) pa &= ~(uint64_t)0x100000;
-        }
-        h = mem_host_page(c->mem, pa & ~0xFFFull, false);
-        if (!h || h != ram + (pa & ~0xFFFull)) return TB_NO_PHYS2;
-        return pa & ~0xFFFull;
+        uint64_t page = code_page_phys(c, lin2);
+        if (page == ~0ull) return TB_NO_PHYS2;
+        h = mem_host_page(c->mem, page, false);
+        return h && h == ram + page ? page : TB_NO_PHYS2;
     }
     h = (uint8_t *)((uintptr_t)h & ~(uintptr_t)0xFFF);
     if (h < ram || h >= ram + mem_ram_size(c->mem)) return TB_NO_PHYS2;
@@ -641,7 +660,6 @@ static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t
     uint64_t pfn0 = phys >> 12;
     bool self_check = (bt->notrans_bits[pfn0 >> 3] >> (pfn0 & 7)) & 1;
     uint64_t phys2 = TB_NO_PHYS2;
-    const uint8_t *next = NULL;
     if (bt->ncross == MAX_CROSS) {                /* keep the live ones */
         uint32_t k = 0;
         for (uint32_t i = 0; i < bt->ncross; i++)
@@ -651,17 +669,15 @@ static struct tb *translate(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t
     if (avail < 16 && !self_check && bt->ncross < MAX_CROSS) {      /* the block may reach the next page */
         phys2 = next_page_phys(c, lin);
         uint64_t pfn2 = phys2 >> 12;
-        if (phys2 != TB_NO_PHYS2 && !((bt->notrans_bits[pfn2 >> 3] >> (pfn2 & 7)) & 1))
-            next = mem_ram(c->mem) + phys2;
+        if (phys2 != TB_NO_PHYS2 && ((bt->notrans_bits[pfn2 >> 3] >> (pfn2 & 7)) & 1)) phys2 = TB_NO_PHYS2;
     }
-    struct tb *tb = tr_block(bt, c, lin, phys, code, next, avail, mode, self_check, &no_space);
+    struct tb *tb = tr_block(bt, c, lin, phys, phys2, code, avail, mode, self_check, &no_space);
     if (!tb && no_space) {
         flush_all(bt);
-        tb = tr_block(bt, c, lin, phys, code, next, avail, mode, self_check, &no_space);
+        tb = tr_block(bt, c, lin, phys, phys2, code, avail, mode, self_check, &no_space);
     }
     if (!tb) return NULL;
     if (tb->phys2 != TB_NO_PHYS2) {               /* its last instruction crosses */
-        tb->phys2 = phys2;
         bt->cross[bt->ncross++] = tb;
         mark_code(bt, c, phys2 >> 12);
         bt->st.cross_blocks++;
@@ -750,7 +766,6 @@ static unsigned insn_of_pc(const struct tb *tb, uintptr_t pc)
     return k;
 }
 
-/* Map the page a translated access faulted on, if the guest allows it. */
 /* how a page inside a guest large page may be mapped (shadow_map_large) */
 static int large_page_kind(void *opaque, uint64_t pfn)
 {
@@ -763,7 +778,8 @@ static int large_page_kind(void *opaque, uint64_t pfn)
     return SHADOW_PAGE_RW;
 }
 
-/* string: the access is a native string instruction's, which clears or
+/* Map the page a translated access faulted on, if the guest allows it.
+ * string: the access is a native string instruction's, which clears or
  * copies whole pages (a page that held code being reused): its writes into
  * code do not count toward making the page self-checking, as the
  * interpreter's do not */
@@ -1050,14 +1066,8 @@ static void wlog_add(void *opaque, uint64_t pa, unsigned size)
 /* is the instruction at CS:EIP a string instruction with a REP prefix? */
 static bool insn_is_rep_string(struct cpu *c)
 {
-    uint8_t ib[16];
     struct insn di;
-    uint32_t lin = c->seg[SEG_CS].base + c->eip;
-    uint8_t *hp = tlb_hit(c, lin, false, c->cpl == 3);
-    if (!hp || (lin & 0xFFF) > 4096 - 16) return false;
-    memcpy(ib, hp, 16);
-    return decode(&di, ib, 16, (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16) == DECODE_OK &&
-           (optab[di.op].attrs & A_REP) && di.rep;
+    return decode_at_eip(c, &di) && (optab[di.op].attrs & A_REP) && di.rep;
 }
 
 static void report_block(struct bt *bt, const struct tb *tb, const struct cpu *s0)
@@ -1192,7 +1202,7 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
 
 static inline bool take_interrupt(struct cpu *c, int *rc)
 {
-    if (c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque)) {
+    if (intr_deliverable(c)) {
         int vec = c->intr_ack(c->intr_opaque);
         c->halted = false;
         int dr = cpu_deliver(c, vec, false, 0, false, c->eip);
@@ -1290,13 +1300,8 @@ int bt_run(struct bt *bt, uint64_t n)
             bt->st.smc_invalidations++;
         } else if (code == BT_EXIT_SLOW || code == BT_EXIT_TRAP) {
             if (code == BT_EXIT_SLOW) bt->st.exits_slow++; else bt->st.exits_trap++;
-            {
-                uint8_t ib[16];
-                struct insn di;
-                uint32_t lin = c->seg[SEG_CS].base + c->eip;
-                uint8_t *hp = tlb_hit(c, lin, false, c->cpl == 3);
-                if (hp && (lin & 0xFFF) <= 4096 - 16) { memcpy(ib, hp, 16); if (decode(&di, ib, 16, DECODE_32) == DECODE_OK) bt->st.steps_by_op[di.op]++; }
-            }
+            struct insn di;
+            if (decode_at_eip(c, &di)) bt->st.steps_by_op[di.op]++;
             bt->st.interp_insns++;
             rc = interp_step(c);
             if (rc >= 256) break;

@@ -78,10 +78,7 @@ struct tb {
 struct bt_callout {
     struct insn in;
     uint32_t eip, next_eip;
-    uint8_t ends_block;    /* 1: return to the run loop afterwards; 2: only
-                              if the mode key changed (data segment loads);
-                              3: MOV CR3: also if the block's code page no
-                              longer maps to the same frame             */
+    uint8_t ends_block;    /* enum co_end: does the block go on after it? */
     uint32_t mode;         /* the block's mode key                          */
     uint32_t code_lin;     /* (3) the block's linear page ...               */
     uint64_t code_phys;    /* ... and its frame                             */
@@ -89,6 +86,15 @@ struct bt_callout {
 };
 
 enum { CO_SYSTEM, CO_IO, CO_STRING, CO_FPU, CO_STACK, CO_OTHER, CO_KINDS };
+
+/* after a callout (EIP elsewhere or an SMC hit always end the block) */
+enum co_end {
+    CO_GOES_ON,            /* the block goes on                             */
+    CO_ENDS,               /* back to the run loop (or the next block)      */
+    CO_ENDS_IF_MODE,       /* ... if the mode key changed (segment loads)   */
+    CO_ENDS_IF_CODE_MOVES, /* ... or if the block's code page no longer maps
+                              to the same frame (MOV CR3)                 */
+};
 
 struct bt_stats {
     uint64_t blocks, insns_translated, lookups, lookup_misses, chains, flushes;
@@ -111,9 +117,9 @@ void tr_init_tables(void);
 /* Translate the block at cpu's CS:EIP (linear `lin`, physical `phys`, host
  * pointer `code` valid to the end of the page). */
 #define TB_NO_PHYS2 (~0ull)
-/* next_page: the host bytes of the next linear page (its first 16), or
- * NULL: then no instruction may cross into it */
-struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code, const uint8_t *next_page,
+/* phys2: the RAM frame of the next linear page, which the block's last
+ * instruction may cross into, or TB_NO_PHYS2: none may */
+struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, uint64_t phys2, const uint8_t *code,
                     unsigned avail, uint32_t mode, bool self_check, bool *no_space);
 
 /* translator/bt.c: services for translate.c */

@@ -154,7 +154,8 @@ static void exit_direct(struct tr *t, uint32_t target, unsigned retired)
     bool chain = ((t->c->seg[SEG_CS].base + target) & ~0xFFFu) == t->page;
     if (!chain && t->c->seg[SEG_CS].base == 0) {
         /* another page: its mapping may change, so no patched jump; the
-         * jump cache (cleared on every TLB flush) finds the block instead */
+         * jump cache (which TLB flushes clear of what they make stale)
+         * finds the block instead */
         e8(b, 0x41); e8(b, 0xB8); e32(b, target);           /* mov r8d, target */
         exit_indirect(t, H_R8, retired);
         return;
@@ -727,22 +728,22 @@ static unsigned callout_kind(const struct insn *in)
     return CO_OTHER;
 }
 
-static unsigned callout_ends_block(const struct insn *in)
+static enum co_end callout_ends_block(const struct insn *in)
 {
     uint32_t a = optab[in->op].attrs;
     /* loads of DS, ES, FS, GS, and INVLPG (the shadow follows it at once):
      * continue when the mode key stays */
     const char *h = optab[in->op].handler;
-    if (!strcmp(h, "mov_to_cr") && in->opnd[0].reg == 3) return 3;   /* a context switch: see bt_helper */
+    if (!strcmp(h, "mov_to_cr") && in->opnd[0].reg == 3) return CO_ENDS_IF_CODE_MOVES;   /* see bt_helper */
     if ((!strcmp(h, "mov_to_seg") && in->opnd[0].reg != SEG_SS) || !strcmp(h, "invlpg") ||
         (!strcmp(h, "popseg") && in->opnd[0].reg != SEG_SS) ||
         (!strcmp(h, "lseg") && in->opc != 0xB2))
-        return 2;
-    if (a & (A_BRANCH | A_ENDTB | A_PRIV | A_IO)) return true;
+        return CO_ENDS_IF_MODE;
+    if (a & (A_BRANCH | A_ENDTB | A_PRIV | A_IO)) return CO_ENDS;
     /* sensitive instructions that only read system state change no mode */
     static const char *const reads[] = { "mov_from_seg", "pushf", "sldt", "str", "sgdt", "sidt", "smsw",
                                          "lar", "lsl", "verr", "verw", "rdtsc", "rdpmc", "cpuid", NULL };
-    return (a & A_SENS) && !in_list(optab[in->op].handler, reads);
+    return (a & A_SENS) && !in_list(optab[in->op].handler, reads) ? CO_ENDS : CO_GOES_ON;
 }
 
 static bool tr_callout(struct tr *t, const struct insn *in)
@@ -756,17 +757,18 @@ static bool tr_callout(struct tr *t, const struct insn *in)
     rec->mode = t->mode;
     rec->code_lin = t->page;
     rec->code_phys = t->tb->phys & ~0xFFFull;
-    if (rec->ends_block == 3 && t->tb->phys2 != TB_NO_PHYS2) rec->ends_block = 1;   /* two code pages */
+    if (rec->ends_block == CO_ENDS_IF_CODE_MOVES && t->tb->phys2 != TB_NO_PHYS2)
+        rec->ends_block = CO_ENDS;                    /* two code pages */
     rec->kind = (uint8_t)callout_kind(in);
-    if (rec->ends_block || rec->kind == CO_IO || rec->kind == CO_SYSTEM) t->tb->sensitive = true;
+    if (rec->ends_block != CO_GOES_ON || rec->kind == CO_IO || rec->kind == CO_SYSTEM) t->tb->sensitive = true;
     fpu_ptr_sync(t);
     e_count(t->b, t->k - t->sync);
     e_mov64_imm(t->b, H_R11, (uint64_t)(uintptr_t)rec);
     e_call(t->b, bt_stub_callout(t->bt));
     t->sync = t->k + 1;
     t->fpu_hooked = false;
-    if (rec->ends_block == 1) e8(t->b, 0xCC);         /* never reached: the stub exits */
-    return rec->ends_block == 1;
+    if (rec->ends_block == CO_ENDS) e8(t->b, 0xCC);   /* never reached: the stub exits */
+    return rec->ends_block == CO_ENDS;
 }
 
 /* exit before instruction k (trap mode: the monitor emulates it) */
@@ -829,9 +831,10 @@ static void self_check_prologue(struct tr *t, const uint8_t *code, unsigned nbyt
     over[1] = (uint8_t)(b->p - (over + 2));
 }
 
-struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, const uint8_t *code, const uint8_t *next_page,
+struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, uint64_t phys2, const uint8_t *code,
                     unsigned avail, uint32_t mode, bool self_check, bool *no_space)
 {
+    const uint8_t *next_page = phys2 != TB_NO_PHYS2 ? mem_ram(c->mem) + phys2 : NULL;
     *no_space = false;
     struct insn insns[MAX_BLOCK_INSNS];
     unsigned n = 0, off = 0;
@@ -882,7 +885,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, c
     if (!start) { *no_space = true; return NULL; }
     struct tr t = { .bt = bt, .c = c, .b = &cb, .tb = tb, .mode = mode, .page = lin & ~0xFFFu };
     tb->eip = c->eip; tb->lin = lin; tb->phys = phys;
-    tb->phys2 = crosses ? 0 : TB_NO_PHYS2;           /* (the caller sets it) */
+    tb->phys2 = crosses ? phys2 : TB_NO_PHYS2;
     tb->cs_base = c->seg[SEG_CS].base; tb->mode = mode;
     tb->host = start;
     tb->sensitive = false;
