@@ -43,16 +43,8 @@ kstart:
         mov     dword [PT + 0], 0x00500000 + 0x05   ; 0x400000 -> 0x500000 user read-only
         mov     dword [PT + 4], 0x00501000 + 0x03   ; 0x401000 -> supervisor RW
         mov     dword [0x01000010], 0x4D4D4D4D      ; data behind the 4 MiB page
-        mov     eax, cr4
-        or      eax, 0x10                   ; PSE
-        mov     cr4, eax
-        mov     eax, PD
-        mov     cr3, eax
-        mov     eax, cr0
-        or      eax, 0x80000000
-        mov     cr0, eax
-        jmp     .pg
-.pg:    EXPECT32 "pse-4m-read", [0x00800010], 0x4D4D4D4D
+        PSE_PAGING_ON PD
+        EXPECT32 "pse-4m-read", [0x00800010], 0x4D4D4D4D
         ; #PF: not present (read) -> err 0, CR2
         mov     dword [pf_count], 0
         mov     eax, [0x00402000]

@@ -45,16 +45,7 @@ kstart:
         mov     dword [0x00800000 + 0x3FF000], 0x22222222
         mov     dword [0x00C00000 + 0x1000], 0x33333333
         mov     dword [0x00C00000 + 0x3FF000], 0x44444444
-        mov     eax, cr4
-        or      eax, 0x10                   ; PSE
-        mov     cr4, eax
-        mov     eax, PD
-        mov     cr3, eax
-        mov     eax, cr0
-        or      eax, 0x80000000
-        mov     cr0, eax
-        jmp     .pg
-.pg:
+        PSE_PAGING_ON PD
         ; ---- a page-crossing instruction
         mov     ecx, 5
 .x1:    call    0x00400FF0
