@@ -4,7 +4,7 @@
  * 32-bit address size (eSI/eDI/eCX by address size), segment overrides on
  * the source (never on ES:eDI) and DF; IN/OUT with the I/O permission
  * checks (IOPL, then the TSS I/O bitmap: SDM vol. 1 sec. 19.5).
- * A REP instruction runs at most REP_CHUNK iterations per step and then
+ * A REP instruction runs at most REP_CHUNK elements per step and then
  * re-executes (EIP stays on it) so interrupts are taken between iterations;
  * each iteration commits, so a fault leaves eSI/eDI/eCX exact.
  */
@@ -88,9 +88,10 @@ static int string_once(struct cpu *c, const struct insn *in, enum sop op)
  * host pointers from the TLB (seg_fast: limits, present RAM, no SMC page,
  * no write-watched store). Element order is kept for overlapping MOVS, so
  * the result is exactly string_once()'s, none of these elements can fault,
- * and eSI/eDI/eCX are updated as after that many iterations. Returns the
- * number of elements done (0: take the element path). */
-static uint32_t string_bulk(struct cpu *c, const struct insn *in, enum sop op)
+ * and eSI/eDI/eCX are updated as after that many iterations. At most `max`
+ * elements (the rest of the REP chunk). Returns the number of elements
+ * done (0: take the element path). */
+static uint32_t string_bulk(struct cpu *c, const struct insn *in, enum sop op, uint32_t max)
 {
     if (in->addrsize != 4 || (c->eflags & (FL_DF | FL_AC)) || c->write_watch) return 0;
     unsigned size = elem_size(in);
@@ -103,6 +104,7 @@ static uint32_t string_bulk(struct cpu *c, const struct insn *in, enum sop op)
         if (ns < n) n = ns;
     }
     if (n > count) n = count;
+    if (n > max) n = max;
     if (n < 2) return 0;
     uint8_t *d = seg_fast(c, SEG_ES, di, n * size, true);
     if (!d) return 0;
@@ -138,11 +140,16 @@ static int string_op(struct cpu *c, const struct insn *in, enum sop op)
     unsigned asz = in->addrsize;
     bool cond = op == S_CMPS || op == S_SCAS;
     bool bulk = op == S_MOVS || op == S_STOS;
-    for (int n = 0; n < REP_CHUNK; n++) {
+    /* (a chunk is REP_CHUNK elements however they are done, so every path
+     * through here, with or without the bulk copy, stops at the same
+     * element: bt's callouts and --check's interpreter pass agree) */
+    for (uint32_t n = 0; n < REP_CHUNK; ) {
         if (areg(c, R_ECX, asz) == 0) return EXC_NONE;
-        if (bulk && string_bulk(c, in, op)) { n += 15; continue; }   /* a page at a time */
+        uint32_t k = bulk ? string_bulk(c, in, op, REP_CHUNK - n) : 0;   /* up to a page at a time */
+        if (k) { n += k; continue; }
         TRY(string_once(c, in, op));
         reg_set(c, R_ECX, asz, c->r[R_ECX] - 1);
+        n++;
         if (cond) {
             bool zf = c->eflags & FL_ZF;
             if (in->rep == 0xF3 ? !zf : zf) return EXC_NONE;

@@ -494,7 +494,7 @@ static void hash_remove(struct bt *bt, struct tb *tb)
 }
 
 /* the instruction at CS:EIP when its bytes are in the TLB and on one page
- * (statistics and --check only) */
+ * (statistics) */
 static bool decode_at_eip(struct cpu *c, struct insn *di)
 {
     uint32_t lin = c->seg[SEG_CS].base + c->eip;
@@ -1063,13 +1063,6 @@ static void wlog_add(void *opaque, uint64_t pa, unsigned size)
     bt->wlog[bt->nwlog++] = (struct wlog){ pa, old, 0, (uint8_t)size, ram };
 }
 
-/* is the instruction at CS:EIP a string instruction with a REP prefix? */
-static bool insn_is_rep_string(struct cpu *c)
-{
-    struct insn di;
-    return decode_at_eip(c, &di) && (optab[di.op].attrs & A_REP) && di.rep;
-}
-
 static void report_block(struct bt *bt, const struct tb *tb, const struct cpu *s0)
 {
     struct cpu *c = bt->cpu;
@@ -1160,11 +1153,7 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
     for (unsigned i = 0; i < tb->ninsn && rc == EXC_NONE; i++) {
         if (c->eip != tb->map[i].eip) break;     /* a taken Jcc in the middle left the block */
         uint32_t before = c->eip;
-        bool rep = insn_is_rep_string(c);
         rc = interp_step(c);
-        /* a REP string instruction: interp_step runs it a chunk at a time,
-         * bt's callout (interp_exec_decoded) may do all of it: finish it */
-        for (unsigned n = 0; rep && rc == EXC_NONE && c->eip == before && n < (1u << 20); n++) rc = interp_step(c);
         if (c->eip == before) break;     /* a REP chunk: bt's callout also returns here */
     }
     c->write_watch = NULL;

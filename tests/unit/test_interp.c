@@ -112,6 +112,35 @@ static void test_rep_stos_bulk_pattern(void)
     EXPECT_EQ(ram[0xA00A], 0);
 }
 
+static void watch_nothing(void *opaque, uint64_t pa, unsigned size) { (void)opaque; (void)pa; (void)size; }
+
+/* One step of a long REP STOSD stops after the same number of elements
+ * whether the stores go a page at a time (the bulk path) or one by one (a
+ * write watch is set, as under bt --check): bt's callouts and the
+ * interpreter must agree on where a REP chunk ends. */
+static void test_rep_chunk_same_with_and_without_bulk(void)
+{
+    static const uint8_t p[] = {
+        0x66, 0xB9, 0x10, 0x27, 0x00, 0x00,       /* mov ecx, 10000      */
+        0x66, 0xBF, 0x00, 0x10, 0x00, 0x00,       /* mov edi, 0x1000     */
+        0xF3, 0x67, 0x66, 0xAB,                   /* rep stosd (a32)     */
+        0xF4 };
+    uint32_t ecx[2], edi[2];
+    for (int watched = 0; watched < 2; watched++) {
+        struct cpu c; setup(&c, p, sizeof p);
+        if (watched) c.write_watch = watch_nothing;
+        EXPECT_EQ(interp_step(&c), EXC_NONE);
+        EXPECT_EQ(interp_step(&c), EXC_NONE);
+        EXPECT_EQ(interp_step(&c), EXC_NONE);     /* one chunk of the REP */
+        EXPECT_EQ(c.eip, 0x7C0Cu);                /* still on it */
+        ecx[watched] = c.r[R_ECX];
+        edi[watched] = c.r[R_EDI];
+    }
+    EXPECT_EQ(ecx[0], 10000u - 4096u);
+    EXPECT_EQ(ecx[1], ecx[0]);
+    EXPECT_EQ(edi[1], edi[0]);
+}
+
 static void test_call_ret_push_pop(void)
 {
     /* call f; hlt; f: push 0x1234; pop bx; ret */
@@ -282,6 +311,7 @@ int main(void)
     RUN(test_rep_movsb_and_cmps);
     RUN(test_call_ret_push_pop);
     RUN(test_rep_stos_bulk_pattern);
+    RUN(test_rep_chunk_same_with_and_without_bulk);
     RUN(test_word_at_segment_end_faults);
     RUN(test_shifts_and_mul);
     RUN(test_ud_on_bad_opcode);
