@@ -23,6 +23,10 @@
  * (a node, plus two for each carved run) reach MAX_NODES, so the process
  * stays far below vm.max_map_count (65530 by default) even when no two
  * mappings merge.
+ * A 4 KiB node that goes is hidden (node_unmap): PROT_NONE where it is, so
+ * that the same frame comes back with an mprotect instead of an mmap; a
+ * hidden page keeps its host mapping, so it still counts toward MAX_NODES
+ * as its node does until the next full zap.
  * All functions are async-signal-safe (only mmap/mprotect are called) so
  * the translator's SIGSEGV handler can fill pages.
  */
@@ -54,6 +58,7 @@ struct node {
     uint16_t npages;        /* 1, or the pages of a large node             */
     int32_t  wnext;         /* next node of the same window (dead ones are
                                unlinked lazily)                            */
+    uint32_t epoch;         /* its window's epoch when made (hidden pages) */
 };
 
 struct shadow {
@@ -64,7 +69,9 @@ struct shadow {
     struct node *nodes;
     int32_t nnodes;
     int32_t *pfn_head;            /* per RAM page: first node or NO_NODE   */
-    int32_t *lin_node[NWIN];      /* per linear page: node + 1, 0 = none   */
+    int32_t *lin_node[NWIN];      /* per linear page: node + 1, 0 = none,
+                                     -(node + 1): a hidden page (below)    */
+    uint32_t epoch[NWIN];         /* bumped when a window is zapped whole  */
     int cur;                      /* the current slot                      */
     uint32_t tag[NAS];            /* CR3 of the address space a slot maps  */
     bool tagged[NAS];
@@ -136,7 +143,7 @@ int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off)
 
 void shadow_zap_all(struct shadow *s)
 {
-    for (int w = 0; w < NWIN; w++) s->live[w] = 0;
+    for (int w = 0; w < NWIN; w++) { s->live[w] = 0; s->epoch[w]++; }
     for (int a = 0; a < NAS; a++) s->tagged[a] = false;
     if (s->nnodes == 0) return;
     for (int w = 0; w < NWIN; w++) (void)reserve(win_base(s, w), WIN_MAP);
@@ -161,16 +168,47 @@ static void node_kill(struct shadow *s, int32_t i)
     s->live[n->win]--;
 }
 
+/* Unmap node i. A 4 KiB page is hidden rather than unmapped: made
+ * PROT_NONE where it is, so that mapping the same frame there again is an
+ * mprotect, not an mmap (which costs several times as much, and with it the
+ * host's page-table updates); its lin_node entry says so until something
+ * else is mapped there or the window is zapped whole (its epoch changes). */
+static void node_unmap(struct shadow *s, int32_t i)
+{
+    struct node *n = &s->nodes[i];
+    uint8_t *at = win_base(s, n->win) + ((uint64_t)n->lin_page << 12);
+    node_kill(s, i);
+    if (n->npages == 1 && mprotect(at, 4096, PROT_NONE) == 0) {
+        s->lin_node[n->win][n->lin_page] = -(i + 1);
+        return;
+    }
+    (void)reserve(at, (uint64_t)n->npages << 12);
+}
+
+/* the hidden page at window idx, page `page`, mapping pfn; -1 if none */
+static int32_t hidden_node(const struct shadow *s, int idx, uint32_t page, uint64_t pfn)
+{
+    int32_t v = s->lin_node[idx][page];
+    if (v >= 0) return -1;
+    int32_t i = -v - 1;
+    const struct node *n = &s->nodes[i];
+    if (i >= s->nnodes || n->live || n->win != idx || n->lin_page != page || n->npages != 1 ||
+        n->epoch != s->epoch[idx] || n->pfn != pfn)
+        return -1;
+    return i;
+}
+
 void shadow_zap_page(struct shadow *s, uint32_t lin)
 {
-    /* every slot: INVLPG of a global page drops it in all address spaces */
+    /* INVLPG (SDM vol. 3 sec. 4.10.4.1) drops the page in this address
+     * space, and a global page in every one; the non-global pages of
+     * parked address spaces are re-validated when they come back */
     uint32_t page = lin >> 12;
     for (int w = 0; w < NWIN; w++) {
         int32_t i = s->lin_node[w][page] - 1;
         if (i < 0) continue;
-        struct node *n = &s->nodes[i];
-        node_kill(s, i);
-        (void)reserve(win_base(s, w) + ((uint64_t)n->lin_page << 12), (uint64_t)n->npages << 12);
+        if (w / 2 != s->cur && !s->nodes[i].global) continue;
+        node_unmap(s, i);
         s->st.zaps_page++;
     }
 }
@@ -182,6 +220,7 @@ static void zap_window(struct shadow *s, int idx)
         (void)reserve(win_base(s, idx), WIN_MAP);
         for (int32_t i = s->whead[idx]; i != NO_NODE; i = s->nodes[i].wnext) node_kill(s, i);
     }
+    s->epoch[idx]++;                            /* its hidden pages are gone too */
     s->whead[idx] = NO_NODE;
 }
 
@@ -221,8 +260,7 @@ void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
                     s->st.validate_ro++;
                     continue;
                 }
-                node_kill(s, i);
-                (void)reserve(win_base(s, n->win) + ((uint64_t)n->lin_page << 12), (uint64_t)n->npages << 12);
+                node_unmap(s, i);
                 s->st.validate_drops++;
             }
         }
@@ -247,18 +285,35 @@ int shadow_map(struct shadow *s, int ww, uint32_t lin, uint64_t pa, bool writabl
     uint32_t page = lin >> 12;
     if (s->nnodes + s->carved >= MAX_NODES) { shadow_zap_all(s); s->st.overflow_zaps++; }
     int w = win_index(s, ww);
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    void *at = win_base(s, w) + ((uint64_t)page << 12);
     int32_t old = s->lin_node[w][page] - 1;
+    if (old >= 0 && s->nodes[old].npages == 1 && s->nodes[old].pfn == pfn) {
+        /* the same frame, mapped (a write after a read, a repeated fill):
+         * only its protection can change */
+        struct node *n = &s->nodes[old];
+        if (n->writable != writable && mprotect(at, 4096, prot) != 0) return -1;
+        n->writable = writable;
+        n->global = global;
+        s->st.fills++;
+        s->st.reprotects++;
+        return 0;
+    }
     if (old >= 0) {
         if (s->nodes[old].npages > 1)           /* a 4 KiB page inside a large one: all of it goes */
             (void)reserve(win_base(s, w) + ((uint64_t)s->nodes[old].lin_page << 12), (uint64_t)s->nodes[old].npages << 12);
         node_kill(s, old);
     }
-    void *at = win_base(s, w) + ((uint64_t)page << 12);
-    void *p = mmap(at, 4096, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED, s->fd,
-                   (off_t)(pfn << 12));
-    if (p == MAP_FAILED) return -1;
+    if (hidden_node(s, w, page, pfn) >= 0) {     /* the same frame, hidden: show it */
+        if (mprotect(at, 4096, prot) != 0) return -1;
+        s->st.reprotects++;
+    } else {
+        void *p = mmap(at, 4096, prot, MAP_SHARED | MAP_FIXED, s->fd, (off_t)(pfn << 12));
+        if (p == MAP_FAILED) return -1;
+    }
     int32_t i = s->nnodes++;
-    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global, 1, s->whead[w] };
+    s->nodes[i] = (struct node){ page, (uint32_t)pfn, s->pfn_head[pfn], (uint8_t)w, writable, 1, global, 1, s->whead[w],
+                                 s->epoch[w] };
     s->whead[w] = i;
     s->pfn_head[pfn] = i;
     s->lin_node[w][page] = i + 1;
@@ -318,7 +373,7 @@ int shadow_map_large(struct shadow *s, int ww, uint32_t lin, uint64_t pa_base, u
     }
     int32_t i = s->nnodes++;
     s->nodes[i] = (struct node){ page0, (uint32_t)pfn0, NO_NODE, (uint8_t)w, writable, 1, global, (uint16_t)npages,
-                                 s->whead[w] };
+                                 s->whead[w], s->epoch[w] };
     s->whead[w] = i;
     for (uint32_t j = 0; j < npages; j++) s->lin_node[w][page0 + j] = i + 1;
     s->large[s->nlarge++] = i;

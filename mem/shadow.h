@@ -28,6 +28,7 @@ struct shadow;
 struct shadow_stats {
     uint64_t fills;            /* pages mapped (a large page counts once)     */
     uint64_t fills_large;      /* ... of them 4 MiB / 2 MiB pages             */
+    uint64_t reprotects;       /* ... of them an mprotect of the same frame   */
     uint64_t zaps_all;         /* whole-window zaps                           */
     uint64_t zaps_page;        /* single-page zaps (INVLPG)                   */
     uint64_t as_hits;          /* CR3 writes back to a parked user window     */
@@ -45,6 +46,7 @@ uint8_t *shadow_window(struct shadow *s, int w);
  * (may be >= 4 GiB: the guard). -1 if none. */
 int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off);
 /* Map guest page `lin` (page-aligned) of window w to RAM page `pa`.
+ * The same frame mapped or hidden there already: only an mprotect.
  * Returns 0, or -1 if pa is not RAM or the host refused. */
 int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable, bool global);
 /* Map the guest large page (4 MiB, or 2 MiB with PAE: npages 4 KiB pages)
@@ -73,6 +75,9 @@ void shadow_switch_as(struct shadow *s, uint32_t old_cr3, uint32_t new_cr3,
                       int (*still_valid)(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable,
                                          bool large),
                       void *opaque);
+/* INVLPG: unmap the page in the current pair, and in every pair if it was
+ * mapped from a global translation (a parked pair's non-global pages are
+ * re-validated by shadow_switch_as instead). */
 void shadow_zap_page(struct shadow *s, uint32_t lin);
 /* Make every mapping of RAM page pfn read-only (it now holds code). */
 void shadow_protect_pfn(struct shadow *s, uint64_t pfn);

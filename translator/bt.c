@@ -38,6 +38,7 @@
 #define HASH_SIZE     (1u << 16)
 #define PAGE_HASH     (1u << 14)
 #define MAX_CROSS     4096      /* blocks crossing a page between flushes   */
+#define MAX_XCHAIN    64        /* ... of them with chained jumps into them */
 #define TIMER_NS      1000000L       /* control back to the run loop every 1 ms */
 
 struct bt {
@@ -71,9 +72,9 @@ struct bt {
     bool smc_hit;                   /* a page was invalidated in a callout  */
     int delivered;                  /* vector a callout delivered (bt_step) */
     bool pf_pending;                /* a guest #PF was delivered for pf_lin: */
-    bool pf_user;                   /* map it when its context resumes      */
-    uint32_t pf_lin;
-    unsigned pf_tries;              /* block entries left to try it         */
+    bool pf_user;                   /* map it when the faulting instruction */
+    uint32_t pf_lin, pf_eip;        /* (at pf_eip, in its ring) runs again  */
+    unsigned pf_tries;              /* block entries left to wait for it    */
     uint64_t generation;            /* bumped by every flush                */
     timer_t timer;
     bool timer_ok;
@@ -88,6 +89,9 @@ struct bt {
     struct tb **cross;              /* blocks whose last instruction crosses
                                        into the next page (invalidate_pfn)  */
     uint32_t ncross;
+    struct tb *xchain[MAX_XCHAIN];  /* crossing blocks chained into: their
+                                       next page was global (cross_chainable) */
+    uint32_t nxchain;
     uint32_t *jc_eip;               /* the EIP each entry was made for       */
     struct tb **jc_tb;              /* ... and its block (find_block)        */
     uint32_t *jc_ng;                /* entries made on non-global pages since
@@ -173,6 +177,8 @@ static inline bool jc_match(const struct bt *bt, uint32_t eip, uint32_t mode)
     return bt->jc_key[eip & (JC_SIZE - 1)] == 0 - ((uint64_t)eip + ((uint64_t)mode << 32) + bt->cpu->btrt.jc_gen);
 }
 
+static bool next_page_global(struct cpu *c, const struct tb *tb);
+
 static void jc_insert(struct bt *bt, const struct tb *tb)
 {
     struct cpu *c = bt->cpu;
@@ -189,9 +195,9 @@ static void jc_insert(struct bt *bt, const struct tb *tb)
         /* the translation find_block just used: global or not */
         bool user = c->cpl == 3;
         unsigned t = page % TLB_SIZE;
-        /* (a block crossing into the next page counts as non-global) */
+        /* (a block crossing into the next page: if that page's is too) */
         bool global = c->tlb.tag[user][0][t] == (tb->eip & ~0xFFFu) && c->tlb.global[user][0][t] &&
-                      tb->phys2 == TB_NO_PHYS2;
+                      (tb->phys2 == TB_NO_PHYS2 || next_page_global(c, tb));
         if (!global) {
             if (bt->njc_ng < JC_NG_MAX) bt->jc_ng[bt->njc_ng++] = i;
             else bt->jc_ng_overflow = true;
@@ -550,7 +556,7 @@ static void flush_all(struct bt *bt)
     memset(bt->hash, 0, sizeof bt->hash);
     memset(bt->page_head, 0, sizeof bt->page_head);
     memset(bt->code_bits, 0, (bt->ram_pages + 7) / 8);
-    bt->ntb = 0; bt->nmap = 0; bt->ncallout = 0; bt->ncross = 0;
+    bt->ntb = 0; bt->nmap = 0; bt->ncallout = 0; bt->ncross = 0; bt->nxchain = 0;
     bt->code_ptr = bt->blocks_start;
     bt->generation++;
     bt->st.flushes++;
@@ -573,6 +579,50 @@ static int page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user,
     return !writable || (c->last_walk_writable && c->last_walk_dirty) ? SHADOW_KEEP : SHADOW_KEEP_RO;
 }
 
+/* does crossing block tb's next page map where it did, by a global
+ * translation (one that CR3 loads keep)? */
+static bool next_page_global(struct cpu *c, const struct tb *tb)
+{
+    uint64_t pa;
+    uint32_t next = (tb->lin & ~0xFFFu) + 0x1000;
+    return (c->cr[0] & CR0_PG) && walk_quietly(c, next, ACC_EXEC, c->cpl == 3, &pa) &&
+           (pa & ~0xFFFull) == tb->phys2 && c->last_walk_global && c->last_walk_accessed;
+}
+
+/* Chained jumps are not checked when taken, and they outlive TLB flushes:
+ * into a block whose last instruction crosses into the next page only when
+ * that page's translation is global, so that a CR3 load keeps it (SDM vol. 3
+ * sec. 4.10.4.1, as for the jump cache). INVLPG of that page, or a flush of
+ * everything, drops the block (its entry then exits: the chains with it).
+ * Without this, a hot kernel function whose first instruction straddles a
+ * page went through the run loop on every call (100 times per fork). */
+static bool cross_chainable(struct bt *bt, struct tb *tb)
+{
+    struct cpu *c = bt->cpu;
+    if (tb->xchained) return true;
+    if (tb->no_xchain) return false;
+    if (bt->nxchain == MAX_XCHAIN || !next_page_global(c, tb)) {
+        tb->no_xchain = true;                 /* (not asked again) */
+        return false;
+    }
+    bt->xchain[bt->nxchain++] = tb;
+    tb->xchained = true;
+    return true;
+}
+
+/* INVLPG of `lin` (page) or a full flush: the chained crossing blocks
+ * whose next page it may remap go */
+static void xchain_drop(struct bt *bt, bool page, uint32_t lin)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < bt->nxchain; i++) {
+        struct tb *tb = bt->xchain[i];
+        if (tb->valid && page && ((tb->lin >> 12) + 1) != (lin >> 12)) { bt->xchain[k++] = tb; continue; }
+        drop_block(bt, tb);
+    }
+    bt->nxchain = k;
+}
+
 /* the guest flushed its TLB: the jump cache and the shadow follow */
 static void tlb_hook(void *opaque, int kind, uint32_t lin)
 {
@@ -581,6 +631,7 @@ static void tlb_hook(void *opaque, int kind, uint32_t lin)
     if (kind == CPU_FLUSH_PAGE) jc_drop_page(bt, lin);     /* cached targets assumed the old mappings */
     else if (kind == CPU_FLUSH_NONGLOBAL) jc_drop_nonglobal(bt);
     else jc_flush(bt);
+    if (kind != CPU_FLUSH_NONGLOBAL) xchain_drop(bt, kind == CPU_FLUSH_PAGE, lin);
     if (kind == CPU_FLUSH_PAGE) shadow_zap_page(bt->sh, lin);
     else if (kind == CPU_FLUSH_NONGLOBAL && (c->cr[0] & CR0_PG))
         shadow_switch_as(bt->sh, bt->as_cr3, c->cr[3], page_still_valid, bt);
@@ -1232,14 +1283,14 @@ int bt_run(struct bt *bt, uint64_t n)
             if (c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page) break;   /* the timer, a stop request */
             continue;
         }
-        /* (no chained jump into a block crossing into the next page: chains
-         * outlive TLB flushes, and that page's mapping may change alone) */
+        /* (a chained jump into a block crossing into the next page: see
+         * cross_chainable) */
         bool crosses = tb->phys2 != TB_NO_PHYS2;
         if (tb->cs_base == 0 && !bt->check && !jc_match(bt, tb->eip, mode)) jc_insert(bt, tb);
         /* chain only to the exit's own target: an interrupt taken in
          * between changed EIP */
-        if (bt->pend.site && !crosses && bt->pend.gen == bt->generation && bt->pend.mode == mode &&
-            bt->pend.eip == tb->eip && bt->pend.cs == tb->cs_base) {
+        if (bt->pend.site && bt->pend.gen == bt->generation && bt->pend.mode == mode &&
+            bt->pend.eip == tb->eip && bt->pend.cs == tb->cs_base && (!crosses || cross_chainable(bt, tb))) {
             e_patch32(bt->pend.site + 1, tb->host);
             bt->st.chains++;
         }
@@ -1252,17 +1303,21 @@ int bt_run(struct bt *bt, uint64_t n)
             if (done) continue;
         }
         set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
-        if (bt->pf_pending && (c->cpl == 3) == bt->pf_user) {
-            uint32_t cr2 = c->cr[2];         /* a failed walk must leave no trace */
-            uint32_t err = c->exc_err;
-            bool has = c->exc_has_err;
-            if (shadow_fill(bt, bt->pf_user ? SHADOW_USER : SHADOW_SUP, bt->pf_lin, false, false)) {
+        if (bt->pf_pending) {
+            /* the handler has returned to the instruction: the page as the
+             * guest tables have it now (writable if dirty already: a read
+             * fill sets no D bit) */
+            if (c->eip == bt->pf_eip && (c->cpl == 3) == bt->pf_user) {
+                uint32_t cr2 = c->cr[2];     /* a failed walk must leave no trace */
+                uint32_t err = c->exc_err;
+                bool has = c->exc_has_err;
+                if (shadow_fill(bt, bt->pf_user ? SHADOW_USER : SHADOW_SUP, bt->pf_lin, false, false))
+                    bt->st.prefills++;
                 bt->pf_pending = false;
-                bt->st.prefills++;
+                c->cr[2] = cr2;
+                c->exc_err = err;
+                c->exc_has_err = has;
             } else if (--bt->pf_tries == 0) bt->pf_pending = false;
-            c->cr[2] = cr2;
-            c->exc_err = err;
-            c->exc_has_err = has;
         }
         c->btrt.exit_site = 0;
         c->btrt.exit_code = BT_EXIT_NONE;
@@ -1292,6 +1347,7 @@ int bt_run(struct bt *bt, uint64_t n)
             struct insn di;
             if (decode_at_eip(c, &di)) bt->st.steps_by_op[di.op]++;
             bt->st.interp_insns++;
+            uint32_t eip = c->eip;
             rc = interp_step(c);
             if (rc >= 256) break;
             if (rc == EXC_PF && !bt->check) {
@@ -1299,8 +1355,9 @@ int bt_run(struct bt *bt, uint64_t n)
                  * to the faulting access: map it then, without a second fault */
                 bt->pf_pending = true;
                 bt->pf_lin = c->cr[2];
+                bt->pf_eip = eip;
                 bt->pf_user = (c->exc_err & 4) != 0;
-                bt->pf_tries = 64;
+                bt->pf_tries = 4096;
             }
             rc = EXC_NONE;
         } else {
@@ -1374,9 +1431,10 @@ void bt_print_stats(struct bt *bt, FILE *f)
     fprintf(f, "bt86: address-space switches: %llu back to a parked window (%llu pages dropped, %llu made read-only), %llu to a new one\n",
             (unsigned long long)sh->as_hits, (unsigned long long)sh->validate_drops, (unsigned long long)sh->validate_ro,
             (unsigned long long)sh->as_misses);
-    fprintf(f, "bt86: shadow: fills %llu (%llu large pages), zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
+    fprintf(f, "bt86: shadow: fills %llu (%llu large pages, %llu by mprotect of a frame still mapped), zaps %llu (+%llu pages, %llu overflow), code write-protects %llu; "
                "faults: guest #PF %llu, mmio/rom %llu, smc %llu, #DE %llu; smc invalidations %llu\n",
-            (unsigned long long)sh->fills, (unsigned long long)sh->fills_large, (unsigned long long)sh->zaps_all,
+            (unsigned long long)sh->fills, (unsigned long long)sh->fills_large, (unsigned long long)sh->reprotects,
+            (unsigned long long)sh->zaps_all,
             (unsigned long long)sh->zaps_page,
             (unsigned long long)sh->overflow_zaps, (unsigned long long)sh->protects,
             (unsigned long long)s->faults_guest, (unsigned long long)s->faults_mmio, (unsigned long long)s->faults_smc,

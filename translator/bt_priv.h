@@ -68,6 +68,8 @@ struct tb {
     bool sensitive;        /* calls out for I/O or system state (--check skips) */
     bool self_check;       /* on a page mixing code and data: not write-protected,
                               compares its code bytes at entry instead */
+    bool xchained;         /* crossing, chained into (bt.c cross_chainable) */
+    bool no_xchain;        /* crossing, never to be chained into            */
     uint32_t undef_flags;  /* flags left undefined at the end (--check masks) */
     struct tb *hnext;      /* lookup hash chain                             */
     struct tb *pnext;      /* blocks of the same physical page              */

@@ -69,6 +69,28 @@ kstart:
 .x4:    call    0x00400FF0
         loop    .x4
         EXPECT32 "cross-page-remap-cr3", eax, 0x44332211
+        ; the same with global translations (CR4.PGE): a chained jump from
+        ; inside page A into the crossing block (jmp at 0x400FE0), then the
+        ; second page remapped by INVLPG, which must drop the block
+        mov     word [PAGE_A + 0xFE0], 0x0EEB               ; jmp 0x400FF0
+        mov     dword [PT + 0], PAGE_A + 0x103
+        mov     dword [PT + 4], PAGE_B1 + 0x103
+        mov     eax, cr4
+        or      eax, 0x80
+        mov     cr4, eax
+        mov     ecx, 5
+.x5:    call    0x00400FE0
+        loop    .x5
+        EXPECT32 "cross-page-global-chained", eax, 0x44332211
+        mov     dword [PT + 4], PAGE_B2 + 0x103
+        invlpg  [0x00401000]
+        mov     ecx, 5
+.x6:    call    0x00400FE0
+        loop    .x6
+        EXPECT32 "cross-page-global-invlpg", eax, 0x66772211
+        mov     eax, cr4
+        and     eax, ~0x80
+        mov     cr4, eax
 
         ; ---- INVLPG of one address of a 4 MiB page drops all of it
         mov     ecx, 5

@@ -1,7 +1,8 @@
 /* tests/unit/test_shadow.c - the translator's shadow windows (mem/shadow.c):
  * 4 KiB and large-page mappings of guest RAM, what each window page lets
  * the host do (probed with system calls, which fail with EFAULT instead of
- * faulting), carving inside large pages, INVLPG and reverse-map protection.
+ * faulting), carving inside large pages, INVLPG and reverse-map protection,
+ * hidden pages.
  */
 #include "test.h"
 #include "mem/mem.h"
@@ -141,6 +142,67 @@ static void test_switch_as_revalidates(void)
     EXPECT_EQ(w2[0x20000000], mem_ram(m)[0xA000]);
 }
 
+static int keep_all(void *opaque, uint32_t lin, uint64_t pfn, bool user, bool writable, bool large)
+{
+    (void)opaque; (void)lin; (void)pfn; (void)user; (void)writable; (void)large;
+    return SHADOW_KEEP;
+}
+
+/* unmapped pages are hidden (PROT_NONE in place): the same frame comes back
+ * by mprotect, another frame by mmap, and a window zapped whole forgets them */
+static void test_hidden_pages(void)
+{
+    shadow_zap_all(sh);
+    uint8_t *ram = mem_ram(m);
+    ram[0xB000] = 0x1B;
+    ram[0xD000] = 0x1D;
+    uint8_t *w = shadow_window(sh, SHADOW_SUP);
+    uint32_t lin = 0x40000000;
+    EXPECT_EQ(shadow_map(sh, SHADOW_SUP, lin, 0xB000, false, false), 0);
+    EXPECT_EQ(shadow_map(sh, SHADOW_SUP, lin, 0xB000, true, false), 0);    /* a write after a read */
+    EXPECT(can_write(w + lin));
+    shadow_zap_page(sh, lin);
+    EXPECT(!can_read(w + lin));
+    uint64_t before = shadow_get_stats(sh)->reprotects;
+    EXPECT_EQ(shadow_map(sh, SHADOW_SUP, lin, 0xB000, false, false), 0);   /* the same frame again */
+    EXPECT_EQ(shadow_get_stats(sh)->reprotects, before + 1);
+    EXPECT(can_read(w + lin) && !can_write(w + lin));
+    EXPECT_EQ(w[lin], 0x1B);
+    shadow_zap_page(sh, lin);
+    EXPECT_EQ(shadow_map(sh, SHADOW_SUP, lin, 0xD000, false, false), 0);   /* another frame */
+    EXPECT_EQ(w[lin], 0x1D);
+    /* hidden, then the slot is reused for other address spaces (zapped
+     * whole), then the same frame at the same place: mapped afresh */
+    shadow_zap_page(sh, lin);
+    EXPECT_EQ(shadow_map(sh, SHADOW_SUP, lin + 0x1000, 0xB000, false, false), 0);   /* (a live page too) */
+    for (uint32_t as = 1; as <= 8; as++)   /* the 8th takes slot 0 back */ shadow_switch_as(sh, 0x100000 * (as - 1), 0x100000 * as, keep_all, NULL);
+    uint8_t *w2 = shadow_window(sh, SHADOW_SUP);
+    EXPECT(w2 == w);
+    EXPECT(!can_read(w2 + lin));
+    EXPECT_EQ(shadow_map(sh, SHADOW_SUP, lin, 0xD000, false, false), 0);
+    EXPECT(can_read(w2 + lin));
+    EXPECT_EQ(w2[lin], 0x1D);
+}
+
+/* INVLPG in one address space leaves another's non-global pages (they are
+ * re-validated when it comes back) but drops a global page everywhere */
+static void test_invlpg_scope(void)
+{
+    shadow_zap_all(sh);
+    EXPECT_EQ(shadow_map(sh, SHADOW_USER, 0x50000000, 0xE000, true, false), 0);
+    EXPECT_EQ(shadow_map(sh, SHADOW_USER, 0x50001000, 0xF000, true, true), 0);   /* global */
+    uint8_t *w = shadow_window(sh, SHADOW_USER);
+    shadow_switch_as(sh, 0x1000, 0x2000, keep_all, NULL);
+    shadow_zap_page(sh, 0x50000000);
+    shadow_zap_page(sh, 0x50001000);
+    shadow_switch_as(sh, 0x2000, 0x1000, keep_all, NULL);
+    EXPECT(shadow_window(sh, SHADOW_USER) == w);
+    EXPECT(can_write(w + 0x50000000));
+    EXPECT(!can_read(w + 0x50001000));
+    shadow_zap_page(sh, 0x50000000);                          /* here: dropped */
+    EXPECT(!can_read(w + 0x50000000));
+}
+
 int main(void)
 {
     char err[256];
@@ -152,6 +214,8 @@ int main(void)
     RUN(test_map_large_with_carving);
     RUN(test_large_read_only_then_writable);
     RUN(test_switch_as_revalidates);
+    RUN(test_hidden_pages);
+    RUN(test_invlpg_scope);
     shadow_free(sh);
     mem_free(m);
     return test_summary();
