@@ -38,7 +38,7 @@
 #define HASH_SIZE     (1u << 16)
 #define PAGE_HASH     (1u << 14)
 #define MAX_CROSS     4096      /* blocks crossing a page between flushes   */
-#define MAX_XCHAIN    64        /* ... of them with chained jumps into them */
+#define MAX_XSITES    16384     /* jumps chained into another page          */
 #define TIMER_NS      1000000L       /* control back to the run loop every 1 ms */
 
 struct bt {
@@ -89,9 +89,11 @@ struct bt {
     struct tb **cross;              /* blocks whose last instruction crosses
                                        into the next page (invalidate_pfn)  */
     uint32_t ncross;
-    struct tb *xchain[MAX_XCHAIN];  /* crossing blocks chained into: their
-                                       next page was global (cross_chainable) */
-    uint32_t nxchain;
+    struct xsite { uint8_t *site; struct tb *tb; uint32_t page; } *xsites;
+                                    /* chained jumps that depend on another
+                                       page's (global) translation (chain_ok) */
+    uint32_t nxsite;
+    uint8_t *xsite_pages;           /* bit per linear page with such jumps  */
     uint32_t *jc_eip;               /* the EIP each entry was made for       */
     struct tb **jc_tb;              /* ... and its block (find_block)        */
     uint32_t *jc_ng;                /* entries made on non-global pages since
@@ -151,30 +153,34 @@ static void jc_drop_page(struct bt *bt, uint32_t lin)
     uint32_t page = lin >> 12;
     if ((bt->jc_pages[page >> 3] >> (page & 7)) & 1) {
         bt->jc_pages[page >> 3] &= (uint8_t)~(1u << (page & 7));
-        uint32_t first = (lin & (JC_SIZE - 1)) & ~0xFFFu;   /* the slots of this page's EIPs */
-        for (uint32_t i = first; i < first + 4096; i++)
+        uint32_t first = jc_index(lin & ~0xFFFu);           /* the slots of this page's EIPs */
+        for (uint32_t k = 0; k < 4096; k++) {
+            uint32_t i = (first + k) & (JC_SIZE - 1);
             if (bt->jc_eip[i] >> 12 == page) bt->jc_key[i] = 1;
+        }
     }
     /* blocks of the page before whose last instruction reaches into this one */
     uint32_t prev = (page - 1) & 0xFFFFF;
     if ((bt->jc_cross_pages[prev >> 3] >> (prev & 7)) & 1) {
         bt->jc_cross_pages[prev >> 3] &= (uint8_t)~(1u << (prev & 7));
-        uint32_t first = ((prev << 12) & (JC_SIZE - 1)) & ~0xFFFu;
-        for (uint32_t i = first; i < first + 4096; i++)
+        uint32_t first = jc_index(prev << 12);
+        for (uint32_t k = 0; k < 4096; k++) {
+            uint32_t i = (first + k) & (JC_SIZE - 1);
             if (bt->jc_eip[i] >> 12 == prev && bt->jc_tb[i] && bt->jc_tb[i]->phys2 != TB_NO_PHYS2) bt->jc_key[i] = 1;
+        }
     }
 }
 
 /* a block that goes away leaves the cache too */
 static void jc_forget(struct bt *bt, const struct tb *tb)
 {
-    unsigned i = tb->eip & (JC_SIZE - 1);
+    unsigned i = jc_index(tb->eip);
     if (bt->jc_tb[i] == tb) bt->jc_key[i] = 1;
 }
 
 static inline bool jc_match(const struct bt *bt, uint32_t eip, uint32_t mode)
 {
-    return bt->jc_key[eip & (JC_SIZE - 1)] == 0 - ((uint64_t)eip + ((uint64_t)mode << 32) + bt->cpu->btrt.jc_gen);
+    return bt->jc_key[jc_index(eip)] == 0 - ((uint64_t)eip + ((uint64_t)mode << 32) + bt->cpu->btrt.jc_gen);
 }
 
 static bool next_page_global(struct cpu *c, const struct tb *tb);
@@ -182,7 +188,7 @@ static bool next_page_global(struct cpu *c, const struct tb *tb);
 static void jc_insert(struct bt *bt, const struct tb *tb)
 {
     struct cpu *c = bt->cpu;
-    unsigned i = tb->eip & (JC_SIZE - 1);
+    unsigned i = jc_index(tb->eip);
     bt->st.jc_inserts++;
     bt->jc_key[i] = 0 - ((uint64_t)tb->eip + ((uint64_t)tb->mode << 32) + c->btrt.jc_gen);
     bt->jc_host[i] = (uint64_t)(uintptr_t)tb->host;
@@ -351,10 +357,10 @@ static struct tb *callout_next(struct bt *bt, struct cpu *c, const struct bt_cal
         return NULL;
     if (intr_deliverable(c)) return NULL;
     uint32_t mode;
-    if (!mode_key(c, &mode) || !jc_match(bt, c->eip, mode) || !bt->jc_tb[c->eip & (JC_SIZE - 1)]->valid) return NULL;
+    if (!mode_key(c, &mode) || !jc_match(bt, c->eip, mode) || !bt->jc_tb[jc_index(c->eip)]->valid) return NULL;
     set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
     bt->st.callout_continues++;
-    return bt->jc_tb[c->eip & (JC_SIZE - 1)];
+    return bt->jc_tb[jc_index(c->eip)];
 }
 
 /* Where linear address `lin` maps now for access `a`, without side
@@ -511,12 +517,15 @@ static bool decode_at_eip(struct cpu *c, struct insn *di)
     return decode(di, ib, 16, (c->seg[SEG_CS].ar & AR_DB) ? DECODE_32 : DECODE_16) == DECODE_OK;
 }
 
+static void xsite_drop(struct bt *bt, uint32_t page, const struct tb *tb);
+
 /* a block goes: out of the lookups, its entry patched to its
  * invalidation stub (chained jumps into it now exit) */
 static void drop_block(struct bt *bt, struct tb *tb)
 {
     if (!tb->valid) return;
     tb->valid = false;
+    if (tb->xsite_in) xsite_drop(bt, 0, tb);   /* (its entry exits anyway: chains get redone) */
     hash_remove(bt, tb);
     jc_forget(bt, tb);
     tb->host[0] = 0xE9;
@@ -556,7 +565,9 @@ static void flush_all(struct bt *bt)
     memset(bt->hash, 0, sizeof bt->hash);
     memset(bt->page_head, 0, sizeof bt->page_head);
     memset(bt->code_bits, 0, (bt->ram_pages + 7) / 8);
-    bt->ntb = 0; bt->nmap = 0; bt->ncallout = 0; bt->ncross = 0; bt->nxchain = 0;
+    bt->ntb = 0; bt->nmap = 0; bt->ncallout = 0; bt->ncross = 0;
+    bt->nxsite = 0;
+    memset(bt->xsite_pages, 0, 1u << 17);
     bt->code_ptr = bt->blocks_start;
     bt->generation++;
     bt->st.flushes++;
@@ -589,38 +600,61 @@ static bool next_page_global(struct cpu *c, const struct tb *tb)
            (pa & ~0xFFFull) == tb->phys2 && c->last_walk_global && c->last_walk_accessed;
 }
 
-/* Chained jumps are not checked when taken, and they outlive TLB flushes:
- * into a block whose last instruction crosses into the next page only when
- * that page's translation is global, so that a CR3 load keeps it (SDM vol. 3
- * sec. 4.10.4.1, as for the jump cache). INVLPG of that page, or a flush of
- * everything, drops the block (its entry then exits: the chains with it).
- * Without this, a hot kernel function whose first instruction straddles a
- * page went through the run loop on every call (100 times per fork). */
-static bool cross_chainable(struct bt *bt, struct tb *tb)
+/* Chained jumps are not checked when taken, and they outlive TLB flushes.
+ * A jump within a page may always be chained: its target is entered only
+ * through a lookup of that page. A jump into another page (translate.c
+ * exit_direct), or into a block whose last instruction crosses into the
+ * next page, depends on that page's translation too: it is chained only
+ * when that translation is global, which CR3 loads keep (SDM vol. 3 sec.
+ * 4.10.4.1, as for the jump cache), and it is listed (xsite) so that INVLPG
+ * of that page, a full flush, or dropping the target undoes it. Kernel
+ * calls into other pages had gone through the jump cache, whose conflict
+ * misses sent 100 of them per fork+wait through the run loop, and a hot
+ * kernel function whose first instruction straddles a page went through
+ * the loop on every call. */
+static struct tb *tb_of_pc(struct bt *bt, uintptr_t pc);
+
+static void xsite_add(struct bt *bt, uint8_t *site, struct tb *tb, uint32_t page)
+{
+    bt->xsites[bt->nxsite++] = (struct xsite){ site, tb, page };
+    bt->xsite_pages[page >> 3] |= (uint8_t)(1u << (page & 7));
+    tb->xsite_in = true;
+}
+
+static bool chain_ok(struct bt *bt, struct tb *tb, uint8_t *site)
 {
     struct cpu *c = bt->cpu;
-    if (tb->xchained) return true;
-    if (tb->no_xchain) return false;
-    if (bt->nxchain == MAX_XCHAIN || !next_page_global(c, tb)) {
-        tb->no_xchain = true;                 /* (not asked again) */
+    struct tb *src = tb_of_pc(bt, (uintptr_t)site);
+    if (!src) return false;
+    bool across = (src->lin & ~0xFFFu) != (tb->lin & ~0xFFFu);
+    bool crosses = tb->phys2 != TB_NO_PHYS2;
+    if (!across && !crosses) return true;
+    if (bt->nxsite + 2 > MAX_XSITES || tb->cs_base != 0) return false;
+    uint64_t pa;
+    if (across && !(walk_quietly(c, tb->lin, ACC_EXEC, c->cpl == 3, &pa) && (c->cr[0] & CR0_PG) &&
+                    (pa & ~0xFFFull) == (tb->phys & ~0xFFFull) && c->last_walk_global && c->last_walk_accessed))
         return false;
-    }
-    bt->xchain[bt->nxchain++] = tb;
-    tb->xchained = true;
+    if (crosses && !next_page_global(c, tb)) return false;
+    if (across) xsite_add(bt, site, tb, tb->lin >> 12);
+    if (crosses) xsite_add(bt, site, tb, (tb->lin >> 12) + 1);
     return true;
 }
 
-/* INVLPG of `lin` (page) or a full flush: the chained crossing blocks
- * whose next page it may remap go */
-static void xchain_drop(struct bt *bt, bool page, uint32_t lin)
+/* undo the listed chained jumps that depend on linear page `page` (~0u:
+ * all), or (tb) lead into block tb */
+static void xsite_drop(struct bt *bt, uint32_t page, const struct tb *tb)
 {
+    if (!tb && page != ~0u && !((bt->xsite_pages[page >> 3] >> (page & 7)) & 1)) return;
     uint32_t k = 0;
-    for (uint32_t i = 0; i < bt->nxchain; i++) {
-        struct tb *tb = bt->xchain[i];
-        if (tb->valid && page && ((tb->lin >> 12) + 1) != (lin >> 12)) { bt->xchain[k++] = tb; continue; }
-        drop_block(bt, tb);
+    for (uint32_t i = 0; i < bt->nxsite; i++) {
+        struct xsite x = bt->xsites[i];
+        if (tb ? x.tb != tb : (page != ~0u && x.page != page)) { bt->xsites[k++] = x; continue; }
+        e_patch32(x.site + 1, x.site + 5);      /* back to the exit after it */
     }
-    bt->nxchain = k;
+    bt->nxsite = k;
+    if (tb) return;
+    if (page == ~0u) memset(bt->xsite_pages, 0, 1u << 17);
+    else bt->xsite_pages[page >> 3] &= (uint8_t)~(1u << (page & 7));
 }
 
 /* the guest flushed its TLB: the jump cache and the shadow follow */
@@ -631,7 +665,7 @@ static void tlb_hook(void *opaque, int kind, uint32_t lin)
     if (kind == CPU_FLUSH_PAGE) jc_drop_page(bt, lin);     /* cached targets assumed the old mappings */
     else if (kind == CPU_FLUSH_NONGLOBAL) jc_drop_nonglobal(bt);
     else jc_flush(bt);
-    if (kind != CPU_FLUSH_NONGLOBAL) xchain_drop(bt, kind == CPU_FLUSH_PAGE, lin);
+    if (kind != CPU_FLUSH_NONGLOBAL) xsite_drop(bt, kind == CPU_FLUSH_PAGE ? lin >> 12 : ~0u, NULL);
     if (kind == CPU_FLUSH_PAGE) shadow_zap_page(bt->sh, lin);
     else if (kind == CPU_FLUSH_NONGLOBAL && (c->cr[0] & CR0_PG))
         shadow_switch_as(bt->sh, bt->as_cr3, c->cr[3], page_still_valid, bt);
@@ -759,7 +793,7 @@ static struct tb *find_block(struct bt *bt, struct cpu *c, uint32_t mode)
      * is still valid (jc_insert) and saves the walk of a hash chain, whose
      * blocks are cache misses */
     if (c->seg[SEG_CS].base == 0) {
-        unsigned i = c->eip & (JC_SIZE - 1);
+        unsigned i = jc_index(c->eip);
         if (jc_match(bt, c->eip, mode) && bt->jc_tb[i]->valid) {
             bt->st.lookups++;
             bt->st.jc_lookups++;
@@ -1027,12 +1061,14 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     bt->jc_eip = calloc(JC_SIZE, sizeof *bt->jc_eip);
     bt->jc_tb = calloc(JC_SIZE, sizeof *bt->jc_tb);
     bt->cross = malloc(MAX_CROSS * sizeof *bt->cross);
+    bt->xsites = malloc(MAX_XSITES * sizeof *bt->xsites);
+    bt->xsite_pages = calloc(1u << 17, 1);
     bt->jc_ng = malloc(JC_NG_MAX * sizeof *bt->jc_ng);
     bt->jc_pages = calloc(1u << 17, 1);
     bt->jc_cross_pages = calloc(1u << 17, 1);
     if (bt->jc_key) for (unsigned i = 0; i < JC_SIZE; i++) bt->jc_key[i] = 1;
     if (bt->code == MAP_FAILED || bt->poll_page == MAP_FAILED || !bt->tbs || !bt->maps || !bt->callouts || !bt->code_bits || !bt->jc_key || !bt->jc_host ||
-        !bt->jc_eip || !bt->jc_tb || !bt->jc_ng || !bt->jc_pages || !bt->jc_cross_pages || !bt->cross ||
+        !bt->jc_eip || !bt->jc_tb || !bt->jc_ng || !bt->jc_pages || !bt->jc_cross_pages || !bt->cross || !bt->xsites || !bt->xsite_pages ||
         !bt->notrans_bits || !bt->smc_count) {
         snprintf(err, errlen, "cannot allocate the translator's code cache: %s", strerror(errno));
         if (bt->code == MAP_FAILED) bt->code = NULL;
@@ -1076,7 +1112,7 @@ void bt_free(struct bt *bt)
     if (bt->code) munmap(bt->code, CODE_SIZE);
     if (bt->poll_page) munmap(bt->poll_page, 8192);
     free(bt->wlog);
-    free(bt->jc_key); free(bt->jc_host); free(bt->jc_eip); free(bt->jc_tb); free(bt->cross); free(bt->jc_ng); free(bt->jc_pages); free(bt->jc_cross_pages);
+    free(bt->jc_key); free(bt->jc_host); free(bt->jc_eip); free(bt->jc_tb); free(bt->cross); free(bt->xsites); free(bt->xsite_pages); free(bt->jc_ng); free(bt->jc_pages); free(bt->jc_cross_pages);
     free(bt->notrans_bits); free(bt->smc_count);
     if (bt->perf_map) fclose(bt->perf_map);
     free(bt->tbs); free(bt->maps); free(bt->callouts); free(bt->code_bits);
@@ -1283,14 +1319,11 @@ int bt_run(struct bt *bt, uint64_t n)
             if (c->btrt.poll != (uint64_t)(uintptr_t)bt->poll_page) break;   /* the timer, a stop request */
             continue;
         }
-        /* (a chained jump into a block crossing into the next page: see
-         * cross_chainable) */
-        bool crosses = tb->phys2 != TB_NO_PHYS2;
         if (tb->cs_base == 0 && !bt->check && !jc_match(bt, tb->eip, mode)) jc_insert(bt, tb);
         /* chain only to the exit's own target: an interrupt taken in
          * between changed EIP */
         if (bt->pend.site && bt->pend.gen == bt->generation && bt->pend.mode == mode &&
-            bt->pend.eip == tb->eip && bt->pend.cs == tb->cs_base && (!crosses || cross_chainable(bt, tb))) {
+            bt->pend.eip == tb->eip && bt->pend.cs == tb->cs_base && chain_ok(bt, tb, bt->pend.site)) {
             e_patch32(bt->pend.site + 1, tb->host);
             bt->st.chains++;
         }

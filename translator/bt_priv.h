@@ -68,8 +68,7 @@ struct tb {
     bool sensitive;        /* calls out for I/O or system state (--check skips) */
     bool self_check;       /* on a page mixing code and data: not write-protected,
                               compares its code bytes at entry instead */
-    bool xchained;         /* crossing, chained into (bt.c cross_chainable) */
-    bool no_xchain;        /* crossing, never to be chained into            */
+    bool xsite_in;         /* listed chained jumps lead into it (bt.c chain_ok) */
     uint32_t undef_flags;  /* flags left undefined at the end (--check masks) */
     struct tb *hnext;      /* lookup hash chain                             */
     struct tb *pnext;      /* blocks of the same physical page              */
@@ -129,9 +128,19 @@ uint8_t *bt_code_alloc_begin(struct bt *bt, struct cbuf *b);
 struct tb *bt_tb_alloc(struct bt *bt, unsigned ninsn);
 struct bt_callout *bt_callout_alloc(struct bt *bt);
 void *bt_stub_exit_save(struct bt *bt);
-/* the indirect-jump cache: JC_SIZE entries indexed by EIP & (JC_SIZE-1);
+/* the indirect-jump cache: JC_SIZE entries indexed by jc_index(EIP);
  * key[i] = -(eip + (mode << 32) + generation), host[i] = block entry */
 #define JC_SIZE 65536
+/* EIP's low 16 bits plus its high 16 bits byte-swapped (what the flag-free
+ * BSWAP + LEA of the inline probe computes), mod 2^16: the upper bits go
+ * in, so that hot code 64 KiB apart (Linux had pairs of kernel functions
+ * at the same low 16 bits, evicting each other on every call) does not
+ * share a slot; the 4096 EIPs of a page still take 4096 consecutive slots
+ * (mod 2^16), which INVLPG scans */
+static inline unsigned jc_index(uint32_t eip)
+{
+    return ((eip & 0xFFFFu) + (((eip >> 8) & 0xFF00u) | (eip >> 24))) & (JC_SIZE - 1);
+}
 /* the generation sits above EIP (bits 0-31) and the mode (32-48) */
 #define JC_GEN_ONE (1ull << 49)
 #define JC_NG_MAX 8192

@@ -146,18 +146,23 @@ static inline unsigned hopnd(const struct insn_opnd *o) { return o->size == 1 ? 
 #define OFF_EXIT_CODE ((int32_t)offsetof(struct cpu, btrt.exit_code))
 
 /* ---- exits ---- */
-static void exit_indirect(struct tr *t, unsigned reg, unsigned retired);
+static void exit_indirect(struct tr *t, unsigned reg, unsigned retired, const uint8_t *site);
 
 static void exit_direct(struct tr *t, uint32_t target, unsigned retired)
 {
     struct cbuf *b = t->b;
     bool chain = ((t->c->seg[SEG_CS].base + target) & ~0xFFFu) == t->page;
     if (!chain && t->c->seg[SEG_CS].base == 0) {
-        /* another page: its mapping may change, so no patched jump; the
-         * jump cache (which TLB flushes clear of what they make stale)
-         * finds the block instead */
+        /* another page, whose mapping may change: the jump cache (which
+         * TLB flushes clear of what they make stale) finds the block, and
+         * on a miss the run loop may chain the jump, but only into a block
+         * on a global translation, and undoes that when INVLPG drops it
+         * (bt.c chain_across) */
+        e_count(b, retired);
+        uint8_t *site = b->p;
+        e_jmp(b, b->p + 5);                       /* patched when chained */
         e8(b, 0x41); e8(b, 0xB8); e32(b, target);           /* mov r8d, target */
-        exit_indirect(t, H_R8, retired);
+        exit_indirect(t, H_R8, 0, site);
         return;
     }
     e_count(b, retired);
@@ -177,14 +182,18 @@ static void exit_direct(struct tr *t, uint32_t target, unsigned retired)
  * base, first an inline probe of the indirect-jump cache, flag-free: the
  * entry's negated key plus (eip, mode, generation) is zero on a hit, tested
  * with JRCXZ after swapping rcx (guest ECX) with the sum. */
-static void exit_indirect(struct tr *t, unsigned reg, unsigned retired)
+static void exit_indirect(struct tr *t, unsigned reg, unsigned retired, const uint8_t *site)
 {
     struct cbuf *b = t->b;
     e_count(b, retired);
     e_store_cpu32(b, reg, OFF_EIP);
     if (t->c->seg[SEG_CS].base == 0) {
         if (reg != H_R8) e_mov32(b, H_R8, reg);
-        e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB7); e8(b, 0xD0);          /* movzx r10d, r8w */
+        /* r10 = jc_index(r8d), flag-free: bswap, lea, movzx */
+        e8(b, 0x45); e8(b, 0x89); e8(b, 0xC2);                        /* mov r10d, r8d */
+        e8(b, 0x41); e8(b, 0x0F); e8(b, 0xCA);                        /* bswap r10d */
+        e8(b, 0x47); e8(b, 0x8D); e8(b, 0x14); e8(b, 0x02);          /* lea r10d, [r10 + r8] */
+        e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB7); e8(b, 0xD2);          /* movzx r10d, r10w */
         e_mov64_imm(b, H_R11, (uint64_t)(uintptr_t)bt_jc_key(t->bt));
         e8(b, 0x4F); e8(b, 0x8B); e8(b, 0x0C); e8(b, 0xD3);          /* mov r9, [r11 + r10*8] */
         e8(b, 0x4F); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x01);          /* lea r9, [r9 + r8] */
@@ -193,9 +202,16 @@ static void exit_indirect(struct tr *t, unsigned reg, unsigned retired)
         e_load_cpu64(b, H_R11, (int32_t)offsetof(struct cpu, btrt.jc_gen));
         e8(b, 0x4F); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x19);          /* lea r9, [r9 + r11] */
         e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                        /* xchg rcx, r9 */
-        e8(b, 0xE3); e8(b, 8);                                        /* jrcxz hit */
+        e8(b, 0xE3); e8(b, 0);                                        /* jrcxz hit */
+        uint8_t *jrcxz_end = b->p;
         e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                        /* xchg rcx, r9 */
+        if (site) {                          /* miss: tell the loop the patchable jump */
+            e8(b, 0x4C); e8(b, 0x8D); e8(b, 0x1D);                    /* lea r11, [rip + site] */
+            e32(b, (uint32_t)(site - (b->p + 4)));
+            e_store_cpu64(b, H_R11, OFF_EXIT_SITE);
+        }
         e_jmp(b, bt_stub_exit_save(t->bt));                           /* miss */
+        jrcxz_end[-1] = (uint8_t)(b->p - jrcxz_end);
         e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                        /* hit: xchg rcx, r9 */
         e_mov64_imm(b, H_R11, (uint64_t)(uintptr_t)bt_jc_host(t->bt));
         e8(b, 0x43); e8(b, 0xFF); e8(b, 0x24); e8(b, 0xD3);          /* jmp [r11 + r10*8] */
@@ -409,7 +425,7 @@ static bool tr_branch(struct tr *t, const struct insn *in, enum trk kind)
         uint32_t extra = in->imm_size ? (in->imm & 0xFFFF) : 0;
         e_mem_op(b, false, 0x8B, -1, H_R8, &at_r12);          /* mov r8d, [r12] */
         e_lea32(b, H_R12, H_R12, (int32_t)(4 + extra));
-        exit_indirect(t, H_R8, retired_here(t));
+        exit_indirect(t, H_R8, retired_here(t), NULL);
         return true;
     }
     case TK_JMP_EV: case TK_CALL_EV: {
@@ -422,7 +438,7 @@ static bool tr_branch(struct tr *t, const struct insn *in, enum trk kind)
             e_mem_op(b, false, 0x8B, -1, H_R9, &m);
         }
         if (kind == TK_CALL_EV) push_imm32(b, t->next);
-        exit_indirect(t, H_R9, retired_here(t));
+        exit_indirect(t, H_R9, retired_here(t), NULL);
         return true;
     }
     default:

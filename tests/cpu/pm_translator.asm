@@ -1,6 +1,8 @@
 ; tests/cpu/pm_translator.asm - what a binary translator can get wrong
 ; (multiboot kernel, every engine): an instruction that crosses a page
 ; boundary when the second page is remapped (INVLPG, MOV CR3) or rewritten,
+; chained jumps into another page or a crossing block on global pages, then
+; remapped by INVLPG,
 ; INVLPG of one address of a 4 MiB page dropping all of it, and a hot loop
 ; of conditional branches (superblocks) with exits on either side.
 ; Each is run several times first, so bt has translated and cached it.
@@ -11,6 +13,8 @@
 %define PAGE_A  0x00300000                  ; code page: linear 0x00400000
 %define PAGE_B1 0x00301000                  ; linear 0x00401000, first
 %define PAGE_B2 0x00302000                  ; ... and after the remap
+%define PAGE_C1 0x00303000                  ; linear 0x00403000, first
+%define PAGE_C2 0x00304000                  ; ... and after the remap
 
 kstart:
         mov     esp, 0x0009F000
@@ -88,6 +92,27 @@ kstart:
 .x6:    call    0x00400FE0
         loop    .x6
         EXPECT32 "cross-page-global-invlpg", eax, 0x66772211
+        ; a direct call into another page, chained (its translation is
+        ; global), then that page remapped by INVLPG: the same call site
+        ; must reach the new frame
+        mov     byte [PAGE_C1], 0xB8                ; mov eax, 0x11111111; ret
+        mov     dword [PAGE_C1 + 1], 0x11111111
+        mov     byte [PAGE_C1 + 5], 0xC3
+        mov     byte [PAGE_C2], 0xB8                ; mov eax, 0x22222222; ret
+        mov     dword [PAGE_C2 + 1], 0x22222222
+        mov     byte [PAGE_C2 + 5], 0xC3
+        mov     dword [PT + 12], PAGE_C1 + 0x103
+        invlpg  [0x00403000]
+        mov     ecx, 5
+.x7:    call    call_c
+        loop    .x7
+        EXPECT32 "cross-page-call-global", eax, 0x11111111
+        mov     dword [PT + 12], PAGE_C2 + 0x103
+        invlpg  [0x00403000]
+        mov     ecx, 5
+.x8:    call    call_c
+        loop    .x8
+        EXPECT32 "cross-page-call-global-invlpg", eax, 0x22222222
         mov     eax, cr4
         and     eax, ~0x80
         mov     cr4, eax
@@ -187,6 +212,9 @@ kstart:
         EXPECT32 "rep-stosb-pf-edi", [str_edi], 0x00402010
         EXPECT32 "rep-stosb-pf-data", [0x0040200C], 0xA5A5A5A5
         jmp     branches
+
+call_c: call    0x00403000                  ; one call site for both rounds
+        ret
 
 pf_handler:                                 ; map 0x402000 -> PAGE_B2 + 0x10000
         push    eax
