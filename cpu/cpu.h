@@ -144,6 +144,9 @@ struct cpu {
         uint64_t exit_site;    /* patchable jump of the exit taken, 0: none  */
         uint64_t poll;         /* address polled at every block entry        */
         int32_t  exit_code;    /* why translated code returned (translator/) */
+        uint8_t  intr_waiting; /* an interrupt is pending, IF aside: STI and
+                                  POPF leave translated code only then
+                                  (kept by translator/bt.c)                 */
         uint64_t jc_gen;       /* jump-cache generation * JC_GEN_ONE (translator/)  */
         uint64_t window;       /* host base of the current shadow window     */
         uint64_t fpu_hook;     /* called before each translated x87 insn:

@@ -368,7 +368,9 @@ int interp_run(struct cpu *c, uint64_t n)
             if (dr >= 256) return dr;
         }
         if (c->halted) return EXIT_HLT;
-        int rc = c->bcache ? block_run(c, &done) : NO_BLOCK;
+        /* in an interrupt shadow (STI, MOV/POP SS): that one instruction
+         * alone, so that an interrupt waiting is taken right after it */
+        int rc = c->bcache && !c->intr_shadow ? block_run(c, &done) : NO_BLOCK;
         if (rc == NO_BLOCK) {
             rc = interp_step(c);
             done++;

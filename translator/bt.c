@@ -419,6 +419,7 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
         bt->st.callout_exits++;
         return 1;
     }
+    c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);   /* (a device may have raised one) */
     int leave;
     if (c->eip != rec->next_eip || bt->smc_hit) leave = 1;
     else if (rec->ends_block == CO_ENDS_IF_MODE) {   /* a data segment load */
@@ -1259,6 +1260,7 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
     c->btrt.exit_site = 0;
     c->btrt.exit_code = BT_EXIT_NONE;
     set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
+    c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
     uint64_t retired = bt->enter(c, tb->host);
     fpu_sync(bt);
     c->icount += retired;
@@ -1355,6 +1357,7 @@ int bt_run(struct bt *bt, uint64_t n)
         c->btrt.exit_site = 0;
         c->btrt.exit_code = BT_EXIT_NONE;
         uint64_t gen = bt->generation;
+        c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
         uint64_t retired = bt->enter(c, tb->host);
         fpu_sync(bt);
         c->icount += retired;
@@ -1423,7 +1426,8 @@ int bt_step(struct bt *bt)
             c->btrt.exit_site = 0;
             c->btrt.exit_code = BT_EXIT_NONE;
             bt->delivered = EXC_NONE;
-            uint64_t retired = bt->enter(c, tb->host);
+            c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
+        uint64_t retired = bt->enter(c, tb->host);
             fpu_sync(bt);
             c->icount += retired;
             c->tsc += retired;

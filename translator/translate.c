@@ -485,6 +485,7 @@ static bool tr_incdec_z(struct tr *t, const struct insn *in)
  * RFLAGS are saved around the read-modify-write of cpu->eflags. */
 #define OFF_EFLAGS ((int32_t)offsetof(struct cpu, eflags))
 #define OFF_SHADOW ((int32_t)offsetof(struct cpu, intr_shadow))
+#define OFF_INTR_WAITING ((int32_t)offsetof(struct cpu, btrt.intr_waiting))
 
 static void e_pushfq_pop(struct cbuf *b, unsigned r) { e8(b, 0x9C); e_rex(b, false, 0, 0, r); e8(b, 0x58 | (r & 7)); }
 static void e_push_popfq(struct cbuf *b, unsigned r) { e_rex(b, false, 0, 0, r); e8(b, 0x50 | (r & 7)); e8(b, 0x9D); }
@@ -587,7 +588,8 @@ static bool tr_string(struct tr *t, const struct insn *in)
 }
 
 /* RET in STI's shadow: the return, then the run loop (which takes the
- * interrupts the shadow held off) */
+ * interrupts the shadow held off) if one waits, else on (Linux's syscall
+ * path ends a function in STI; RET) */
 static bool tr_ret_to_loop(struct tr *t, const struct insn *in)
 {
     if (!stack_ok(t) || in->opsize != 4) return false;
@@ -595,9 +597,18 @@ static bool tr_ret_to_loop(struct tr *t, const struct insn *in)
     uint32_t extra = in->imm_size ? (in->imm & 0xFFFF) : 0;
     e_mem_op(b, false, 0x8B, -1, H_R8, &at_r12);                  /* mov r8d, [r12] */
     e_lea32(b, H_R12, H_R12, (int32_t)(4 + extra));
+    /* to the run loop if an interrupt waits, else on through the jump cache */
+    e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB6); e_ea(b, H_R10, H_R13, -1, 0, OFF_INTR_WAITING);   /* movzx r10d, byte [..] */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
+    e8(b, 0xE3); e8(b, 0);                                        /* jrcxz none */
+    uint8_t *jr = b->p;
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
     e_count(b, retired_here(t));
     e_store_cpu32(b, H_R8, OFF_EIP);
     e_jmp(b, bt_stub_exit_save(t->bt));
+    jr[-1] = (uint8_t)(b->p - jr);
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* none: xchg rcx, r10 */
+    exit_indirect(t, H_R8, retired_here(t), NULL);
     return true;
 }
 
@@ -634,6 +645,23 @@ static void exit_to_loop(struct tr *t, uint32_t eip)
     e_count(t->b, retired_here(t));
     e_store_cpu_imm32(t->b, OFF_EIP, eip);
     e_jmp(t->b, bt_stub_exit_save(t->bt));
+}
+
+/* After STI's shadow: to the run loop if an interrupt waits (bt.c keeps
+ * intr_waiting; interrupts are raised only by C code, which updates it),
+ * else on to `eip`. Flag-free: the flag is tested with JRCXZ. */
+static void exit_if_intr_waiting(struct tr *t, uint32_t eip)
+{
+    struct cbuf *b = t->b;
+    e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB6); e_ea(b, H_R10, H_R13, -1, 0, OFF_INTR_WAITING);   /* movzx r10d, byte [..] */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
+    e8(b, 0xE3); e8(b, 0);                                        /* jrcxz none */
+    uint8_t *jr = b->p;
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
+    exit_to_loop(t, eip);
+    jr[-1] = (uint8_t)(b->p - jr);
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* none: xchg rcx, r10 */
+    exit_direct(t, eip, retired_here(t));
 }
 
 /* STI: the interrupt shadow covers the next instruction. When that one is
@@ -676,12 +704,25 @@ static bool tr_popf(struct tr *t, const struct insn *in)
     e_alu_imm(b, 4, H_R9, ~(m | FL_RF));
     e_rex(b, false, H_R8, 0, H_R9); e8(b, 0x09); e8(b, 0xC0 | (H_R8 & 7) << 3 | (H_R9 & 7));    /* or r9d, r8d */
     e_store_cpu32(b, H_R9, OFF_EFLAGS);
+    /* to the run loop if TF changed, or if IF was set while an interrupt
+     * waits (bt.c keeps intr_waiting: only C code raises interrupts); clearing
+     * IF, or setting it with nothing pending, goes on */
+    e_alu_imm(b, 4, H_R10, FL_IF | FL_TF);                 /* and: what changed */
+    uint8_t *same = e_jcc_fwd(b, 0x4);                     /* jz */
+    e_rex(b, false, 0, 0, H_R10); e8(b, 0xF7); e8(b, 0xC0 | (H_R10 & 7)); e32(b, FL_TF);   /* test r10d, TF */
+    uint8_t *tf = e_jcc_fwd(b, 0x5);                       /* jnz */
+    e_rex(b, false, 0, 0, H_R9); e8(b, 0xF7); e8(b, 0xC0 | (H_R9 & 7)); e32(b, FL_IF);     /* test r9d, IF */
+    uint8_t *if_off = e_jcc_fwd(b, 0x4);                   /* jz: IF cleared */
+    e_rex(b, false, 0, 0, H_R13); e8(b, 0x80); e_ea(b, 7, H_R13, -1, 0, OFF_INTR_WAITING); e8(b, 0);   /* cmp byte [..], 0 */
+    uint8_t *irq = e_jcc_fwd(b, 0x5);                      /* jnz */
+    e_patch32(same, b->p);
+    e_patch32(if_off, b->p);
     e_alu_imm(b, 4, H_R9, 0x8D5u);
-    e_alu_imm(b, 4, H_R10, FL_IF | FL_TF);                 /* and: did IF or TF change? */
-    uint8_t *to_loop = e_jcc_fwd(b, 0x5);                  /* jnz */
     e_push_popfq(b, H_R9);
     exit_direct(t, t->next, retired_here(t));
-    e_patch32(to_loop, b->p);
+    e_patch32(tf, b->p);
+    e_patch32(irq, b->p);
+    e_alu_imm(b, 4, H_R9, 0x8D5u);
     e_push_popfq(b, H_R9);
     exit_to_loop(t, t->next);
     return true;
@@ -988,7 +1029,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, u
         }
         if (shadowed && !ended) {                    /* the shadow ends: take interrupts */
             fpu_ptr_sync(&t);
-            exit_to_loop(&t, t.next);
+            exit_if_intr_waiting(&t, t.next);
             ended = true;
         }
         eip = t.next;

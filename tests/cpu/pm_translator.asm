@@ -2,7 +2,7 @@
 ; (multiboot kernel, every engine): an instruction that crosses a page
 ; boundary when the second page is remapped (INVLPG, MOV CR3) or rewritten,
 ; chained jumps into another page or a crossing block on global pages, then
-; remapped by INVLPG,
+; remapped by INVLPG, POPF and STI with an interrupt waiting,
 ; INVLPG of one address of a 4 MiB page dropping all of it, and a hot loop
 ; of conditional branches (superblocks) with exits on either side.
 ; Each is run several times first, so bt has translated and cached it.
@@ -15,6 +15,7 @@
 %define PAGE_B2 0x00302000                  ; ... and after the remap
 %define PAGE_C1 0x00303000                  ; linear 0x00403000, first
 %define PAGE_C2 0x00304000                  ; ... and after the remap
+%define IRQ_COUNT 0x00280000                ; (data away from the code pages)
 
 kstart:
         mov     esp, 0x0009F000
@@ -257,15 +258,118 @@ branches:
         jnz     .c2
 .c2out: EXPECT32 "jcc-middle-exit", eax, 400372
         EXPECT32 "jcc-middle-exit-ecx", ecx, 448
+
+        ; ---- POPF and STI setting IF while IRQ0 waits in the PIC: the
+        ; interrupt is taken before the next instruction (after STI's
+        ; shadow). bt goes on in translated code after them only when
+        ; nothing waits.
+        mov     eax, irq0_handler
+        mov     edi, 0x20
+        call    set_gate
+        lidt    [idt_desc]
+        mov     al, 0x11                    ; PIC: vectors 20h / 28h, IRQ0 only
+        out     0x20, al
+        out     0xA0, al
+        mov     al, 0x20
+        out     0x21, al
+        mov     al, 0x28
+        out     0xA1, al
+        mov     al, 0x04
+        out     0x21, al
+        mov     al, 0x02
+        out     0xA1, al
+        mov     al, 0x01
+        out     0x21, al
+        out     0xA1, al
+        mov     al, 0xFE
+        out     0x21, al
+        mov     al, 0xFF
+        out     0xA1, al
+        ; first with nothing waiting (bt chains past POPF and STI), then
+        ; through the same code with IRQ0 waiting
+        mov     ecx, 5
+.i0:    cli
+        mov     dword [IRQ_COUNT], 0
+        call    popf_probe
+        call    sti_probe
+        call    sti_ret_probe
+        loop    .i0
+        cli
+        xor     ebx, ebx                    ; POPF: taken at once
+        xor     edx, edx                    ; STI: taken after the shadow
+        xor     ebp, ebp                    ; STI; RET: taken after the RET
+        mov     ecx, 5
+.i1:    cli
+        call    irq0_wait
+        call    popf_probe
+        add     ebx, eax
+        cli
+        call    irq0_wait
+        call    sti_probe
+        add     edx, eax
+        cli
+        call    irq0_wait
+        call    sti_ret_probe
+        mov     eax, [IRQ_COUNT]
+        add     ebp, eax
+        loop    .i1
+        cli
+        EXPECT32 "popf-if-irq-taken-at-once", ebx, 5
+        EXPECT32 "sti-irq-taken-after-shadow", edx, 5
+        EXPECT32 "sti-ret-irq-taken-after-ret", ebp, 5
         jmp     kexit
 
+; PIT channel 0 one-shot (mode 0, count 2): IRQ0 asserted soon; wait with
+; IF clear until the master PIC's IRR shows it, irq_count = 0
+irq0_wait:
+        mov     al, 0x30
+        out     0x43, al
+        mov     al, 2
+        out     0x40, al
+        xor     al, al
+        out     0x40, al
+.w:     mov     al, 0x0A                    ; OCW3: read IRR
+        out     0x20, al
+        in      al, 0x20
+        test    al, 1
+        jz      .w
+        mov     dword [IRQ_COUNT], 0
+        ret
+
+popf_probe:                                 ; IF set by POPF; eax = interrupts taken
+        pushfd
+        or      dword [esp], 0x200
+        popfd
+        mov     eax, [IRQ_COUNT]
+        ret
+
+sti_probe:                                  ; eax = 16 * taken in STI's shadow + taken after it
+        sti
+        mov     eax, [IRQ_COUNT]
+        mov     esi, [IRQ_COUNT]
+        shl     eax, 4
+        add     eax, esi
+        ret
+
+sti_ret_probe:                              ; RET in STI's shadow
+        sti
+        ret
+
+irq0_handler:
+        inc     dword [IRQ_COUNT]
+        push    eax
+        mov     al, 0x20                    ; EOI
+        out     0x20, al
+        pop     eax
+        iretd
+
 %include "flat.inc"
-idt_desc: dw    15 * 8 - 1
+idt_desc: dw    0x21 * 8 - 1
         dd      idt
 pf_count: dd    0
 str_esi: dd     0
 str_edi: dd     0
 str_ecx: dd     0
         align   8
-idt:    times   15 * 8 db 0
+idt:    times   0x21 * 8 db 0
 bss_end:
