@@ -144,6 +144,13 @@ struct cpu {
         uint64_t exit_site;    /* patchable jump of the exit taken, 0: none  */
         uint64_t poll;         /* address polled at every block entry        */
         int32_t  exit_code;    /* why translated code returned (translator/) */
+        /* MOV Sreg in ring 0 reloading what a data segment register holds
+         * (Linux's entry code, every system call): per register, 0 minus
+         * the selector (0 - 0x10000: none), the linear address of its GDT
+         * entry and 0 minus the entry's 8 bytes; translated code skips the
+         * reload when both match (kept by translator/bt.c) */
+        uint32_t sreg_nsel[6], sreg_desc_lin[6];
+        uint64_t sreg_ndesc[6];
         uint8_t  intr_waiting; /* an interrupt is pending, IF aside: STI and
                                   POPF leave translated code only then
                                   (kept by translator/bt.c)                 */

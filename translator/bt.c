@@ -94,6 +94,10 @@ struct bt {
                                        page's (global) translation (chain_ok) */
     uint32_t nxsite;
     uint8_t *xsite_pages;           /* bit per linear page with such jumps  */
+    uint8_t sreg_valid;             /* bit per segment register: btrt.sreg_*
+                                       describe what it holds (sreg_check)  */
+    struct seg sreg_seg[6];         /* ... namely this                      */
+    struct dtr sreg_gdt;            /* ... under this GDTR                  */
     uint32_t *jc_eip;               /* the EIP each entry was made for       */
     struct tb **jc_tb;              /* ... and its block (find_block)        */
     uint32_t *jc_ng;                /* entries made on non-global pages since
@@ -401,6 +405,50 @@ uint64_t bt_rdtsc(struct cpu *c, uint64_t retired)
     return cpu_tsc_read(c);
 }
 
+/* ---- MOV Sreg fast path (translate.c sreg_fast_begin) ---- */
+static inline bool seg_same(const struct seg *a, const struct seg *b)
+{
+    return a->sel == b->sel && a->base == b->base && a->limit == b->limit && a->ar == b->ar;
+}
+
+/* Before translated code runs again: forget what no longer holds (the
+ * register or the GDTR changed by anything but the fast path itself) */
+static inline void sreg_check(struct bt *bt)
+{
+    if (!bt->sreg_valid) return;
+    struct cpu *c = bt->cpu;
+    bool gdt = c->gdtr.base == bt->sreg_gdt.base && c->gdtr.limit == bt->sreg_gdt.limit;
+    for (unsigned s = 0; s < 6; s++)
+        if (((bt->sreg_valid >> s) & 1) && (!gdt || !seg_same(&c->seg[s], &bt->sreg_seg[s]))) {
+            bt->sreg_valid &= (uint8_t)~(1u << s);
+            c->btrt.sreg_nsel[s] = SREG_NONE;
+        }
+}
+
+/* after a MOV Sreg callout in ring 0: remember the load for the fast path,
+ * when its descriptor is in the GDT, in RAM, within one page */
+static void sreg_remember(struct bt *bt, const struct insn *in)
+{
+    struct cpu *c = bt->cpu;
+    unsigned s = in->opnd[0].reg;
+    uint16_t sel = c->seg[s].sel;
+    if (c->cpl != 0 || (sel & 4) || !(sel & ~3u) || (s != SEG_ES && s != SEG_DS && s != SEG_FS && s != SEG_GS))
+        return;
+    uint32_t lin = c->gdtr.base + (sel & ~7u);
+    uint64_t pa;
+    if ((lin & 0xFFF) > 0xFF8 || (sel | 7u) > c->gdtr.limit || !walk_quietly(c, lin, ACC_READ, false, &pa)) return;
+    uint8_t *h = mem_host_page(c->mem, pa, false);
+    if (!h || h != mem_ram(c->mem) + (pa & ~0xFFFull)) return;
+    uint64_t d;
+    memcpy(&d, h + (pa & 0xFFF), 8);
+    c->btrt.sreg_nsel[s] = 0u - sel;
+    c->btrt.sreg_desc_lin[s] = lin;
+    c->btrt.sreg_ndesc[s] = 0 - d;
+    bt->sreg_seg[s] = c->seg[s];
+    bt->sreg_gdt = c->gdtr;
+    bt->sreg_valid |= (uint8_t)(1u << s);
+}
+
 /* ---- the callout helper (called from translated code) ---- */
 uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
 {
@@ -413,6 +461,8 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     bt->st.callouts[rec->kind]++;
     bt->st.callouts_by_op[rec->in.op]++;
     int rc = interp_exec_decoded(c, &rec->in);
+    sreg_check(bt);
+    if (rc == EXC_NONE && rec->in.op == OP_MOV_SwEw) sreg_remember(bt, &rec->in);
     if (rc != EXC_NONE) {
         c->btrt.exit_code = rc >= 256 ? rc : BT_EXIT_NONE;
         bt->delivered = rc;
@@ -1037,6 +1087,7 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     struct bt *bt = calloc(1, sizeof *bt);
     if (!bt) { snprintf(err, errlen, "out of memory"); return NULL; }
     bt->cpu = c;
+    for (unsigned i = 0; i < 6; i++) c->btrt.sreg_nsel[i] = SREG_NONE;
     bt->trap = trap_mode;
     if (getenv("BT86_PERF_MAP")) {
         char path[64];
@@ -1261,6 +1312,7 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
     c->btrt.exit_code = BT_EXIT_NONE;
     set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
     c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
+    sreg_check(bt);
     uint64_t retired = bt->enter(c, tb->host);
     fpu_sync(bt);
     c->icount += retired;
@@ -1358,6 +1410,7 @@ int bt_run(struct bt *bt, uint64_t n)
         c->btrt.exit_code = BT_EXIT_NONE;
         uint64_t gen = bt->generation;
         c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
+        sreg_check(bt);
         uint64_t retired = bt->enter(c, tb->host);
         fpu_sync(bt);
         c->icount += retired;
@@ -1427,6 +1480,7 @@ int bt_step(struct bt *bt)
             c->btrt.exit_code = BT_EXIT_NONE;
             bt->delivered = EXC_NONE;
             c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
+            sreg_check(bt);
         uint64_t retired = bt->enter(c, tb->host);
             fpu_sync(bt);
             c->icount += retired;

@@ -144,6 +144,7 @@ static inline unsigned jc_index(uint32_t eip)
 /* the generation sits above EIP (bits 0-31) and the mode (32-48) */
 #define JC_GEN_ONE (1ull << 49)
 #define JC_NG_MAX 8192
+#define SREG_NONE ((uint32_t)0 - 0x10000u)   /* btrt.sreg_nsel: no selector matches */
 uint64_t *bt_jc_key(struct bt *bt);
 uint64_t *bt_jc_host(struct bt *bt);
 void *bt_stub_callout(struct bt *bt);

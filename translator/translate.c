@@ -803,6 +803,44 @@ static enum co_end callout_ends_block(const struct insn *in)
     return (a & A_SENS) && !in_list(optab[in->op].handler, reads) ? CO_ENDS : CO_GOES_ON;
 }
 
+/* MOV DS/ES/FS/GS, r16 in ring 0: when the selector is the one the
+ * register was last loaded with by a callout and its GDT entry still holds
+ * the same 8 bytes (btrt.sreg_*, which bt.c keeps and clears whenever the
+ * register or the GDTR changes otherwise), the load would change nothing
+ * (the accessed bit is set already): skip it. Else, or on a host fault
+ * reading the entry, the callout. Flag-free (JRCXZ). Returns the jump to
+ * patch past the callout, or NULL when the instruction does not qualify. */
+static uint8_t *sreg_fast_begin(struct tr *t, const struct insn *in, uint8_t **slow2)
+{
+    if (in->op != OP_MOV_SwEw || MODE_CPL(t->mode) != 0 || in->opnd[1].kind != OPND_GPR) return NULL;
+    unsigned s = in->opnd[0].reg;
+    if (s != SEG_ES && s != SEG_DS && s != SEG_FS && s != SEG_GS) return NULL;
+    struct cbuf *b = t->b;
+    fpu_ptr_sync(t);
+    unsigned g = hreg(in->opnd[1].reg);
+    e_rex(b, false, H_R8, 0, g); e8(b, 0x0F); e8(b, 0xB7); e8(b, 0xC0 | (H_R8 & 7) << 3 | (g & 7));  /* movzx r8d, r16 */
+    e_load_cpu32(b, H_R9, (int32_t)(offsetof(struct cpu, btrt.sreg_nsel) + 4 * s));
+    e8(b, 0x47); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x01);                 /* lea r9d, [r9 + r8] */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
+    e8(b, 0xE3); e8(b, 5);                                               /* jrcxz same */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
+    e8(b, 0xEB); uint8_t *slow1 = b->p; e8(b, 0);                        /* jmp slow */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* same: xchg rcx, r9 */
+    e_load_cpu32(b, H_R8, (int32_t)(offsetof(struct cpu, btrt.sreg_desc_lin) + 4 * s));
+    e8(b, 0x65); e8(b, 0x67); e8(b, 0x4D); e8(b, 0x8B); e8(b, 0x08);     /* mov r9, gs:[r8d] */
+    e_load_cpu64(b, H_R10, (int32_t)(offsetof(struct cpu, btrt.sreg_ndesc) + 8 * s));
+    e8(b, 0x4F); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x11);                 /* lea r9, [r9 + r10] */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
+    e8(b, 0xE3); e8(b, 5);                                               /* jrcxz fast */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
+    e8(b, 0xEB); *slow2 = b->p; e8(b, 0);                                /* jmp slow */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* fast: xchg rcx, r9 */
+    e_count(b, t->k - t->sync + 1);                                      /* (the callout's count, and this one) */
+    e8(b, 0xE9); uint8_t *done = b->p; e32(b, 0);                        /* jmp done */
+    *slow1 = (uint8_t)(b->p - (slow1 + 1));
+    return done;
+}
+
 static bool tr_callout(struct tr *t, const struct insn *in)
 {
     struct bt_callout *rec = bt_callout_alloc(t->bt);
@@ -1025,7 +1063,11 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, u
             cb.p = mark;
             tb->map[k].flags_pushed = 0;
             t.fdp_valid = false;                     /* (its store, if any, is undone) */
+            uint8_t *slow2 = NULL;
+            uint8_t *fast_done = sreg_fast_begin(&t, in, &slow2);
+            if (slow2) *slow2 = (uint8_t)(cb.p - (slow2 + 1));
             ended = tr_callout(&t, in);   /* else the block goes on (or exits below) */
+            if (fast_done) e_patch32(fast_done, cb.p);
         }
         if (shadowed && !ended) {                    /* the shadow ends: take interrupts */
             fpu_ptr_sync(&t);

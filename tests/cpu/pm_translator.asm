@@ -2,7 +2,8 @@
 ; (multiboot kernel, every engine): an instruction that crosses a page
 ; boundary when the second page is remapped (INVLPG, MOV CR3) or rewritten,
 ; chained jumps into another page or a crossing block on global pages, then
-; remapped by INVLPG, POPF and STI with an interrupt waiting,
+; remapped by INVLPG, POPF and STI with an interrupt waiting, MOV DS
+; reloading a selector (entry changed, DS loaded otherwise, LGDT),
 ; INVLPG of one address of a 4 MiB page dropping all of it, and a hot loop
 ; of conditional branches (superblocks) with exits on either side.
 ; Each is run several times first, so bt has translated and cached it.
@@ -16,6 +17,8 @@
 %define PAGE_C1 0x00303000                  ; linear 0x00403000, first
 %define PAGE_C2 0x00304000                  ; ... and after the remap
 %define IRQ_COUNT 0x00280000                ; (data away from the code pages)
+%define GDT2    0x00290000                  ; GDTs for the MOV Sreg checks
+%define GDT3    0x00291000
 
 kstart:
         mov     esp, 0x0009F000
@@ -317,6 +320,62 @@ branches:
         EXPECT32 "popf-if-irq-taken-at-once", ebx, 5
         EXPECT32 "sti-irq-taken-after-shadow", edx, 5
         EXPECT32 "sti-ret-irq-taken-after-ret", ebp, 5
+
+        ; ---- MOV DS reloading the selector DS holds: bt skips such a
+        ; reload when the GDT entry is unchanged. It must not when the entry
+        ; changed, when DS was loaded otherwise in between, or after LGDT.
+        ; Selector 18h: base 0 in GDT2 at first, then 1000h; 2000h in GDT3.
+        mov     dword [0x1000], 0x5A5A5A5A
+        mov     dword [0x2000], 0xA5A5A5A5
+        cld
+        mov     esi, gdt
+        mov     edi, GDT2
+        mov     ecx, 6
+        rep     movsd
+        mov     esi, gdt
+        mov     edi, GDT3
+        mov     ecx, 6
+        rep     movsd
+        mov     dword [GDT2 + 0x18], 0x0000FFFF
+        mov     dword [GDT2 + 0x1C], 0x00CF9200
+        mov     dword [GDT3 + 0x18], 0x2000FFFF
+        mov     dword [GDT3 + 0x1C], 0x00CF9200
+        lgdt    [gdt2_desc]
+        mov     ecx, 5
+.g1:    mov     ax, 0x18
+        call    load_ds                     ; the same MOV DS each time
+        loop    .g1
+        mov     dword [GDT2 + 0x18], 0x1000FFFF     ; the entry: base 1000h
+        mov     ax, 0x18
+        call    load_ds
+        mov     eax, [0]
+        mov     bx, 0x10
+        mov     ds, bx
+        EXPECT32 "mov-ds-entry-changed", eax, 0x5A5A5A5A
+        mov     ecx, 5
+.g2:    mov     ax, 0x18
+        call    load_ds
+        loop    .g2
+        push    dword 0x10                  ; DS loaded by POP in between
+        pop     ds
+        mov     ax, 0x18
+        call    load_ds
+        mov     eax, [0]
+        mov     bx, 0x10
+        mov     ds, bx
+        EXPECT32 "mov-ds-after-pop-ds", eax, 0x5A5A5A5A
+        mov     ecx, 5
+.g3:    mov     ax, 0x18
+        call    load_ds
+        loop    .g3
+        lgdt    [ss:gdt3_desc]              ; the same selector in another GDT
+        mov     ax, 0x18
+        call    load_ds
+        mov     eax, [0]
+        mov     bx, 0x10
+        mov     ds, bx
+        EXPECT32 "mov-ds-after-lgdt", eax, 0xA5A5A5A5
+        lgdt    [gdt_desc]
         jmp     kexit
 
 ; PIT channel 0 one-shot (mode 0, count 2): IRQ0 asserted soon; wait with
@@ -355,6 +414,10 @@ sti_ret_probe:                              ; RET in STI's shadow
         sti
         ret
 
+load_ds:
+        mov     ds, ax
+        ret
+
 irq0_handler:
         inc     dword [IRQ_COUNT]
         push    eax
@@ -367,6 +430,10 @@ irq0_handler:
 idt_desc: dw    0x21 * 8 - 1
         dd      idt
 pf_count: dd    0
+gdt2_desc: dw   0x1F
+        dd      GDT2
+gdt3_desc: dw   0x1F
+        dd      GDT3
 str_esi: dd     0
 str_edi: dd     0
 str_ecx: dd     0
