@@ -120,6 +120,18 @@ post_entry:
         out     0x40, al
         out     0x40, al
 
+        ; --- shadow RAM (i440FX PAM, Intel 82441FX datasheet, 59h-5Fh): this
+        ; BIOS copied into the RAM behind F0000-FFFFF and read from there,
+        ; write-protected, as PC BIOSes do (C0000-EFFFF after the option
+        ; ROMs: shadow_c0000). Guests scan these areas (Linux: DMI, MP and
+        ; ACPI tables, 16 bytes at a time); RAM reads are cheap in every
+        ; engine, where ROM and open-bus reads take the device path.
+        mov     di, 0x59
+        mov     si, 1
+        mov     cl, 0x20                ; PAM0 F0000: writes to RAM, reads ROM
+        mov     ax, 0xF000
+        mov     dx, 1
+        call    shadow_copy
         ; --- RTC: 24-hour BCD, periodic interrupt off
         POST    post_rtc
         mov     ax, 0x0A26
@@ -242,6 +254,14 @@ post_entry:
         ; --- option ROMs
         POST    post_optrom
         call    optrom_scan
+        ; C0000-EFFFF (option ROMs, open bus) into shadow RAM too: what
+        ; reads saw before, read from RAM now, write-protected
+        mov     di, 0x5A
+        mov     si, 6
+        mov     cl, 0x22                ; PAM1-6: writes to RAM, reads ROM
+        mov     ax, 0xC000
+        mov     dx, 3
+        call    shadow_copy
 
         ; --- IDE drives
         POST    post_ide
@@ -437,6 +457,46 @@ optrom_scan:
 .chk:   cmp     bx, 0xE000
         jb      .next
         pop     es
+        ret
+
+; shadow_copy: the SI PAM registers from DI get CL (write-enable: writes
+; go to RAM, reads still to ROM or open bus); the DX 64 KiB segments from
+; AX are copied onto themselves; then the registers get CL >> 1
+; (read-enable only: reads from RAM, writes dropped)
+shadow_copy:
+        pushad
+        push    ds
+        push    es
+        cld
+        xor     bx, bx                  ; bus 0, device 0: the host bridge
+        mov     bp, cx
+        push    di
+        push    si
+.we:    mov     cx, bp
+        call    pci_write8
+        inc     di
+        dec     si
+        jnz     .we
+.seg:   mov     ds, ax
+        mov     es, ax
+        xor     si, si
+        xor     di, di
+        mov     cx, 0x4000
+        rep     movsd
+        add     ax, 0x1000
+        dec     dx
+        jnz     .seg
+        pop     si
+        pop     di
+        mov     cx, bp
+        shr     cl, 1
+.re:    call    pci_write8
+        inc     di
+        dec     si
+        jnz     .re
+        pop     es
+        pop     ds
+        popad
         ret
 
 ; ---------------------------------------------------------------- text output

@@ -1,8 +1,8 @@
 /* tests/unit/test_bios_post.c - our BIOS (the embedded image) run on a
  * machine without disks: POST codes in order, the "nothing bootable"
  * message in VGA text memory (what the screen shows) and on port E9h, BDA
- * and EBDA contents, and the ACPI tables checked from C (RSDP in the EBDA,
- * checksums, FADT fields, \_S5 in the DSDT). */
+ * and EBDA contents, shadow RAM, and the ACPI tables checked from C (RSDP
+ * in the EBDA, checksums, FADT fields, \_S5 in the DSDT). */
 #include "tests/unit/test.h"
 #include "monitor/machine.h"
 #include "monitor/bios_image.h"
@@ -60,6 +60,20 @@ static void test_post_and_no_boot_message(void)
     EXPECT_EQ(n, sizeof want);
     for (size_t i = 0; i < n && i < sizeof want; i++) EXPECT_EQ(post[i], want[i]);
     EXPECT(strstr(machine_debug_text(m), "No bootable device found") != NULL);
+    /* shadow RAM: C0000-FFFFF read from RAM, write-protected; F0000 holds
+     * this BIOS (its reset vector), C0000-EFFFF what reads saw before
+     * (open bus: all ones), and a write does not change it */
+    struct mem *mm = machine_mem(m);
+    EXPECT_EQ(mem_pam_mode(mm, 0xF0000), MEM_PAM_READ);
+    EXPECT_EQ(mem_pam_mode(mm, 0xC0000), MEM_PAM_READ);
+    EXPECT_EQ(mem_pam_mode(mm, 0xEC000), MEM_PAM_READ);
+    size_t bsz = bt86_bios_size();
+    EXPECT(memcmp(mem_ram(mm) + 0x100000 - bsz, bt86_bios_image, bsz) == 0);
+    EXPECT(mem_host_page(mm, 0xFF000, false) == mem_ram(mm) + 0xFF000);
+    EXPECT(mem_host_page(mm, 0xFF000, true) == NULL);
+    EXPECT_EQ(rd32(m, 0xD0000), 0xFFFFFFFFu);
+    mem_write_phys(mm, 0xFFFF0, 0x12, 1);
+    EXPECT_EQ(rd8(m, 0xFFFF0), bt86_bios_image[bsz - 16]);
     /* the screen: VGA text memory at B8000 (character bytes at even offsets) */
     char screen[80 * 25 + 1];
     for (int i = 0; i < 80 * 25; i++) {
