@@ -701,11 +701,10 @@ static void xsite_drop(struct bt *bt, uint32_t page, const struct tb *tb)
         struct xsite x = bt->xsites[i];
         if (tb ? x.tb != tb : (page != ~0u && x.page != page)) { bt->xsites[k++] = x; continue; }
         e_patch32(x.site + 1, x.site + 5);      /* back to the exit after it */
+        if (page == ~0u) bt->xsite_pages[x.page >> 3] = 0;   /* (all go: no memset of the bitmap) */
     }
     bt->nxsite = k;
-    if (tb) return;
-    if (page == ~0u) memset(bt->xsite_pages, 0, 1u << 17);
-    else bt->xsite_pages[page >> 3] &= (uint8_t)~(1u << (page & 7));
+    if (!tb && page != ~0u) bt->xsite_pages[page >> 3] &= (uint8_t)~(1u << (page & 7));
 }
 
 /* the guest flushed its TLB: the jump cache and the shadow follow */
