@@ -266,6 +266,7 @@ static void e_save_state(struct cbuf *b)
 }
 
 uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired);
+static unsigned seg_class(const struct seg *s);
 void bt_fpu_load(struct cpu *c);
 static bool mode_key(const struct cpu *c, uint32_t *mode);
 static void set_window(struct bt *bt, int w);
@@ -473,8 +474,15 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     int leave;
     if (c->eip != rec->next_eip || bt->smc_hit) leave = 1;
     else if (rec->ends_block == CO_ENDS_IF_MODE) {   /* a data segment load */
-        uint32_t mode;
-        leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE));
+        if (rec->sreg != SEG_NONE) {
+            /* only that register's class can have changed (and GS's
+             * counts only in ring 3: mode_key) */
+            unsigned sr = rec->sreg;
+            leave = (sr != SEG_GS || c->cpl == 3) && seg_class(&c->seg[sr]) != MODE_SEGC(rec->mode, sr);
+        } else {
+            uint32_t mode;
+            leave = !(mode_key(c, &mode) && mode == (rec->mode & ~MODE_SINGLE));
+        }
     } else if (rec->ends_block == CO_ENDS_IF_CODE_MOVES) {
         /* MOV CR3: the block goes on if its code page maps to the same
          * frame in the new address space (a kernel's code does), in the

@@ -80,6 +80,9 @@ struct bt_callout {
     struct insn in;
     uint32_t eip, next_eip;
     uint8_t ends_block;    /* enum co_end: does the block go on after it? */
+    uint8_t sreg;          /* CO_ENDS_IF_MODE by MOV or POP to a data segment
+                              register: which (its class alone can change the
+                              mode key); else SEG_NONE                      */
     uint32_t mode;         /* the block's mode key                          */
     uint32_t code_lin;     /* (3) the block's linear page ...               */
     uint64_t code_phys;    /* ... and its frame                             */

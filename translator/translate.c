@@ -849,6 +849,9 @@ static bool tr_callout(struct tr *t, const struct insn *in)
     rec->eip = t->eip;
     rec->next_eip = t->next;
     rec->ends_block = (uint8_t)callout_ends_block(in);
+    const char *h = optab[in->op].handler;
+    rec->sreg = (uint8_t)(rec->ends_block == CO_ENDS_IF_MODE && (!strcmp(h, "mov_to_seg") || !strcmp(h, "popseg"))
+                          ? in->opnd[0].reg : SEG_NONE);
     rec->mode = t->mode;
     rec->code_lin = t->page;
     rec->code_phys = t->tb->phys & ~0xFFFull;
