@@ -463,7 +463,9 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     bt->st.callouts_by_op[rec->in.op]++;
     int rc = interp_exec_decoded(c, &rec->in);
     sreg_check(bt);
-    if (rc == EXC_NONE && rec->in.op == OP_MOV_SwEw) sreg_remember(bt, &rec->in);
+    if (rc == EXC_NONE && (rec->in.op == OP_MOV_SwEw || rec->in.op == OP_POP_ES || rec->in.op == OP_POP_DS ||
+                           rec->in.op == OP_POP_FS || rec->in.op == OP_POP_GS))
+        sreg_remember(bt, &rec->in);
     if (rc != EXC_NONE) {
         c->btrt.exit_code = rc >= 256 ? rc : BT_EXIT_NONE;
         bt->delivered = rc;

@@ -803,6 +803,22 @@ static enum co_end callout_ends_block(const struct insn *in)
     return (a & A_SENS) && !in_list(optab[in->op].handler, reads) ? CO_ENDS : CO_GOES_ON;
 }
 
+/* MOV r16/r32, Sreg: the selector from struct cpu (zero-extended into a
+ * 32-bit register, as P6 and later do: cpu/ops_ctl.c op_mov_from_seg) */
+static bool tr_mov_from_seg(struct tr *t, const struct insn *in)
+{
+    if (in->op != OP_MOV_EvSw || in->opnd[0].kind != OPND_GPR || in->opnd[1].kind != OPND_SREG) return false;
+    int32_t off = (int32_t)(offsetof(struct cpu, seg) + in->opnd[1].reg * sizeof(struct seg) + offsetof(struct seg, sel));
+    unsigned g = hreg(in->opnd[0].reg);
+    struct cbuf *b = t->b;
+    if (in->opnd[0].size == 4) {                     /* movzx r32, word [r13 + sel] */
+        e_rex(b, false, g, 0, H_R13); e8(b, 0x0F); e8(b, 0xB7); e_ea(b, g, H_R13, -1, 0, off);
+    } else {                                          /* mov r16, word [r13 + sel] */
+        e8(b, 0x66); e_rex(b, false, g, 0, H_R13); e8(b, 0x8B); e_ea(b, g, H_R13, -1, 0, off);
+    }
+    return true;
+}
+
 /* MOV DS/ES/FS/GS, r16 in ring 0: when the selector is the one the
  * register was last loaded with by a callout and its GDT entry still holds
  * the same 8 bytes (btrt.sreg_*, which bt.c keeps and clears whenever the
@@ -812,13 +828,19 @@ static enum co_end callout_ends_block(const struct insn *in)
  * patch past the callout, or NULL when the instruction does not qualify. */
 static uint8_t *sreg_fast_begin(struct tr *t, const struct insn *in, uint8_t **slow2)
 {
-    if (in->op != OP_MOV_SwEw || MODE_CPL(t->mode) != 0 || in->opnd[1].kind != OPND_GPR) return NULL;
+    bool pop = in->op == OP_POP_ES || in->op == OP_POP_DS || in->op == OP_POP_FS || in->op == OP_POP_GS;
+    if (MODE_CPL(t->mode) != 0) return NULL;
+    if (pop ? (in->opsize != 4 || !stack_ok(t)) : (in->op != OP_MOV_SwEw || in->opnd[1].kind != OPND_GPR)) return NULL;
     unsigned s = in->opnd[0].reg;
     if (s != SEG_ES && s != SEG_DS && s != SEG_FS && s != SEG_GS) return NULL;
     struct cbuf *b = t->b;
     fpu_ptr_sync(t);
-    unsigned g = hreg(in->opnd[1].reg);
-    e_rex(b, false, H_R8, 0, g); e8(b, 0x0F); e8(b, 0xB7); e8(b, 0xC0 | (H_R8 & 7) << 3 | (g & 7));  /* movzx r8d, r16 */
+    if (pop) {                                       /* movzx r8d, word gs:[r12d] */
+        e8(b, 0x65); e8(b, 0x67); e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB7); e8(b, 0x04); e8(b, 0x24);
+    } else {
+        unsigned g = hreg(in->opnd[1].reg);
+        e_rex(b, false, H_R8, 0, g); e8(b, 0x0F); e8(b, 0xB7); e8(b, 0xC0 | (H_R8 & 7) << 3 | (g & 7));  /* movzx r8d, r16 */
+    }
     e_load_cpu32(b, H_R9, (int32_t)(offsetof(struct cpu, btrt.sreg_nsel) + 4 * s));
     e8(b, 0x47); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x01);                 /* lea r9d, [r9 + r8] */
     e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
@@ -835,6 +857,7 @@ static uint8_t *sreg_fast_begin(struct tr *t, const struct insn *in, uint8_t **s
     e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
     e8(b, 0xEB); *slow2 = b->p; e8(b, 0);                                /* jmp slow */
     e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* fast: xchg rcx, r9 */
+    if (pop) e_lea32(b, H_R12, H_R12, 4);                                /* the pop's ESP += 4 */
     e_count(b, t->k - t->sync + 1);                                      /* (the callout's count, and this one) */
     e8(b, 0xE9); uint8_t *done = b->p; e32(b, 0);                        /* jmp done */
     *slow1 = (uint8_t)(b->p - (slow1 + 1));
@@ -1060,7 +1083,7 @@ struct tb *tr_block(struct bt *bt, struct cpu *c, uint32_t lin, uint64_t phys, u
             ok = tr_branch(&t, in, (enum trk)tk[in->op]);
             if (ok) ended = true;
             break;
-        default: ok = false; break;
+        default: ok = tr_mov_from_seg(&t, in); break;
         }
         if (!ok) {
             cb.p = mark;

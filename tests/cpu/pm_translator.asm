@@ -375,7 +375,28 @@ branches:
         mov     bx, 0x10
         mov     ds, bx
         EXPECT32 "mov-ds-after-lgdt", eax, 0xA5A5A5A5
+        ; POP DS likewise: GDT3's entry changed between pops of 18h
+        mov     ecx, 5
+.g4:    mov     eax, 0x18
+        call    pop_ds
+        loop    .g4
+        mov     dword [ss:GDT3 + 0x18], 0x1000FFFF
+        mov     eax, 0x18
+        call    pop_ds
+        mov     eax, [0]
+        mov     bx, 0x10
+        mov     ds, bx
+        EXPECT32 "pop-ds-entry-changed", eax, 0x5A5A5A5A
         lgdt    [gdt_desc]
+        ; MOV r32, Sreg zero-extends (P6); MOV r16, Sreg keeps the rest
+        mov     ecx, 5
+.g5:    mov     eax, 0xFFFFFFFF
+        mov     eax, ds
+        mov     edx, 0xFFFFFFFF
+        mov     dx, ds
+        loop    .g5
+        EXPECT32 "mov-r32-from-ds", eax, 0x10
+        EXPECT32 "mov-r16-from-ds", edx, 0xFFFF0010
         jmp     kexit
 
 ; PIT channel 0 one-shot (mode 0, count 2): IRQ0 asserted soon; wait with
@@ -416,6 +437,11 @@ sti_ret_probe:                              ; RET in STI's shadow
 
 load_ds:
         mov     ds, ax
+        ret
+
+pop_ds:                                     ; DS = EAX through POP DS
+        push    eax
+        pop     ds
         ret
 
 irq0_handler:
