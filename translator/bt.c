@@ -69,6 +69,7 @@ struct bt {
     uintptr_t cur_window;           /* window base GS points at, 0: unknown */
     uint32_t as_cr3;                /* CR3 the current user window is for  */
     bool use_wrgsbase;
+    bool host_bmi2;                 /* the host has BMI2 (translate.c)     */
     bool smc_hit;                   /* a page was invalidated in a callout  */
     int delivered;                  /* vector a callout delivered (bt_step) */
     bool pf_pending;                /* a guest #PF was delivered for pf_lin: */
@@ -122,6 +123,7 @@ static bool handlers_installed;
 /* ---- services for translate.c ---- */
 bool bt_trap_mode(const struct bt *bt) { return bt->trap; }
 bool bt_check_mode(const struct bt *bt) { return bt->check; }
+bool bt_host_bmi2(const struct bt *bt) { return bt->host_bmi2; }
 uint64_t *bt_jc_key(struct bt *bt) { return bt->jc_key; }
 uint64_t *bt_jc_host(struct bt *bt) { return bt->jc_host; }
 
@@ -1096,6 +1098,7 @@ struct bt *bt_new(struct cpu *c, bool trap_mode, char *err, size_t errlen)
     struct bt *bt = calloc(1, sizeof *bt);
     if (!bt) { snprintf(err, errlen, "out of memory"); return NULL; }
     bt->cpu = c;
+    bt->host_bmi2 = __builtin_cpu_supports("bmi2");
     for (unsigned i = 0; i < 6; i++) c->btrt.sreg_nsel[i] = SREG_NONE;
     bt->trap = trap_mode;
     if (getenv("BT86_PERF_MAP")) {

@@ -154,5 +154,6 @@ void *bt_stub_callout(struct bt *bt);
 uint64_t bt_rdtsc(struct cpu *c, uint64_t retired);
 bool bt_trap_mode(const struct bt *bt);
 bool bt_check_mode(const struct bt *bt);
+bool bt_host_bmi2(const struct bt *bt);   /* SHLX/SHRX/SARX usable */
 
 #endif

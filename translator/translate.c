@@ -266,6 +266,48 @@ static void e_mem_op(struct cbuf *b, bool o16, unsigned opc0, int opc1, unsigned
 static bool is_g(unsigned ot) { return ot == OT_Gb || ot == OT_Gw || ot == OT_Gd || ot == OT_Gv; }
 static bool is_e(unsigned ot) { return ot == OT_Eb || ot == OT_Ew || ot == OT_Ed || ot == OT_Ev; }
 
+/* VEX-encoded BMI2 shift (flag-free): pp 1 SHLX, 2 SARX, 3 SHRX;
+ * dst = rm shifted by count (32-bit) */
+static void e_bmi2_shift(struct cbuf *b, unsigned pp, unsigned dst, unsigned rm, unsigned count)
+{
+    e8(b, 0xC4);
+    e8(b, (uint8_t)((dst >= 8 ? 0 : 0x80) | 0x40 | (rm >= 8 ? 0 : 0x20) | 0x02));   /* R X B, map 0F38 */
+    e8(b, (uint8_t)(((~count & 15) << 3) | pp));                                    /* W0 vvvv L0 pp */
+    e8(b, 0xF7);
+    e8(b, (uint8_t)(0xC0 | (dst & 7) << 3 | (rm & 7)));
+}
+
+/* BT/BTS/BTR/BTC m32, r32 (flat data segment): the bit offset is signed
+ * and reaches outside the operand (SDM vol. 2A BT: address + 4 * (offset
+ * SAR 5), bit offset MOD 32), so the address is computed here, in 32 bits,
+ * with flag-free BMI2 shifts, and the host instruction gets the bit number
+ * alone; CF as the guest's, ZF and the rest undefined as for P6 (masked).
+ * Linux's clear_bit/test_bit with a variable bit number: 90 callouts per
+ * fork+wait before. */
+static bool tr_bt_reg_mem(struct tr *t, const struct insn *in)
+{
+    if (!bt_host_bmi2(t->bt) || in->opsize != 4 || in->addrsize != 4 || in->opnd[0].kind != OPND_MEM ||
+        MODE_SEGC(t->mode, in->seg) != SEGC_FLAT || in->seg == SEG_CS)
+        return false;
+    struct cbuf *b = t->b;
+    unsigned off = hreg(in->opnd[1].reg);
+    int base = in->base == REG_NONE ? -1 : (int)hreg(in->base);
+    int index = in->index == REG_NONE ? -1 : (int)hreg(in->index);
+    e8(b, 0x41); e8(b, 0xB9); e32(b, 5);                          /* mov r9d, 5 */
+    e_bmi2_shift(b, 2, H_R8, off, H_R9);                          /* sarx r8d, off, r9d */
+    e8(b, 0x67);                                                  /* lea r10d, [ea] */
+    e_rex(b, false, H_R10, index < 0 ? 0 : (unsigned)index, base < 0 ? 0 : (unsigned)base);
+    e8(b, 0x8D);
+    e_ea(b, H_R10, base, index, in->scale, in->disp);
+    e8(b, 0x47); e8(b, 0x8D); e8(b, 0x04); e8(b, 0x82);          /* lea r8d, [r10 + r8*4] */
+    e8(b, 0x41); e8(b, 0xB9); e32(b, 27);                         /* mov r9d, 27 */
+    e_bmi2_shift(b, 1, H_R10, off, H_R9);                         /* shlx r10d, off, r9d */
+    e_bmi2_shift(b, 3, H_R10, H_R10, H_R9);                       /* shrx r10d, r10d, r9d */
+    if (in->lock) e8(b, 0xF0);
+    e8(b, 0x65); e8(b, 0x67); e8(b, 0x45); e8(b, 0x0F); e8(b, (uint8_t)in->opc); e8(b, 0x10);   /* btx gs:[r8d], r10d */
+    return true;
+}
+
 static bool tr_ident(struct tr *t, const struct insn *in, bool lea)
 {
     const struct opinfo *oi = &optab[in->op];
@@ -286,7 +328,7 @@ static bool tr_ident(struct tr *t, const struct insn *in, bool lea)
      * memory addresses outside the operand */
     const char *h = oi->handler;
     if (!strcmp(h, "shld") || !strcmp(h, "shrd")) { if (in->opsize == 2) return false; }
-    if ((h[0] == 'b' && h[1] == 't') && memk >= 0 && in->opnd[1].kind == OPND_GPR) return false;
+    if ((h[0] == 'b' && h[1] == 't') && memk >= 0 && in->opnd[1].kind == OPND_GPR) return tr_bt_reg_mem(t, in);
     unsigned reg_host = regk >= 0 ? hopnd(&in->opnd[regk]) : (moffs ? 0 : in->regf);
     if (!strcmp(h, "test") && (in->opc & 0xFE) == 0xF6) reg_host = 0;   /* F6/F7 /1 alias: use /0 */
     bool rex_r = reg_host >= 8;

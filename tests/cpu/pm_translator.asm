@@ -3,7 +3,8 @@
 ; boundary when the second page is remapped (INVLPG, MOV CR3) or rewritten,
 ; chained jumps into another page or a crossing block on global pages, then
 ; remapped by INVLPG, POPF and STI with an interrupt waiting, MOV DS
-; reloading a selector (entry changed, DS loaded otherwise, LGDT),
+; reloading a selector (entry changed, DS loaded otherwise, LGDT), BTx
+; with a register bit offset on memory,
 ; INVLPG of one address of a 4 MiB page dropping all of it, and a hot loop
 ; of conditional branches (superblocks) with exits on either side.
 ; Each is run several times first, so bt has translated and cached it.
@@ -19,6 +20,7 @@
 %define IRQ_COUNT 0x00280000                ; (data away from the code pages)
 %define GDT2    0x00290000                  ; GDTs for the MOV Sreg checks
 %define GDT3    0x00291000
+%define BT_BUF  0x00292100                  ; BTx operand (bits reach +-)
 
 kstart:
         mov     esp, 0x0009F000
@@ -397,6 +399,39 @@ branches:
         loop    .g5
         EXPECT32 "mov-r32-from-ds", eax, 0x10
         EXPECT32 "mov-r16-from-ds", edx, 0xFFFF0010
+
+        ; ---- BTS/BTR/BTC/BT m32, r32: the signed bit offset reaches other
+        ; dwords (bt translates these natively, computing the address)
+        mov     edi, BT_BUF - 0x100
+        xor     eax, eax
+        mov     ecx, 0x80
+        cld
+        rep     stosd
+        mov     edi, BT_BUF
+        xor     edx, edx
+        mov     ecx, 5
+.b1:    mov     eax, -33                    ; bit 31 of [edi - 8]
+        bts     [edi], eax
+        mov     eax, 100                    ; bit 4 of [edi + 12]
+        lock bts [edi], eax
+        mov     eax, 7
+        btc     [edi], eax                  ; 5 toggles: set
+        mov     eax, 0x3FF                  ; bit 31 of [edi + 124]
+        bts     [edi + ecx * 4 - 20], eax   ; (address from base, index, disp)
+        mov     eax, 100
+        bt      [edi], eax
+        adc     edx, 0                      ; CF: the bit, set from the first pass
+        loop    .b1
+        EXPECT32 "bts-negative-offset", dword [BT_BUF - 8], 0x80000000
+        EXPECT32 "lock-bts-offset-100", dword [BT_BUF + 12], 0x10
+        EXPECT32 "btc-offset-7", dword [BT_BUF], 0x80
+        EXPECT32 "bts-scaled-address", dword [BT_BUF + 124 - 16], 0x80000000
+        EXPECT32 "bt-cf", edx, 5
+        mov     eax, -33
+        btr     [edi], eax
+        setc    dl
+        EXPECT32 "btr-negative-offset", dword [BT_BUF - 8], 0
+        EXPECT32 "btr-cf", edx, 1
         jmp     kexit
 
 ; PIT channel 0 one-shot (mode 0, count 2): IRQ0 asserted soon; wait with
