@@ -141,6 +141,11 @@ int shadow_window_of(const struct shadow *s, uintptr_t addr, uint64_t *off)
     return (idx & 1) ? SHADOW_USER : SHADOW_SUP;
 }
 
+bool shadow_mapped(const struct shadow *s, int w, uint32_t lin)
+{
+    return s->lin_node[win_index(s, w)][lin >> 12] > 0;
+}
+
 void shadow_zap_all(struct shadow *s)
 {
     for (int w = 0; w < NWIN; w++) { s->live[w] = 0; s->epoch[w]++; }

@@ -61,6 +61,8 @@ int shadow_map(struct shadow *s, int w, uint32_t lin, uint64_t pa, bool writable
 int shadow_map_large(struct shadow *s, int w, uint32_t lin, uint64_t pa_base, unsigned npages,
                      bool writable, bool global, int (*page_kind)(void *opaque, uint64_t pfn), void *opaque);
 void shadow_zap_all(struct shadow *s);
+/* Is guest page `lin` mapped in window w (of the current pair)? */
+bool shadow_mapped(const struct shadow *s, int w, uint32_t lin);
 /* MOV CR3 with CR4.PGE (SDM vol. 3 sec. 4.10.4.1): park the current window
  * pair under old_cr3 and make new_cr3's current: a parked pair keeps its
  * global pages and, page by page, the non-global ones that still_valid()

@@ -452,6 +452,26 @@ static void sreg_remember(struct bt *bt, const struct insn *in)
     bt->sreg_valid |= (uint8_t)(1u << s);
 }
 
+/* After SYSENTER: Linux's entry code reads the 6th argument from the user
+ * stack at EBP (the vDSO's __kernel_vsyscall moves ESP there), through the
+ * supervisor window; a new process's stack page is not mapped there yet.
+ * Map it now instead of at a host fault: a read fill, only when the guest
+ * tables have it accessed already (no A/D bit is set for it). */
+static bool shadow_fill(struct bt *bt, int w, uint32_t lin, bool write, bool string);
+
+static void sysenter_prefill(struct bt *bt)
+{
+    struct cpu *c = bt->cpu;
+    uint32_t lin = c->r[R_EBP] & ~0xFFFu;
+    if (!(c->cr[0] & CR0_PG) || shadow_mapped(bt->sh, SHADOW_SUP, lin)) return;
+    uint32_t cr2 = c->cr[2], err = c->exc_err;     /* a failed walk must leave no trace */
+    bool has = c->exc_has_err;
+    uint64_t pa;
+    if (walk_quietly(c, lin, ACC_READ, false, &pa) && c->last_walk_accessed && shadow_fill(bt, SHADOW_SUP, lin, false, false))
+        bt->st.prefills++;
+    c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
+}
+
 /* ---- the callout helper (called from translated code) ---- */
 uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
 {
@@ -465,6 +485,7 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     bt->st.callouts_by_op[rec->in.op]++;
     int rc = interp_exec_decoded(c, &rec->in);
     sreg_check(bt);
+    if (rc == EXC_NONE && rec->in.op == OP_SYSENTER) sysenter_prefill(bt);
     if (rc == EXC_NONE && (rec->in.op == OP_MOV_SwEw || rec->in.op == OP_POP_ES || rec->in.op == OP_POP_DS ||
                            rec->in.op == OP_POP_FS || rec->in.op == OP_POP_GS))
         sreg_remember(bt, &rec->in);
