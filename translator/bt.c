@@ -70,6 +70,8 @@ struct bt {
     uint32_t as_cr3;                /* CR3 the current user window is for  */
     bool use_wrgsbase;
     bool host_bmi2;                 /* the host has BMI2 (translate.c)     */
+    uint32_t sysenter_failed_lin;   /* sysenter_prefill could not map this  */
+    uint32_t sysenter_failed_cr3;   /* page in this address space           */
     bool smc_hit;                   /* a page was invalidated in a callout  */
     int delivered;                  /* vector a callout delivered (bt_step) */
     bool pf_pending;                /* a guest #PF was delivered for pf_lin: */
@@ -464,11 +466,16 @@ static void sysenter_prefill(struct bt *bt)
     struct cpu *c = bt->cpu;
     uint32_t lin = c->r[R_EBP] & ~0xFFFu;
     if (!(c->cr[0] & CR0_PG) || shadow_mapped(bt->sh, SHADOW_SUP, lin)) return;
+    if (lin == bt->sysenter_failed_lin && c->cr[3] == bt->sysenter_failed_cr3) return;   /* (no walk each time) */
     uint32_t cr2 = c->cr[2], err = c->exc_err;     /* a failed walk must leave no trace */
     bool has = c->exc_has_err;
     uint64_t pa;
-    if (walk_quietly(c, lin, ACC_READ, false, &pa) && c->last_walk_accessed && shadow_fill(bt, SHADOW_SUP, lin, false, false))
+    if (walk_quietly(c, lin, ACC_READ, false, &pa) && c->last_walk_accessed && shadow_fill(bt, SHADOW_SUP, lin, false, false)) {
         bt->st.prefills++;
+    } else {
+        bt->sysenter_failed_lin = lin;
+        bt->sysenter_failed_cr3 = (uint32_t)c->cr[3];
+    }
     c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
 }
 
