@@ -3,6 +3,7 @@
 ; COM1 16550 loopback; PCI host bridge and PIIX3 IDs by mechanism #1;
 ; A20 through port 92h; the i8042 self-test.
 %include "lib.inc"
+%include "pic.inc"
 
 entry:
         START
@@ -10,25 +11,7 @@ entry:
         mov     word [8*4], irq0
         mov     word [8*4+2], 0xF000
         mov     dword [0x600], 0            ; tick counter
-        ; PIC: ICW1..4, vectors 08h / 70h, unmask IRQ0 only
-        mov     al, 0x11
-        out     0x20, al
-        out     0xA0, al
-        mov     al, 0x08
-        out     0x21, al
-        mov     al, 0x70
-        out     0xA1, al
-        mov     al, 0x04
-        out     0x21, al
-        mov     al, 0x02
-        out     0xA1, al
-        mov     al, 0x01
-        out     0x21, al
-        out     0xA1, al
-        mov     al, 0xFE
-        out     0x21, al
-        mov     al, 0xFF
-        out     0xA1, al
+        PIC_INIT 0x08, 0x70, 0xFE, 0xFF     ; vectors 08h / 70h, unmask IRQ0 only
         ; PIT channel 0, mode 2, divisor 1193 (~1 kHz)
         mov     al, 0x34
         out     0x43, al

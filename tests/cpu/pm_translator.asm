@@ -9,6 +9,7 @@
 ; of conditional branches (superblocks) with exits on either side.
 ; Each is run several times first, so bt has translated and cached it.
 %include "kernel.inc"
+%include "pic.inc"
 
 %define PD      0x00200000                  ; page directory
 %define PT      0x00201000                  ; page table for 0x00400000-0x007FFFFF
@@ -272,24 +273,7 @@ branches:
         mov     edi, 0x20
         call    set_gate
         lidt    [idt_desc]
-        mov     al, 0x11                    ; PIC: vectors 20h / 28h, IRQ0 only
-        out     0x20, al
-        out     0xA0, al
-        mov     al, 0x20
-        out     0x21, al
-        mov     al, 0x28
-        out     0xA1, al
-        mov     al, 0x04
-        out     0x21, al
-        mov     al, 0x02
-        out     0xA1, al
-        mov     al, 0x01
-        out     0x21, al
-        out     0xA1, al
-        mov     al, 0xFE
-        out     0x21, al
-        mov     al, 0xFF
-        out     0xA1, al
+        PIC_INIT 0x20, 0x28, 0xFE, 0xFF     ; vectors 20h / 28h, IRQ0 only
         ; first with nothing waiting (bt chains past POPF and STI), then
         ; through the same code with IRQ0 waiting
         mov     ecx, 5
