@@ -264,6 +264,20 @@ branches:
         jnz     .c2
 .c2out: EXPECT32 "jcc-middle-exit", eax, 400372
         EXPECT32 "jcc-middle-exit-ecx", ecx, 448
+        ; a superblock left by a taken Jcc right after SHR, whose AF is
+        ; undefined (hosts differ): --check must mask it at that exit
+        mov     ecx, 20
+        xor     edx, edx
+.c3:    mov     eax, 0x07C00000
+        mov     edi, 0x07800000
+        shr     eax, 12
+        shr     edi, 12
+        jne     .c3out                      ; taken: leaves mid-block
+        inc     edx
+        cmp     eax, edi
+.c3out: dec     ecx
+        jnz     .c3
+        EXPECT32 "jcc-exit-after-shr", edx, 0
 
         ; ---- POPF and STI setting IF while IRQ0 waits in the PIC: the
         ; interrupt is taken before the next instruction (after STI's
