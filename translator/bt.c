@@ -1334,18 +1334,29 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
      * leave after a taken Jcc in its middle, where an earlier instruction's
      * undefined flag (SHR's AF, say) was not yet redefined */
     uint32_t undef = 0;
+    bool reads_undef = false;          /* PUSHF/LAHF of a flag left undefined */
     for (unsigned i = 0; i < tb->ninsn && rc == EXC_NONE; i++) {
         if (c->eip != tb->map[i].eip) break;     /* a taken Jcc in the middle left the block */
         uint32_t before = c->eip;
         struct insn di;
-        if (decode_at_eip(c, &di)) undef = (undef & ~optab[di.op].fw) | optab[di.op].fu;
-        else undef = tb->undef_flags | 0x8D5u;   /* (at a page end: the arithmetic flags unchecked) */
+        if (decode_at_eip(c, &di)) {
+            if (optab[di.op].fr & undef) reads_undef = true;
+            undef = (undef & ~optab[di.op].fw) | optab[di.op].fu;
+        } else {
+            undef = tb->undef_flags | 0x8D5u;    /* (at a page end: the arithmetic flags unchecked) */
+        }
         rc = interp_step(c);
         if (c->eip == before) break;     /* a REP chunk: bt's callout also returns here */
     }
     c->write_watch = NULL;
     uint64_t ri = c->icount - ic0;
-    if (bt->smc_hit || bt->wlog_overflow || rc >= 256 || !tb->valid) { *done = true; return rc >= 256 ? rc : EXC_NONE; }
+    /* (not compared, the interpreter's run kept: SMC, too many stores, a
+     * block that copies a flag its own code left undefined into data, as
+     * Linux's CPUID probe PUSHFs SHR's AF: hosts differ there) */
+    if (bt->smc_hit || bt->wlog_overflow || rc >= 256 || !tb->valid || reads_undef) {
+        *done = true;
+        return rc >= 256 ? rc : EXC_NONE;
+    }
     for (uint32_t i = 0; i < bt->nwlog; i++) {
         struct wlog *w = &bt->wlog[i];
         if (w->ram) memcpy(&w->now, mem_ram(c->mem) + w->pa, w->size);
