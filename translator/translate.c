@@ -493,6 +493,7 @@ static bool tr_branch(struct tr *t, const struct insn *in, enum trk kind)
 static bool tr_jcc_on(struct tr *t, const struct insn *in)
 {
     if (in->opsize != 4) return false;
+    if (in->imm == 0) return true;       /* to the next instruction either way (74 00: a NOP) */
     struct cbuf *b = t->b;
     uint8_t *skip = e_jcc_fwd(b, (in->opc & 0xF) ^ 1);          /* not taken: over the exit */
     exit_direct(t, t->next + in->imm, retired_here(t));

@@ -288,6 +288,17 @@ branches:
         and     eax, 0xC5                   ; CF PF ZF SF: defined
         loop    .c4
         EXPECT32 "pushf-after-shr", eax, 0x04
+        ; a taken Jcc to the next instruction in the middle of a block (74 00,
+        ; as Linux has): the same place either way
+        mov     ecx, 5
+        xor     ebx, ebx
+.c5:    xor     eax, eax                    ; ZF = 1: taken
+        db      0x74, 0x00                  ; je $+2
+        mov     edx, 7
+        add     eax, edx
+        add     ebx, eax
+        loop    .c5
+        EXPECT32 "jcc-to-next-insn", ebx, 35
 
         ; ---- POPF and STI setting IF while IRQ0 waits in the PIC: the
         ; interrupt is taken before the next instruction (after STI's
