@@ -1349,10 +1349,12 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
         if (c->eip == before) break;     /* a REP chunk: bt's callout also returns here */
     }
     c->write_watch = NULL;
+    if (rc >= 0 && rc < 256 && undef) reads_undef = true;   /* an exception frame holds them */
     uint64_t ri = c->icount - ic0;
     /* (not compared, the interpreter's run kept: SMC, too many stores, a
      * block that copies a flag its own code left undefined into data, as
-     * Linux's CPUID probe PUSHFs SHR's AF: hosts differ there) */
+     * Linux's CPUID probe PUSHFs SHR's AF, or into an exception frame:
+     * hosts differ there) */
     if (bt->smc_hit || bt->wlog_overflow || rc >= 256 || !tb->valid || reads_undef) {
         *done = true;
         return rc >= 256 ? rc : EXC_NONE;
