@@ -1339,17 +1339,19 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
         if (c->eip != tb->map[i].eip) break;     /* a taken Jcc in the middle left the block */
         uint32_t before = c->eip;
         struct insn di;
-        if (decode_at_eip(c, &di)) {
-            if (optab[di.op].fr & undef) reads_undef = true;
+        bool known = decode_at_eip(c, &di);
+        if (known && (optab[di.op].fr & undef)) reads_undef = true;
+        rc = interp_step(c);
+        if (rc >= 0 && rc < 256) {               /* it faulted: the frame holds the flags as they were */
+            if (undef) reads_undef = true;
+        } else if (known) {
             undef = (undef & ~optab[di.op].fw) | optab[di.op].fu;
         } else {
             undef = tb->undef_flags | 0x8D5u;    /* (at a page end: the arithmetic flags unchecked) */
         }
-        rc = interp_step(c);
         if (c->eip == before) break;     /* a REP chunk: bt's callout also returns here */
     }
     c->write_watch = NULL;
-    if (rc >= 0 && rc < 256 && undef) reads_undef = true;   /* an exception frame holds them */
     uint64_t ri = c->icount - ic0;
     /* (not compared, the interpreter's run kept: SMC, too many stores, a
      * block that copies a flag its own code left undefined into data, as

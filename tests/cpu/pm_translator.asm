@@ -307,6 +307,11 @@ branches:
         mov     edx, 0x61
         shr     edx, 2
         mov     eax, [0x00402000]           ; #PF: pf_handler maps it
+        mov     dword [PT + 8], 0
+        invlpg  [0x00402000]
+        mov     ebx, 0x61
+        shr     ebx, 2
+        cmp     bl, [0x00402000]            ; #PF in an insn that writes AF
         loop    .c6
         EXPECT32 "pf-after-shr", edx, 0x18
 
