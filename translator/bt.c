@@ -349,10 +349,16 @@ static void emit_stubs(struct bt *bt)
     bt->blocks_start = (uint8_t *)(((uintptr_t)b.p + 63) & ~(uintptr_t)63);
 }
 
+/* the interrupt controller asserts INTR (IF aside) */
+static inline bool intr_line(struct cpu *c)
+{
+    return c->intr_pending && c->intr_pending(c->intr_opaque);
+}
+
 /* an external interrupt is pending and may be taken now */
 static inline bool intr_deliverable(struct cpu *c)
 {
-    return c->intr_pending && (c->eflags & FL_IF) && !c->intr_shadow && c->intr_pending(c->intr_opaque);
+    return (c->eflags & FL_IF) && !c->intr_shadow && intr_line(c);
 }
 
 /* After a callout that leaves its block (SYSENTER, SYSEXIT, INT, IRET, a
@@ -479,6 +485,14 @@ static void sysenter_prefill(struct bt *bt)
     c->cr[2] = cr2; c->exc_err = err; c->exc_has_err = has;
 }
 
+/* what translated code reads of C's state, made current before it runs:
+ * whether an interrupt waits (STI, POPF), and the MOV Sreg cache */
+static inline void before_entry(struct bt *bt)
+{
+    bt->cpu->btrt.intr_waiting = intr_line(bt->cpu);
+    sreg_check(bt);
+}
+
 /* ---- the callout helper (called from translated code) ---- */
 uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
 {
@@ -493,16 +507,14 @@ uint64_t bt_helper(struct cpu *c, struct bt_callout *rec, uint64_t retired)
     int rc = interp_exec_decoded(c, &rec->in);
     sreg_check(bt);
     if (rc == EXC_NONE && rec->in.op == OP_SYSENTER) sysenter_prefill(bt);
-    if (rc == EXC_NONE && (rec->in.op == OP_MOV_SwEw || rec->in.op == OP_POP_ES || rec->in.op == OP_POP_DS ||
-                           rec->in.op == OP_POP_FS || rec->in.op == OP_POP_GS))
-        sreg_remember(bt, &rec->in);
+    if (rc == EXC_NONE && rec->sreg != SEG_NONE) sreg_remember(bt, &rec->in);   /* MOV or POP to DS..GS */
     if (rc != EXC_NONE) {
         c->btrt.exit_code = rc >= 256 ? rc : BT_EXIT_NONE;
         bt->delivered = rc;
         bt->st.callout_exits++;
         return 1;
     }
-    c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);   /* (a device may have raised one) */
+    c->btrt.intr_waiting = intr_line(c);        /* (a device may have raised one) */
     int leave;
     if (c->eip != rec->next_eip || bt->smc_hit) leave = 1;
     else if (rec->ends_block == CO_ENDS_IF_MODE) {   /* a data segment load */
@@ -681,14 +693,19 @@ static int page_still_valid(void *opaque, uint32_t lin, uint64_t pfn, bool user,
     return !writable || (c->last_walk_writable && c->last_walk_dirty) ? SHADOW_KEEP : SHADOW_KEEP_RO;
 }
 
-/* does crossing block tb's next page map where it did, by a global
- * translation (one that CR3 loads keep)? */
-static bool next_page_global(struct cpu *c, const struct tb *tb)
+/* does linear page `lin` map to `frame` for instruction fetch now, by a
+ * global translation (one that CR3 loads keep) that a TLB could hold? */
+static bool page_global_at(struct cpu *c, uint32_t lin, uint64_t frame)
 {
     uint64_t pa;
-    uint32_t next = (tb->lin & ~0xFFFu) + 0x1000;
-    return (c->cr[0] & CR0_PG) && walk_quietly(c, next, ACC_EXEC, c->cpl == 3, &pa) &&
-           (pa & ~0xFFFull) == tb->phys2 && c->last_walk_global && c->last_walk_accessed;
+    return (c->cr[0] & CR0_PG) && walk_quietly(c, lin & ~0xFFFu, ACC_EXEC, c->cpl == 3, &pa) &&
+           (pa & ~0xFFFull) == (frame & ~0xFFFull) && c->last_walk_global && c->last_walk_accessed;
+}
+
+/* ... crossing block tb's next page, where it did */
+static bool next_page_global(struct cpu *c, const struct tb *tb)
+{
+    return page_global_at(c, (tb->lin & ~0xFFFu) + 0x1000, tb->phys2);
 }
 
 /* Chained jumps are not checked when taken, and they outlive TLB flushes.
@@ -721,10 +738,7 @@ static bool chain_ok(struct bt *bt, struct tb *tb, uint8_t *site)
     bool crosses = tb->phys2 != TB_NO_PHYS2;
     if (!across && !crosses) return true;
     if (bt->nxsite + 2 > MAX_XSITES || tb->cs_base != 0) return false;
-    uint64_t pa;
-    if (across && !(walk_quietly(c, tb->lin, ACC_EXEC, c->cpl == 3, &pa) && (c->cr[0] & CR0_PG) &&
-                    (pa & ~0xFFFull) == (tb->phys & ~0xFFFull) && c->last_walk_global && c->last_walk_accessed))
-        return false;
+    if (across && !page_global_at(c, tb->lin, tb->phys)) return false;
     if (crosses && !next_page_global(c, tb)) return false;
     if (across) xsite_add(bt, site, tb, tb->lin >> 12);
     if (crosses) xsite_add(bt, site, tb, (tb->lin >> 12) + 1);
@@ -1374,8 +1388,7 @@ static int check_block(struct bt *bt, struct tb *tb, bool *done)
     c->btrt.exit_site = 0;
     c->btrt.exit_code = BT_EXIT_NONE;
     set_window(bt, c->cpl == 3 ? SHADOW_USER : SHADOW_SUP);
-    c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
-    sreg_check(bt);
+    before_entry(bt);
     uint64_t retired = bt->enter(c, tb->host);
     fpu_sync(bt);
     c->icount += retired;
@@ -1472,8 +1485,7 @@ int bt_run(struct bt *bt, uint64_t n)
         c->btrt.exit_site = 0;
         c->btrt.exit_code = BT_EXIT_NONE;
         uint64_t gen = bt->generation;
-        c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
-        sreg_check(bt);
+        before_entry(bt);
         uint64_t retired = bt->enter(c, tb->host);
         fpu_sync(bt);
         c->icount += retired;
@@ -1542,9 +1554,8 @@ int bt_step(struct bt *bt)
             c->btrt.exit_site = 0;
             c->btrt.exit_code = BT_EXIT_NONE;
             bt->delivered = EXC_NONE;
-            c->btrt.intr_waiting = c->intr_pending && c->intr_pending(c->intr_opaque);
-            sreg_check(bt);
-        uint64_t retired = bt->enter(c, tb->host);
+            before_entry(bt);
+            uint64_t retired = bt->enter(c, tb->host);
             fpu_sync(bt);
             c->icount += retired;
             c->tsc += retired;

@@ -157,7 +157,7 @@ static void exit_direct(struct tr *t, uint32_t target, unsigned retired)
          * TLB flushes clear of what they make stale) finds the block, and
          * on a miss the run loop may chain the jump, but only into a block
          * on a global translation, and undoes that when INVLPG drops it
-         * (bt.c chain_across) */
+         * (bt.c chain_ok) */
         e_count(b, retired);
         uint8_t *site = b->p;
         e_jmp(b, b->p + 5);                       /* patched when chained */
@@ -630,6 +630,25 @@ static bool tr_string(struct tr *t, const struct insn *in)
     return true;
 }
 
+/* if btrt.intr_waiting: the code emitted up to e_else_intr_waiting, which
+ * must leave; else the code after it. Flag-free: JRCXZ on the flag swapped
+ * into rcx (r10 is clobbered) */
+static uint8_t *e_if_intr_waiting(struct cbuf *b)
+{
+    e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB6); e_ea(b, H_R10, H_R13, -1, 0, OFF_INTR_WAITING);   /* movzx r10d, byte [..] */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
+    e8(b, 0xE3); e8(b, 0);                                        /* jrcxz none */
+    uint8_t *none = b->p;
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
+    return none;
+}
+
+static void e_else_intr_waiting(struct cbuf *b, uint8_t *none)
+{
+    none[-1] = (uint8_t)(b->p - none);
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* none: xchg rcx, r10 */
+}
+
 /* RET in STI's shadow: the return, then the run loop (which takes the
  * interrupts the shadow held off) if one waits, else on (Linux's syscall
  * path ends a function in STI; RET) */
@@ -641,16 +660,11 @@ static bool tr_ret_to_loop(struct tr *t, const struct insn *in)
     e_mem_op(b, false, 0x8B, -1, H_R8, &at_r12);                  /* mov r8d, [r12] */
     e_lea32(b, H_R12, H_R12, (int32_t)(4 + extra));
     /* to the run loop if an interrupt waits, else on through the jump cache */
-    e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB6); e_ea(b, H_R10, H_R13, -1, 0, OFF_INTR_WAITING);   /* movzx r10d, byte [..] */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
-    e8(b, 0xE3); e8(b, 0);                                        /* jrcxz none */
-    uint8_t *jr = b->p;
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
+    uint8_t *none = e_if_intr_waiting(b);
     e_count(b, retired_here(t));
     e_store_cpu32(b, H_R8, OFF_EIP);
     e_jmp(b, bt_stub_exit_save(t->bt));
-    jr[-1] = (uint8_t)(b->p - jr);
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* none: xchg rcx, r10 */
+    e_else_intr_waiting(b, none);
     exit_indirect(t, H_R8, retired_here(t), NULL);
     return true;
 }
@@ -692,18 +706,12 @@ static void exit_to_loop(struct tr *t, uint32_t eip)
 
 /* After STI's shadow: to the run loop if an interrupt waits (bt.c keeps
  * intr_waiting; interrupts are raised only by C code, which updates it),
- * else on to `eip`. Flag-free: the flag is tested with JRCXZ. */
+ * else on to `eip`. */
 static void exit_if_intr_waiting(struct tr *t, uint32_t eip)
 {
-    struct cbuf *b = t->b;
-    e8(b, 0x45); e8(b, 0x0F); e8(b, 0xB6); e_ea(b, H_R10, H_R13, -1, 0, OFF_INTR_WAITING);   /* movzx r10d, byte [..] */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
-    e8(b, 0xE3); e8(b, 0);                                        /* jrcxz none */
-    uint8_t *jr = b->p;
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* xchg rcx, r10 */
+    uint8_t *none = e_if_intr_waiting(t->b);
     exit_to_loop(t, eip);
-    jr[-1] = (uint8_t)(b->p - jr);
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xCA);                        /* none: xchg rcx, r10 */
+    e_else_intr_waiting(t->b, none);
     exit_direct(t, eip, retired_here(t));
 }
 
@@ -862,6 +870,18 @@ static bool tr_mov_from_seg(struct tr *t, const struct insn *in)
     return true;
 }
 
+/* a short jump (its rel8 returned, to patch) taken unless r9 is 0; flag-free:
+ * JRCXZ on r9 swapped into rcx */
+static uint8_t *e_jmp_short_unless_r9_zero(struct cbuf *b)
+{
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
+    e8(b, 0xE3); e8(b, 5);                                               /* jrcxz zero */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
+    e8(b, 0xEB); uint8_t *rel = b->p; e8(b, 0);                          /* jmp (patched) */
+    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* zero: xchg rcx, r9 */
+    return rel;
+}
+
 /* MOV DS/ES/FS/GS, r16 in ring 0: when the selector is the one the
  * register was last loaded with by a callout and its GDT entry still holds
  * the same 8 bytes (btrt.sreg_*, which bt.c keeps and clears whenever the
@@ -886,20 +906,12 @@ static uint8_t *sreg_fast_begin(struct tr *t, const struct insn *in, uint8_t **s
     }
     e_load_cpu32(b, H_R9, (int32_t)(offsetof(struct cpu, btrt.sreg_nsel) + 4 * s));
     e8(b, 0x47); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x01);                 /* lea r9d, [r9 + r8] */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
-    e8(b, 0xE3); e8(b, 5);                                               /* jrcxz same */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
-    e8(b, 0xEB); uint8_t *slow1 = b->p; e8(b, 0);                        /* jmp slow */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* same: xchg rcx, r9 */
+    uint8_t *slow1 = e_jmp_short_unless_r9_zero(b);
     e_load_cpu32(b, H_R8, (int32_t)(offsetof(struct cpu, btrt.sreg_desc_lin) + 4 * s));
     e8(b, 0x65); e8(b, 0x67); e8(b, 0x4D); e8(b, 0x8B); e8(b, 0x08);     /* mov r9, gs:[r8d] */
     e_load_cpu64(b, H_R10, (int32_t)(offsetof(struct cpu, btrt.sreg_ndesc) + 8 * s));
     e8(b, 0x4F); e8(b, 0x8D); e8(b, 0x0C); e8(b, 0x11);                 /* lea r9, [r9 + r10] */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
-    e8(b, 0xE3); e8(b, 5);                                               /* jrcxz fast */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* xchg rcx, r9 */
-    e8(b, 0xEB); *slow2 = b->p; e8(b, 0);                                /* jmp slow */
-    e8(b, 0x49); e8(b, 0x87); e8(b, 0xC9);                               /* fast: xchg rcx, r9 */
+    *slow2 = e_jmp_short_unless_r9_zero(b);
     if (pop) e_lea32(b, H_R12, H_R12, 4);                                /* the pop's ESP += 4 */
     e_count(b, t->k - t->sync + 1);                                      /* (the callout's count, and this one) */
     e8(b, 0xE9); uint8_t *done = b->p; e32(b, 0);                        /* jmp done */
